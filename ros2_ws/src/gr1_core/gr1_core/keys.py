@@ -1,0 +1,25 @@
+"""Names of observation and action entries, defined once for the whole stack.
+
+Batches, processors, exported graphs, datasets and the ROS adapters all use these names.
+"""
+
+# Observations
+RGB_STATIC = "rgb_static"  # static (third-person) camera, uint8 HxWx3 RGB
+RGB_WRIST = "rgb_wrist"  # wrist (gripper) camera, uint8 HxWx3 RGB
+ARM_STATE = "arm_state"  # TCP pose: x, y, z [m], roll, pitch, yaw [rad], world frame
+GRIPPER_STATE = "gripper_state"  # +1 open, -1 closed
+INSTRUCTION = "instruction"  # natural-language instruction
+ATTENTION_MASK = "attention_mask"  # 1 for real history slots, 0 for padding
+
+# Actions
+ARM_ACTION = "arm_action"  # relative TCP motion, CALVIN units in [-1, 1]: dx dy dz dR dP dY
+GRIPPER_ACTION = "gripper_action"  # +1 open, -1 close
+GRIPPER_LOGIT = "gripper_logit"  # model logit of "open"
+
+# Model outputs for video prediction
+PRED_RGB_STATIC = "pred_rgb_static"
+PRED_RGB_WRIST = "pred_rgb_wrist"
+
+CAMERAS = (RGB_STATIC, RGB_WRIST)
+ARM_STATE_DIM = 6
+ARM_ACTION_DIM = 6
