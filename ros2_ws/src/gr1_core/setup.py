@@ -19,7 +19,6 @@ setup(
             "gr1-convert=gr1_core.convert.cli:main",
             "gr1-init=gr1_core.checkpoint_cli:main",
             "gr1-export=gr1_core.runtime.export:main",
-            "gr1-bench=gr1_core.runtime.bench_cli:main",
         ],
     },
 )
