@@ -92,3 +92,11 @@ def test_declare_and_read_on_a_real_node(ros_context):
         assert not result.successful
     finally:
         node.destroy_node()
+
+
+@pytest.mark.parametrize("name", ["sim.yaml"])
+def test_override_files_use_schema_names_and_valid_values(name):
+    doc = yaml.safe_load((YAML_PATH.parent / name).read_text())
+    flat = _flatten(doc[params.NODE_NAME]["ros__parameters"])
+    assert set(flat) <= {s.name for s in params.SCHEMA}, set(flat) - {s.name for s in params.SCHEMA}
+    params.from_flat(flat)

@@ -76,6 +76,9 @@ class SafetyParams:
     workspace_max: tuple[float, ...] = _p(
         (0.8, 0.5, 0.7), "m", "Upper corner of the allowed TCP box in the base frame (x, y, z).",
         min=-5.0, max=5.0, length=3)
+    stale_timeout: float = _p(
+        0.2, "s", "If the control loop calls the filter less often than this (a stall), the "
+        "next period commands zero before ramping up again.", min=0.01, max=5.0)
 
 
 @dataclass(frozen=True)
@@ -98,10 +101,11 @@ class PolicyParams:
         "Empty or missing makes configure fail with the reason.")
     backend: str = _p(
         "torch", "-", "Inference backend passed to PolicyRunner.from_pretrained "
-        "(torch, onnxruntime, tensorrt; the runner refuses unknown names).")
-    device: str = _p("cpu", "-", "Device the backend runs on.", choices=("cpu", "cuda"))
-    precision: str = _p("fp32", "-", "Numeric precision of the model.",
-                        choices=("fp32", "fp16", "bf16"))
+        "(onnxruntime and tensorrt need the graphs written by gr1-export beside the checkpoint).",
+        choices=("torch", "onnxruntime", "onnxruntime-cuda", "tensorrt"))
+    device: str = _p("cpu", "-", "Device the torch backend runs on.", choices=("cpu", "cuda"))
+    precision: str = _p("fp32", "-", "Numeric precision of the model (int8: exported graphs only).",
+                        choices=("fp32", "bf16", "fp16", "int8"))
     # --- timing -----------------------------------------------------------------------------
     control_rate: float = _p(
         30.0, "Hz", "Rate at which twists are published. MoveIt Servo halts when commands are "
