@@ -13,8 +13,13 @@ DT = 1 / 30
 
 
 def make(**kw) -> SafetyFilter:
-    base = dict(max_linear_velocity=0.2, max_angular_velocity=0.6, max_linear_acceleration=100.0,
-                max_angular_acceleration=100.0, stale_timeout=0.2)
+    base = dict(
+        max_linear_velocity=0.2,
+        max_angular_velocity=0.6,
+        max_linear_acceleration=100.0,
+        max_angular_acceleration=100.0,
+        stale_timeout=0.2,
+    )
     base.update(kw)
     return SafetyFilter(SafetyLimits(**base), DT)
 

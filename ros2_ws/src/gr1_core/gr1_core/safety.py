@@ -207,8 +207,10 @@ class SafetyFilter:
 
         out = req.copy()
         # 5. velocity: uniform scaling of each part keeps its direction.
-        for part, vmax, label in ((slice(0, 3), lim.max_linear_velocity, "linear"),
-                                  (slice(3, 6), lim.max_angular_velocity, "angular")):
+        for part, vmax, label in (
+            (slice(0, 3), lim.max_linear_velocity, "linear"),
+            (slice(3, 6), lim.max_angular_velocity, "angular"),
+        ):
             v = out[part]
             over = np.abs(v) > vmax
             if np.any(over):
@@ -235,8 +237,10 @@ class SafetyFilter:
                     )
 
         # 7. acceleration: only speeding up is limited; slowing down/stopping is immediate.
-        for part, amax, label in ((slice(0, 3), lim.max_linear_acceleration, "linear"),
-                                  (slice(3, 6), lim.max_angular_acceleration, "angular")):
+        for part, amax, label in (
+            (slice(0, 3), lim.max_linear_acceleration, "linear"),
+            (slice(3, 6), lim.max_angular_acceleration, "angular"),
+        ):
             target, prev = out[part], self._prev[part]
             same_sign = target * prev > 0
             slowing = same_sign & (np.abs(target) <= np.abs(prev))
@@ -248,9 +252,7 @@ class SafetyFilter:
             step = amax * self.dt
             if norm > step + 1e-12:
                 out[part] = base + inc * (step / norm)
-                reasons.append(
-                    f"{label} acceleration {norm / self.dt:.2f} over {amax}: ramping up"
-                )
+                reasons.append(f"{label} acceleration {norm / self.dt:.2f} over {amax}: ramping up")
 
         self._prev = out.copy()
         limited = bool(reasons) or not np.array_equal(out, req)
