@@ -1,0 +1,138 @@
+"""Our self-describing checkpoint: a directory that rebuilds the model without other files.
+
+    config.json         {"format": FORMAT, "model": GR1Config, "meta": {...}}
+    model.safetensors   the full state dict, frozen encoders included
+    preprocessor.json   image and state processors
+    postprocessor.json  action processor
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from gr1_core.config import ConfigError, GR1Config
+from gr1_core.model import GR1
+from gr1_core.processors import ProcessorError, Processors
+
+FORMAT = "gr1-ros/checkpoint/v1"
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+PREPROCESSOR_FILE = "preprocessor.json"
+POSTPROCESSOR_FILE = "postprocessor.json"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint directory is missing, incomplete, corrupt or does not fit its config."""
+
+
+def save_pretrained(
+    model: GR1, processors: Processors, path: str | Path, meta: dict[str, Any] | None = None
+) -> Path:
+    """Write `model` and `processors` into directory `path` (created; files overwritten)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(path / WEIGHTS_FILE), metadata={"format": FORMAT})
+    config = {"format": FORMAT, "model": model.config.to_dict(), "meta": dict(meta or {})}
+    _write_json(path / CONFIG_FILE, config)
+    _write_json(path / PREPROCESSOR_FILE, processors.preprocessor_dict())
+    _write_json(path / POSTPROCESSOR_FILE, processors.postprocessor_dict())
+    return path
+
+
+def load_config(path: str | Path) -> tuple[GR1Config, dict[str, Any]]:
+    """(model config, meta) of a checkpoint directory, without reading the weights."""
+    path = _checked_dir(path)
+    data = _read_json(path / CONFIG_FILE)
+    fmt = data.get("format") if isinstance(data, dict) else None
+    if fmt != FORMAT:
+        raise CheckpointError(
+            f"{path / CONFIG_FILE} has format {fmt!r}, expected {FORMAT!r}; official GR-1 files "
+            "are converted with gr1-convert"
+        )
+    try:
+        config = GR1Config.from_dict(data.get("model"))
+    except ConfigError as e:
+        raise CheckpointError(f"{path / CONFIG_FILE}: {e}") from e
+    meta = data.get("meta") or {}
+    return config, meta
+
+
+def load_pretrained(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[GR1, Processors, dict[str, Any]]:
+    """Rebuild (model in eval mode, processors, meta) from a checkpoint directory."""
+    path = _checked_dir(path)
+    config, meta = load_config(path)
+    pre = _read_json(path / PREPROCESSOR_FILE)
+    post = _read_json(path / POSTPROCESSOR_FILE)
+    try:
+        processors = Processors.from_dict({**pre, **post})
+    except (ProcessorError, TypeError) as e:
+        raise CheckpointError(f"{path}: bad processor files: {e}") from e
+    weights = path / WEIGHTS_FILE
+    if not weights.is_file():
+        raise CheckpointError(f"{weights} is missing; the checkpoint is incomplete")
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{weights} cannot be read (corrupt or truncated?): {e}") from e
+    model = GR1(config)
+    load_state_strict(model, state, str(weights))
+    return model.to(device).eval(), processors, meta
+
+
+def load_state_strict(model: GR1, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load a full state dict, raising CheckpointError that lists missing, unexpected and
+    mis-shaped keys."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    shapes = [
+        f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing keys (first: {missing[:5]})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected keys (first: {unexpected[:5]})")
+    if shapes:
+        problems.append(f"{len(shapes)} shape mismatches ({'; '.join(shapes[:5])})")
+    if problems:
+        raise CheckpointError(
+            f"{source} does not fit its config: " + ", ".join(problems)
+            + ". The weights and config.json come from different models."
+        )
+    model.load_state_dict(state, strict=True)
+
+
+def _checked_dir(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint directory {path} does not exist")
+    if not path.is_dir():
+        raise CheckpointError(
+            f"{path} is a file; a checkpoint is a directory with {CONFIG_FILE} and {WEIGHTS_FILE}"
+        )
+    return path
+
+
+def _read_json(file: Path) -> Any:
+    if not file.is_file():
+        raise CheckpointError(f"{file} is missing; the checkpoint is incomplete")
+    try:
+        return json.loads(file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{file} is not valid JSON: {e}") from e
+
+
+def _write_json(file: Path, data: Any) -> None:
+    file.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")

@@ -1,0 +1,39 @@
+"""gr1-init: write a randomly initialised checkpoint of a preset (the simulator's default model
+until a trained one exists)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+from gr1_core.checkpoint import save_pretrained
+from gr1_core.config import PRESETS, ConfigError, GR1Config
+from gr1_core.model import GR1, count_parameters
+from gr1_core.processors import Processors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gr1-init", description=__doc__)
+    parser.add_argument("--preset", default="sim", choices=sorted(PRESETS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, help="checkpoint directory to write")
+    args = parser.parse_args(argv)
+    try:
+        config = GR1Config.preset(args.preset)
+    except ConfigError as e:
+        print(f"gr1-init: {e}", file=sys.stderr)
+        return 2
+    torch.manual_seed(args.seed)
+    model = GR1(config).eval()
+    meta = {"source": "random init", "preset": args.preset, "seed": args.seed, "trained": False}
+    path = save_pretrained(model, Processors.for_config(config), args.out, meta=meta)
+    trainable, total = count_parameters(model)
+    print(f"wrote {path}: preset {args.preset}, seed {args.seed}, "
+          f"{trainable:,} trainable / {total:,} parameters, random weights (untrained)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""GR1Config: every size of one GR-1 model, saved beside its weights.
+
+Three presets: `full` (the published CALVIN model, loads the official checkpoints), `sim` (runs the
+simulator loop on a small CPU) and `test` (tiny, for unit tests). docs/MODEL.md explains them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+
+class ConfigError(ValueError):
+    """A GR1Config value is invalid or a config dict cannot be read."""
+
+
+@dataclass
+class GR1Config:
+    name: str = "full"
+
+    # Frame encoder: MAE ViT (shared by both cameras). The decoder predicts frames at the same
+    # patch size, so `image_size // patch_size` fixes the predicted patch grid too.
+    image_size: int = 224
+    patch_size: int = 16
+    vit_width: int = 768
+    vit_depth: int = 12
+    vit_heads: int = 12
+    vit_mlp_ratio: float = 4.0
+    freeze_vision: bool = True
+
+    # Perceiver resampler (Flamingo) over the ViT patch tokens, at ViT width.
+    perceiver_depth: int = 3
+    perceiver_heads: int = 4
+    perceiver_dim_head: int = 128
+    num_latents: int = 9
+    perceiver_ff_mult: int = 4
+    perceiver_num_media_embeds: int = 1
+
+    # Text encoder: CLIP text tower over the CLIP BPE vocabulary.
+    text_vocab_size: int = 49408
+    text_context: int = 77
+    text_width: int = 512
+    text_layers: int = 12
+    text_heads: int = 8
+    text_embed_dim: int = 512
+    freeze_text: bool = True
+
+    # Policy transformer (GPT-2 style, no absolute position embedding).
+    hidden_size: int = 384
+    n_layer: int = 12
+    n_head: int = 12
+    n_inner: int = 1536
+    activation: str = "relu"
+    dropout: float = 0.1
+    window: int = 10
+
+    # Video prediction decoder (MAE decoder style).
+    decoder_depth: int = 2
+    decoder_heads: int = 16
+    decoder_mlp_ratio: float = 4.0
+    future_steps: int = 3
+    norm_pixel_loss: bool = True
+
+    arm_state_dim: int = 6
+    arm_action_dim: int = 6
+
+    # Pre-training on videos: no state token, no [ACT] token, no action loss.
+    video_only: bool = False
+
+    ACTIVATIONS: ClassVar[tuple[str, ...]] = ("relu", "gelu")
+
+    # ------------------------------------------------------------------ derived sizes
+    @property
+    def img_feat_dim(self) -> int:
+        return self.vit_width
+
+    @property
+    def tokens_per_frame(self) -> int:
+        """K: perceiver latents then the CLS token."""
+        return self.num_latents + 1
+
+    @property
+    def num_patches(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+    @property
+    def patch_dim(self) -> int:
+        return self.patch_size * self.patch_size * 3
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> GR1Config:
+        """Raise ConfigError naming the first bad value; return self so calls chain."""
+
+        def positive(*names: str) -> None:
+            for n in names:
+                v = getattr(self, n)
+                if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                    raise ConfigError(f"{n} must be a positive integer, got {v!r}")
+
+        positive(
+            "image_size", "patch_size", "vit_width", "vit_depth", "vit_heads",
+            "perceiver_depth", "perceiver_heads", "perceiver_dim_head", "num_latents",
+            "perceiver_ff_mult", "perceiver_num_media_embeds", "text_vocab_size", "text_context",
+            "text_width", "text_layers", "text_heads", "text_embed_dim", "hidden_size", "n_layer",
+            "n_head", "n_inner", "window", "decoder_depth", "decoder_heads", "future_steps",
+            "arm_state_dim", "arm_action_dim",
+        )
+        if self.image_size % self.patch_size:
+            raise ConfigError(
+                f"image_size {self.image_size!r} must be a multiple of patch_size {self.patch_size!r}"
+            )
+        for width, heads, what in (
+            ("vit_width", "vit_heads", "ViT"),
+            ("text_width", "text_heads", "text tower"),
+            ("hidden_size", "n_head", "policy transformer"),
+            ("hidden_size", "decoder_heads", "decoder"),
+        ):
+            w, h = getattr(self, width), getattr(self, heads)
+            if w % h:
+                raise ConfigError(
+                    f"{width} {w!r} must be divisible by {heads} {h!r} ({what} attention heads)"
+                )
+        if self.hidden_size % 2:
+            raise ConfigError(
+                f"hidden_size must be even (2-D sin-cos decoder positions), got {self.hidden_size!r}"
+            )
+        if (self.hidden_size // 2) % 2:
+            raise ConfigError(
+                f"hidden_size must be a multiple of 4 (2-D sin-cos decoder positions), "
+                f"got {self.hidden_size!r}"
+            )
+        if self.activation not in self.ACTIVATIONS:
+            raise ConfigError(
+                f"activation must be one of {list(self.ACTIVATIONS)}, got {self.activation!r}"
+            )
+        if not (0.0 <= float(self.dropout) < 1.0):
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        for n in ("vit_mlp_ratio", "decoder_mlp_ratio"):
+            if float(getattr(self, n)) <= 0:
+                raise ConfigError(f"{n} must be positive, got {getattr(self, n)!r}")
+        if self.text_context < 3:
+            raise ConfigError(
+                f"text_context must hold at least SOT, one token and EOT (>= 3), got {self.text_context!r}"
+            )
+        if self.future_steps >= self.window:
+            raise ConfigError(
+                f"future_steps {self.future_steps!r} must be smaller than window {self.window!r}, "
+                "or no frame of the window has a target"
+            )
+        return self
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GR1Config:
+        if not isinstance(data, dict):
+            raise ConfigError(f"a model config must be a dict, got {type(data).__name__}")
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ConfigError(
+                f"unknown model config keys {unknown}; known keys are {sorted(known)}. "
+                "Remove them or upgrade gr1_core."
+            )
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            default = getattr(cls, key) if hasattr(cls, key) else None
+            if isinstance(default, bool):
+                if not isinstance(value, bool):
+                    raise ConfigError(f"{key} must be true or false, got {value!r}")
+            elif isinstance(default, int):
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ConfigError(f"{key} must be an integer, got {value!r}")
+            elif isinstance(default, float):
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise ConfigError(f"{key} must be a number, got {value!r}")
+                value = float(value)
+            elif isinstance(default, str) and not isinstance(value, str):
+                raise ConfigError(f"{key} must be a string, got {value!r}")
+            values[key] = value
+        return cls(**values).validate()
+
+    def replace(self, **changes: Any) -> GR1Config:
+        return dataclasses.replace(self, **changes).validate()
+
+    @classmethod
+    def preset(cls, name: str) -> GR1Config:
+        if name not in PRESETS:
+            raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        return cls(**PRESETS[name]).validate()
+
+
+# Presets as plain overrides of the defaults (the defaults are the published `full` sizes).
+PRESETS: dict[str, dict[str, Any]] = {
+    "full": {"name": "full"},
+    "sim": {
+        "name": "sim",
+        "image_size": 64,
+        "patch_size": 8,
+        "vit_width": 128,
+        "vit_depth": 3,
+        "vit_mlp_ratio": 2.0,
+        "vit_heads": 4,
+        "freeze_vision": False,
+        "perceiver_depth": 1,
+        "perceiver_heads": 4,
+        "perceiver_dim_head": 32,
+        "text_context": 32,
+        "text_width": 128,
+        "text_layers": 2,
+        "text_heads": 4,
+        "text_embed_dim": 128,
+        "freeze_text": False,
+        "hidden_size": 128,
+        "n_layer": 3,
+        "n_head": 4,
+        "n_inner": 256,
+        "decoder_depth": 1,
+        "decoder_heads": 4,
+    },
+    "test": {
+        "name": "test",
+        "image_size": 32,
+        "patch_size": 8,
+        "vit_width": 32,
+        "vit_depth": 1,
+        "vit_heads": 2,
+        "freeze_vision": False,
+        "perceiver_depth": 1,
+        "perceiver_heads": 2,
+        "perceiver_dim_head": 16,
+        "num_latents": 9,
+        "text_context": 16,
+        "text_width": 32,
+        "text_layers": 1,
+        "text_heads": 2,
+        "text_embed_dim": 32,
+        "freeze_text": False,
+        "hidden_size": 32,
+        "n_layer": 2,
+        "n_head": 2,
+        "n_inner": 64,
+        "dropout": 0.0,
+        "window": 4,
+        "decoder_depth": 1,
+        "decoder_heads": 2,
+        "future_steps": 1,
+    },
+}
