@@ -1,0 +1,208 @@
+"""PolicyRunner: one GR-1 rollout with cached per-frame tokens and per-instruction text features.
+
+The public GR-1 rollout re-encodes the whole 10-step window (20 ViT passes) and the instruction on
+every step. Frame tokens do not depend on the window position (the timestep embedding is added in
+``forward_policy``) and the text feature depends on the instruction only, so this runner encodes
+the two new frames of each step, keeps earlier tokens in a ring buffer and looks the text feature
+up in a per-instruction cache. The policy transformer itself is recomputed every step over the full
+(masked) window: a KV cache would be invalid, because every slot's timestep embedding shifts when
+the window slides.
+
+Pure and single-threaded: no ROS, no locks; the caller serialises ``reset`` and ``step``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from gr1_core.config import GR1Config
+from gr1_core.processors import Processors
+from gr1_core.runtime.backends import DEFAULT_PRECISION, Backend, BackendError, make_backend
+from gr1_core.runtime.history import TokenHistory
+from gr1_core.runtime.naive import NaiveRollout, naive_step
+from gr1_core.tokenizer import tokenize
+from gr1_core.types import Action, Observation
+
+TEXT_CACHE_SIZE = 64  # instructions whose feature is kept; a task suite has a few dozen
+
+
+class PolicyRunner:
+    """Stateful policy: ``reset(instruction)`` starts an episode, ``step(obs)`` returns an Action.
+
+    ``Action.info`` holds ``preprocess_ms``, ``encode_ms`` (frames, plus text on a cache miss),
+    ``policy_ms``, ``total_ms``, ``history`` (real slots in the window), ``frames_encoded``,
+    ``frame_cache_hits`` (frames reused from the ring buffer this step), ``text_cache_hit``,
+    ``text_cache_hits`` / ``text_cache_misses`` (since construction), ``backend``, ``precision``.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        config: GR1Config,
+        processors: Processors,
+        tokenizer: Callable[[str, int], np.ndarray] = tokenize,
+    ) -> None:
+        self.backend = backend
+        self.config = config
+        self.processors = processors
+        self.tokenizer = tokenizer
+        self.history = TokenHistory(config.window, config.tokens_per_frame, config.img_feat_dim)
+        self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.text_cache_hits = 0
+        self.text_cache_misses = 0
+        self.instruction: str | None = None
+        self._lang: np.ndarray | None = None
+        self._text_hit_pending: bool | None = None
+        self._text_ms = 0.0
+        self.steps = 0  # steps since the last reset
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_pretrained(
+        cls,
+        path: str | Path,
+        backend: str = "torch",
+        precision: str | None = None,
+        *,
+        device: str = "cpu",
+        num_threads: int | None = None,
+        graph_dir: str | Path | None = None,
+        export_missing: bool = True,
+        video: bool = False,
+    ) -> PolicyRunner:
+        """Load a checkpoint directory and build ``backend`` at ``precision``.
+
+        backend: torch | onnxruntime | onnxruntime-cuda | tensorrt. precision: fp32 | bf16 | int8
+        (torch), fp32 | int8 (onnxruntime), fp16 (tensorrt, default). Graph backends read
+        ``graph_dir`` (default ``PATH/onnx``); with ``export_missing`` the graphs are exported
+        there first when absent (as ``gr1-export PATH`` would).
+        """
+        from gr1_core.checkpoint import load_pretrained
+
+        model, processors, _meta = load_pretrained(path)
+        precision = precision or DEFAULT_PRECISION.get(backend, "fp32")
+        if backend == "torch":
+            impl = make_backend(
+                "torch", model=model, precision=precision, device=device,
+                num_threads=num_threads, video=video,
+            )
+        else:
+            graph_dir = Path(graph_dir) if graph_dir is not None else Path(path) / "onnx"
+            if export_missing:
+                _export_if_missing(model, path, graph_dir, precision, video)
+            impl = make_backend(
+                backend, graph_dir=graph_dir, precision=precision, num_threads=num_threads,
+                video=video, window=model.config.window,
+            )
+        return cls(impl, model.config, processors)
+
+    # ------------------------------------------------------------------ episode
+    def reset(self, instruction: str | None = None) -> None:
+        """Start a new episode: clear the history; set ``instruction`` (or keep the current one).
+
+        The text feature comes from the per-instruction cache when this instruction was seen
+        before; otherwise it is encoded now (its cost is reported in the next step's encode_ms).
+        """
+        self.history.clear()
+        self.steps = 0
+        if instruction is not None:
+            self._set_instruction(instruction)
+
+    def _set_instruction(self, instruction: str) -> None:
+        if not isinstance(instruction, str) or not instruction.strip():
+            raise ValueError(f"instruction must be a non-empty string, got {instruction!r}")
+        t0 = time.perf_counter()
+        lang = self._text_cache.get(instruction)
+        hit = lang is not None
+        if hit:
+            self._text_cache.move_to_end(instruction)
+            self.text_cache_hits += 1
+        else:
+            ids = self.tokenizer(instruction, self.config.text_context)
+            lang = np.ascontiguousarray(self.backend.encode_text(ids), dtype=np.float32)
+            self._text_cache[instruction] = lang
+            if len(self._text_cache) > TEXT_CACHE_SIZE:
+                self._text_cache.popitem(last=False)
+            self.text_cache_misses += 1
+        self.instruction = instruction
+        self._lang = lang
+        self._text_hit_pending = hit
+        self._text_ms = (time.perf_counter() - t0) * 1e3
+
+    # ------------------------------------------------------------------ step
+    def preprocess(self, obs: Observation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rgb[2,3,S,S] static then wrist, arm_state[6], gripper one-hot[2]) of one observation."""
+        obs.validate()
+        image = self.processors.image
+        rgb = np.stack((image(obs.rgb_static), image(obs.rgb_wrist))).astype(np.float32, copy=False)
+        arm = self.processors.state.arm(obs.arm_state)
+        grip = self.processors.state.gripper_one_hot(bool(obs.gripper_open))
+        return rgb, arm, grip
+
+    def step(self, obs: Observation) -> Action:
+        """Encode the two new frames, slide the window, run the policy, decode the newest action."""
+        if self._lang is None:
+            raise RuntimeError("no instruction: call reset(instruction) before step()")
+        t0 = time.perf_counter()
+        rgb, arm, grip = self.preprocess(obs)
+        t1 = time.perf_counter()
+        tokens = self.backend.encode_frames(rgb)  # (2, K, D)
+        t2 = time.perf_counter()
+        self.history.push(tokens[0], tokens[1], arm, grip)
+        n = self.history.window_inputs()
+        h = self.history
+        arm_out, grip_out = self.backend.policy(
+            self._lang, h.arm_state, h.gripper_state, h.static_tokens, h.wrist_tokens,
+            h.attention_mask,
+        )
+        t3 = time.perf_counter()
+        action = self.processors.action.decode(arm_out[0, n - 1], grip_out[0, n - 1])
+        t4 = time.perf_counter()
+        self.steps += 1
+        text_ms, self._text_ms = self._text_ms, 0.0
+        text_hit, self._text_hit_pending = self._text_hit_pending, None
+        action.info.update(
+            preprocess_ms=(t1 - t0) * 1e3,
+            encode_ms=(t2 - t1) * 1e3 + text_ms,
+            policy_ms=(t3 - t2) * 1e3,
+            total_ms=(t4 - t0) * 1e3 + text_ms,
+            history=n,
+            frames_encoded=2,
+            frame_cache_hits=2 * (n - 1),
+            text_cache_hit=text_hit,
+            text_cache_hits=self.text_cache_hits,
+            text_cache_misses=self.text_cache_misses,
+            backend=self.backend.name,
+            precision=self.backend.precision,
+            raw_arm=np.asarray(arm_out[0, n - 1], np.float32).copy(),
+            gripper_logit=float(grip_out[0, n - 1, 0]),
+        )
+        return action
+
+
+def _export_if_missing(model, path, graph_dir: Path, precision: str, video: bool) -> None:
+    """Export the ONNX graphs a graph backend needs when they are not in ``graph_dir`` yet."""
+    from gr1_core.runtime.backends.onnxruntime_backend import graph_path
+    from gr1_core.runtime.export import export_graphs
+
+    needed = ["frame_encoder", "text_encoder", "policy"] + (["policy_video"] if video else [])
+    wanted = [graph_path(graph_dir, g, "fp32") for g in needed]
+    if precision == "int8":
+        wanted += [graph_path(graph_dir, g, "int8") for g in ("frame_encoder", "policy")]
+    if all(p.is_file() for p in wanted):
+        return
+    try:
+        export_graphs(model, graph_dir, video=video, int8=precision == "int8", source=Path(path))
+    except OSError as exc:
+        raise BackendError(
+            f"cannot write ONNX graphs into {graph_dir} ({exc}); run gr1-export {path} --out DIR "
+            "and pass graph_dir=DIR"
+        ) from exc
+
+
+__all__ = ["NaiveRollout", "PolicyRunner", "naive_step"]
