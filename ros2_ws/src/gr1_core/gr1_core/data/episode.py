@@ -1,0 +1,156 @@
+"""Synchronise a bag's streams onto a control-rate timeline: one `Episode` per bag.
+
+At each tick (default 30 Hz, GR-1's CALVIN rate) the episode holds the latest frame of each
+camera, the latest TCP pose, the gripper state and what was commanded. Times are the bag's log
+(receive) times, the clock all streams share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from gr1_core.data import messages as M
+from gr1_core.data.bag_reader import BagDamage, BagError, BagReader, RawMessage
+from gr1_core.data.topics import TopicMap
+
+SIDECAR = "episode.yaml"  # written by gr1-record beside the bag: instruction, seed, success
+REQUIRED = ("static_image", "wrist_image", "ee_pose")
+
+
+@dataclass
+class Episode:
+    times: np.ndarray  # (N,) seconds since the first tick
+    rgb_static: np.ndarray  # (N, H, W, 3) uint8
+    rgb_wrist: np.ndarray  # (N, h, w, 3) uint8
+    arm_state: np.ndarray  # (N, 6) x, y, z, roll, pitch, yaw
+    gripper_open: np.ndarray  # (N,) bool, the gripper state at the tick
+    instruction: str
+    twist: np.ndarray | None = None  # (N, 6) latest commanded twist, if recorded
+    policy_arm: np.ndarray | None = None  # (N, 6) latest recorded PolicyAction.arm_action
+    policy_open_prob: np.ndarray | None = None  # (N,)
+    meta: dict = field(default_factory=dict)
+    damage: BagDamage | None = None
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+
+def read_sidecar(bag: Path) -> dict:
+    f = (bag if bag.is_dir() else bag.parent) / SIDECAR
+    if not f.is_file():
+        return {}
+    data = yaml.safe_load(f.read_text()) or {}
+    if not isinstance(data, dict):
+        raise BagError(f"{f} must hold a mapping, got {type(data).__name__}")
+    return data
+
+
+def _latest_index(times: np.ndarray, ticks: np.ndarray) -> np.ndarray:
+    """For each tick, the index of the latest message at or before it (-1 if none)."""
+    return np.searchsorted(times, ticks, side="right") - 1
+
+
+def load_episode(
+    bag: str | Path,
+    topics: TopicMap | None = None,
+    rate: float = 30.0,
+    open_width: float = 0.07,
+) -> Episode:
+    """Read and synchronise one bag. `open_width` (m): finger width above which the gripper
+    counts as open, used only when the bag has no gripper commands."""
+    if rate <= 0:
+        raise ValueError(f"rate must be positive, got {rate}")
+    topics = topics or TopicMap()
+    bag = Path(bag)
+    reader = BagReader(bag)
+    names = topics.as_dict()
+    reader.require([names[k] for k in REQUIRED], remap_hint=names)
+    by_topic: dict[str, list[RawMessage]] = {}
+    for msg in reader.messages(set(names.values()) & set(reader.topics)):
+        by_topic.setdefault(msg.topic, []).append(msg)
+    for key in REQUIRED:
+        if not by_topic.get(names[key]):
+            where = f" ({reader.damage.describe()})" if reader.damage else ""
+            raise BagError(f"bag {bag} has no intact message on {names[key]}{where}")
+
+    def stream(key: str) -> list[RawMessage]:
+        return by_topic.get(names[key], [])
+
+    def times_of(msgs: list[RawMessage]) -> np.ndarray:
+        return np.array([m.time_ns for m in msgs], dtype=np.int64)
+
+    start = max(stream(k)[0].time_ns for k in REQUIRED)
+    end = min(stream(k)[-1].time_ns for k in REQUIRED)
+    if end < start:
+        raise BagError(f"bag {bag}: the required streams {list(REQUIRED)} never overlap in time")
+    period = round(1e9 / rate)
+    ticks = np.arange(start, end + 1, period, dtype=np.int64)
+
+    def sample(key: str, convert) -> tuple[list, np.ndarray]:
+        msgs = stream(key)
+        idx = _latest_index(times_of(msgs), ticks)
+        cache: dict[int, object] = {}  # decode each message once even if several ticks use it
+        out = []
+        for i in idx:
+            if i < 0:
+                out.append(None)
+                continue
+            if i not in cache:
+                cache[i] = convert(reader.deserialize(msgs[i]))
+            out.append(cache[i])
+        return out, idx
+
+    static, _ = sample("static_image", M.image_to_rgb)
+    wrist, _ = sample("wrist_image", M.image_to_rgb)
+    poses, _ = sample("ee_pose", M.pose_to_state)
+    ep = Episode(
+        times=(ticks - ticks[0]) * 1e-9,
+        rgb_static=np.stack(static),
+        rgb_wrist=np.stack(wrist),
+        arm_state=np.stack(poses).astype(np.float64),
+        gripper_open=np.ones(len(ticks), dtype=bool),
+        instruction="",
+        damage=reader.damage,
+    )
+    ep.meta = {"bag": str(bag), "rate": rate, "start_ns": int(start),
+               "counts": {t: int(n) for t, n in reader.counts.items()}}
+
+    # Gripper state: the latest command in effect (CALVIN's state is the commanded flag);
+    # without commands, the finger width from /joint_states.
+    if stream("gripper_command"):
+        cmds, _ = sample("gripper_command", lambda m: int(m.command))
+        state = True
+        for i, c in enumerate(cmds):
+            if c == 0:
+                state = True
+            elif c == 1:
+                state = False
+            ep.gripper_open[i] = state  # STOP (2) or nothing yet: keep the previous state
+        ep.meta["gripper_source"] = "command"
+    elif stream("joint_states"):
+        widths, _ = sample("joint_states", M.finger_width)
+        ep.gripper_open[:] = [w is None or w > open_width for w in widths]
+        ep.meta["gripper_source"] = "joint_states"
+    else:
+        ep.meta["gripper_source"] = "none (assumed open)"
+
+    if stream("twist"):
+        tw, _ = sample("twist", M.twist_to_array)
+        ep.twist = np.stack([np.zeros(6) if t is None else t for t in tw])
+    if stream("policy_action"):
+        pa, _ = sample("policy_action",
+                       lambda m: (np.asarray(m.arm_action, float), m.gripper_open_probability))
+        ep.policy_arm = np.stack([np.full(6, np.nan) if p is None else p[0] for p in pa])
+        ep.policy_open_prob = np.array([np.nan if p is None else p[1] for p in pa])
+
+    sidecar = read_sidecar(bag)
+    texts = [str(reader.deserialize(m).data) for m in stream("instruction")]
+    ep.instruction = str(sidecar.get("instruction") or (texts[-1] if texts else ""))
+    ep.meta.update({k: v for k, v in sidecar.items() if k != "instruction"})
+    if len(set(texts)) > 1:
+        ep.meta["instructions_seen"] = list(dict.fromkeys(texts))
+    return ep
