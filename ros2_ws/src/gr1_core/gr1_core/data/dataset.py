@@ -1,0 +1,150 @@
+"""A torch Dataset of GR-1 training windows over a folder of bags, with an on-disk cache.
+
+Each bag is read, synchronised and its frames resized to the model's image size once; the
+result is cached as .npy files (memory-mapped on later epochs, so nothing is re-decoded and big
+datasets need not fit in RAM) plus a meta.json. The cache key covers the bag's path, size and
+mtime and every reading option, so a changed bag or option rebuilds its entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from gr1_core import keys
+from gr1_core.config import GR1Config
+from gr1_core.data.episode import load_episode
+from gr1_core.data.topics import TopicMap
+from gr1_core.data.windows import build_window, relative_actions, window_starts
+from gr1_core.model.gr1 import INSTRUCTION_TOKENS
+from gr1_core.processors import ImageProcessor
+
+CACHE_VERSION = 1
+
+
+def find_bags(root: str | Path) -> list[Path]:
+    """rosbag2 directories (metadata.yaml or .mcap inside) and loose .mcap files under root."""
+    root = Path(root)
+    if not root.exists():
+        raise FileNotFoundError(f"data path {root} does not exist")
+    if (root / "metadata.yaml").is_file() or (root.is_file() and root.suffix == ".mcap"):
+        return [root]
+    bags: set[Path] = set()
+    for meta in root.rglob("metadata.yaml"):
+        bags.add(meta.parent)
+    for mcap in root.rglob("*.mcap"):
+        if mcap.parent not in bags:
+            bags.add(mcap.parent if mcap.parent != root else mcap)
+    return sorted(bags)
+
+
+def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
+    """(N, H, W, 3) uint8 -> (N, size, size, 3) uint8, bicubic with antialiasing (as at runtime)."""
+    if frames.shape[1:3] == (size, size):
+        return frames
+    out = []
+    for chunk in np.array_split(frames, max(1, len(frames) // 64)):
+        x = torch.from_numpy(np.ascontiguousarray(chunk)).permute(0, 3, 1, 2).float()
+        x = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False, antialias=True)
+        out.append(x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy())
+    return np.concatenate(out)
+
+
+def cache_episode(bag: Path, cache_dir: Path, image_size: int, topics: TopicMap,
+                  rate: float) -> Path:
+    """Build (or find) the cache entry of one bag; returns its directory."""
+    st = bag.stat() if bag.is_file() else max((f.stat() for f in bag.iterdir()),
+                                               key=lambda s: s.st_mtime)
+    key = json.dumps([CACHE_VERSION, str(bag.resolve()), st.st_size, st.st_mtime_ns,
+                      image_size, topics.as_dict(), rate])
+    entry = cache_dir / hashlib.sha1(key.encode()).hexdigest()[:16]
+    if (entry / "meta.json").is_file():
+        return entry
+    ep = load_episode(bag, topics, rate)
+    entry.mkdir(parents=True, exist_ok=True)
+    arm, grip = relative_actions(ep.arm_state, ep.gripper_open)
+    arrays = {
+        keys.RGB_STATIC: resize_frames(ep.rgb_static, image_size),
+        keys.RGB_WRIST: resize_frames(ep.rgb_wrist, image_size),
+        keys.ARM_STATE: ep.arm_state.astype(np.float32),
+        keys.GRIPPER_STATE: np.where(ep.gripper_open, 1.0, -1.0).astype(np.float32),
+        keys.ARM_ACTION: arm,
+        keys.GRIPPER_ACTION: grip,
+    }
+    for name, value in arrays.items():
+        np.save(entry / f"{name}.npy", value)
+    meta = {"bag": str(bag), "ticks": len(ep), "instruction": ep.instruction,
+            "damage": ep.damage.describe() if ep.damage else None,
+            **{k: v for k, v in ep.meta.items() if k in ("seed", "success", "task")}}
+    (entry / "meta.json").write_text(json.dumps(meta, indent=1))  # written last: marks complete
+    return entry
+
+
+class WindowDataset(Dataset):
+    """Windows of every episode under `data`.
+
+    mode "finetune": images, state, actions, mask, instruction tokens (GR1.forward + gr1_losses).
+    mode "pretrain": video-only clips: images, mask and instruction tokens, no state or actions.
+    Episodes whose sidecar says success: false are skipped for fine-tuning (keep_failures=True
+    keeps them).
+    """
+
+    def __init__(self, data: str | Path | list[Path], config: GR1Config, mode: str = "finetune",
+                 cache_dir: str | Path | None = None, topics: TopicMap | None = None,
+                 rate: float = 30.0, stride: int = 1, keep_failures: bool = False,
+                 progress: bool = True) -> None:
+        if mode not in ("finetune", "pretrain"):
+            raise ValueError(f"mode must be 'finetune' or 'pretrain', got {mode!r}")
+        bags = data if isinstance(data, list) else find_bags(data)
+        if not bags:
+            raise FileNotFoundError(f"no rosbag2 bags (metadata.yaml or .mcap) under {data}")
+        root = Path(data if not isinstance(data, list) else bags[0].parent)
+        self.cache_dir = Path(cache_dir) if cache_dir else (root if root.is_dir() else root.parent) / ".gr1_cache"
+        self.config, self.mode = config, mode
+        self.image = ImageProcessor(size=config.image_size)
+        self.episodes: list[dict] = []
+        self.index: list[tuple[int, int]] = []
+        self.skipped: list[str] = []
+        topics = topics or TopicMap()
+        for bag in tqdm(bags, desc="caching episodes", unit="bag", disable=not progress):
+            entry = cache_episode(Path(bag), self.cache_dir, config.image_size, topics, rate)
+            meta = json.loads((entry / "meta.json").read_text())
+            if mode == "finetune" and meta.get("success") is False and not keep_failures:
+                self.skipped.append(str(bag))
+                continue
+            ep_id = len(self.episodes)
+            self.episodes.append({"dir": entry, "meta": meta, "arrays": None})
+            self.index += [(ep_id, s) for s in window_starts(meta["ticks"], config.window, stride)]
+        from gr1_core.tokenizer import tokenize
+
+        texts = sorted({e["meta"]["instruction"] for e in self.episodes})
+        self._tokens = {t: tokenize(t, config.text_context)[0] for t in texts}
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def _arrays(self, ep: dict) -> dict[str, np.ndarray]:
+        if ep["arrays"] is None:  # memory-mapped, opened lazily so DataLoader workers share it
+            names = list(keys.CAMERAS)
+            if self.mode == "finetune":
+                names += [keys.ARM_STATE, keys.GRIPPER_STATE, keys.ARM_ACTION, keys.GRIPPER_ACTION]
+            ep["arrays"] = {n: np.load(ep["dir"] / f"{n}.npy", mmap_mode="r") for n in names}
+        return ep["arrays"]
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        ep_id, start = self.index[i]
+        ep = self.episodes[ep_id]
+        win = build_window(self._arrays(ep), start, self.config.window,
+                           video_only=self.mode == "pretrain")
+        out = {k: torch.from_numpy(np.array(v)) for k, v in win.items()}  # copy: mmaps are read-only
+        for cam in keys.CAMERAS:  # (T, S, S, 3) uint8 -> (T, 3, S, S) normalised
+            out[cam] = self.image(out[cam])
+        out[INSTRUCTION_TOKENS] = torch.from_numpy(self._tokens[ep["meta"]["instruction"]])
+        return out
