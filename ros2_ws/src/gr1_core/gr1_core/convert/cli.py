@@ -1,0 +1,49 @@
+"""gr1-convert: import the official GR-1 release into our checkpoint format.
+
+    gr1-convert --snapshot snapshot_ABCD.pt --mae mae_pretrain_vit_base.pth --clip ViT-B-32.pt --out DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gr1_core.checkpoint import save_pretrained
+from gr1_core.config import GR1Config
+from gr1_core.convert.official import ConvertError, convert_official
+from gr1_core.processors import Processors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gr1-convert", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--snapshot", required=True, help="official snapshot_*.pt")
+    parser.add_argument("--mae", help="mae_pretrain_vit_base.pth (if the snapshot lacks the MAE weights)")
+    parser.add_argument("--clip", help="OpenAI CLIP ViT-B/32 file (if the snapshot lacks the CLIP text weights)")
+    parser.add_argument("--out", required=True, help="checkpoint directory to write")
+    parser.add_argument("--preset", default="full", help="model sizes of the snapshot (default: full)")
+    args = parser.parse_args(argv)
+    try:
+        config = GR1Config.preset(args.preset)
+        model, report = convert_official(args.snapshot, args.mae, args.clip, config)
+    except (ConvertError, ValueError) as e:
+        print(f"gr1-convert: {e}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    if not report.ok:
+        print(f"gr1-convert: nothing written to {args.out}", file=sys.stderr)
+        return 1
+    meta = {
+        "source": "official GR-1 release",
+        "files": {k: Path(v).name for k, v in
+                  (("snapshot", args.snapshot), ("mae", args.mae), ("clip", args.clip)) if v},
+        "trained": True,
+    }
+    path = save_pretrained(model, Processors.for_config(config), args.out, meta=meta)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Training losses of GR-1.
+
+Fine-tuning: SmoothL1 on the arm action, BCE-with-logits on the gripper (target 1 = open), MSE on
+the frames predicted `future_steps` ahead, against per-patch-normalised pixel targets (MAE's
+norm_pix_loss, as GR-1 computes them from its normalised input images). Every term is averaged
+over the real slots of the attention mask only. Video-only pre-training has no action terms.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from gr1_core import keys
+from gr1_core.config import GR1Config
+
+# The paper does not publish the weights of the terms; equal weights are our default.
+DEFAULT_WEIGHTS = {"arm": 1.0, "gripper": 1.0, "video_static": 1.0, "video_wrist": 1.0}
+
+
+def patchify(images: torch.Tensor, patch: int) -> torch.Tensor:
+    """(B, T, 3, S, S) -> (B, T, P, patch*patch*3), patches row-major, pixels (row, col, channel)
+    inside a patch: the layout of GR-1's decoder output."""
+    b, t, c, s, _ = images.shape
+    g = s // patch
+    x = images.reshape(b, t, c, g, patch, g, patch)
+    x = x.permute(0, 1, 3, 5, 4, 6, 2)  # (B, T, g, g, patch, patch, 3)
+    return x.reshape(b, t, g * g, patch * patch * c)
+
+
+def video_targets(images: torch.Tensor, patch: int, normalise: bool = True) -> torch.Tensor:
+    """Pixel targets (B, T, P, patch*patch*3); per patch zero mean and unit (unbiased) std."""
+    x = patchify(images, patch)
+    if normalise:
+        x = (x - x.mean(dim=-1, keepdim=True)) / (x.var(dim=-1, unbiased=True, keepdim=True).sqrt() + 1e-6)
+    return x
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of `values` (B, T) over the slots where mask (B, T) is 1; 0 if there are none."""
+    mask = mask.to(values.dtype)
+    return (values * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def gr1_losses(
+    outputs: dict[str, torch.Tensor],
+    batch: dict[str, torch.Tensor],
+    config: GR1Config,
+    weights: dict[str, float] | None = None,
+) -> dict[str, torch.Tensor]:
+    """Loss terms and their weighted sum ("total").
+
+    batch: ATTENTION_MASK (B, T); for fine-tuning ARM_ACTION (B, T, 6) in [-1, 1] and
+    GRIPPER_ACTION (B, T) as +1 open / -1 close; RGB_STATIC / RGB_WRIST (B, T, 3, S, S), the
+    model's normalised inputs, whose frame t + future_steps is the target of the prediction at t.
+    """
+    w = {**DEFAULT_WEIGHTS, **(weights or {})}
+    unknown = sorted(set(w) - set(DEFAULT_WEIGHTS))
+    if unknown:
+        raise ValueError(f"unknown loss weights {unknown}; known: {sorted(DEFAULT_WEIGHTS)}")
+    mask = batch[keys.ATTENTION_MASK].float()  # (B, T)
+    terms: dict[str, torch.Tensor] = {}
+    if not config.video_only:
+        arm = F.smooth_l1_loss(outputs[keys.ARM_ACTION], batch[keys.ARM_ACTION], reduction="none")
+        terms["arm"] = masked_mean(arm.mean(dim=-1), mask)
+        target = (batch[keys.GRIPPER_ACTION] > 0).to(mask.dtype)  # (B, T)
+        logit = outputs[keys.GRIPPER_LOGIT].squeeze(-1)  # (B, T)
+        grip = F.binary_cross_entropy_with_logits(logit, target, reduction="none")
+        terms["gripper"] = masked_mean(grip, mask)
+    k = config.future_steps
+    for name, pred_key, image_key in (
+        ("video_static", keys.PRED_RGB_STATIC, keys.RGB_STATIC),
+        ("video_wrist", keys.PRED_RGB_WRIST, keys.RGB_WRIST),
+    ):
+        if pred_key not in outputs:
+            continue
+        target = video_targets(batch[image_key], config.patch_size, config.norm_pixel_loss)
+        pred = outputs[pred_key][:, : target.shape[1] - k]  # (B, T-k, P, D)
+        err = ((pred - target[:, k:]) ** 2).mean(dim=(-1, -2))  # (B, T-k)
+        terms[name] = masked_mean(err, mask[:, k:])  # the future frame must be real
+    terms["total"] = sum(w[name] * v for name, v in terms.items())
+    return terms
