@@ -3,6 +3,9 @@
 The exporter traces these, and the PyTorch backend runs the same modules, so what ONNX Runtime or
 TensorRT compute is by construction the same function as the PyTorch path. Each returns plain
 tensors in a fixed order (tracing cannot return dicts with optional entries).
+
+The wrappers are created in eval mode: torch.onnx.export restores the *wrapper's* training flag
+recursively after tracing, so a wrapper left in training mode would switch the model's dropout on.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ class FrameEncoderGraph(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
+        self.eval()
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         return self.model.encode_frames(rgb)
@@ -30,6 +34,7 @@ class TextEncoderGraph(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
+        self.eval()
 
     def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
         return self.model.encode_text(token_ids)
@@ -46,6 +51,7 @@ class PolicyGraph(nn.Module):
         super().__init__()
         self.model = model
         self.predict_video = predict_video
+        self.eval()
 
     def forward(
         self,
