@@ -22,7 +22,7 @@ class TopicMap:
     policy_action: str = "/gr1/action"
 
     @classmethod
-    def keys(cls) -> list[str]:
+    def streams(cls) -> list[str]:
         return [f.name for f in fields(cls)]
 
     def remapped(self, remaps: list[str] | dict[str, str] | None) -> TopicMap:
@@ -32,9 +32,9 @@ class TopicMap:
         pairs = remaps.items() if isinstance(remaps, dict) else [_split(r) for r in remaps]
         changes: dict[str, str] = {}
         for key, topic in pairs:
-            if key not in self.keys():
+            if key not in self.streams():
                 raise ValueError(
-                    f"unknown stream {key!r} in remap {key}={topic}; streams are {self.keys()}"
+                    f"unknown stream {key!r} in remap {key}={topic}; streams are {self.streams()}"
                 )
             if not topic.startswith("/"):
                 raise ValueError(f"remap {key}={topic}: topic must start with '/'")
@@ -42,7 +42,7 @@ class TopicMap:
         return replace(self, **changes)
 
     def as_dict(self) -> dict[str, str]:
-        return {k: getattr(self, k) for k in self.keys()}
+        return {k: getattr(self, k) for k in self.streams()}
 
 
 def _split(remap: str) -> tuple[str, str]:

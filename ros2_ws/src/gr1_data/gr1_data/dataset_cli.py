@@ -1,0 +1,79 @@
+"""gr1-dataset: inspect bags and build the training cache (no ROS needed).
+
+  gr1-dataset info BAG [BAG ...]        topics, counts, damage, ticks, instruction, success
+  gr1-dataset cache DATA --preset sim   read every bag under DATA once into the window cache
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from gr1_core.data.bag_reader import BagError, BagReader
+from gr1_core.data.topics import TopicMap
+
+
+def _info(args: argparse.Namespace, topics: TopicMap) -> int:
+    from gr1_core.data.dataset import find_bags
+    from gr1_core.data.episode import load_episode
+
+    status = 0
+    for root in args.bags:
+        for bag in find_bags(root):
+            print(f"== {bag}")
+            try:
+                reader = BagReader(bag)
+                for topic, msgtype in sorted(reader.topics.items()):
+                    print(f"  {topic:40s} {msgtype:36s} {reader.counts.get(topic, 0):6d}")
+                if reader.damage:
+                    print(f"  DAMAGED: {reader.damage.describe()}")
+                ep = load_episode(bag, topics, args.rate)
+                print(f"  {len(ep)} ticks at {args.rate:g} Hz ({ep.times[-1]:.2f} s), instruction "
+                      f"{ep.instruction!r}, success {ep.meta.get('success')}, gripper from "
+                      f"{ep.meta.get('gripper_source')}")
+            except BagError as exc:
+                print(f"  ERROR: {exc}")
+                status = 1
+    return status
+
+
+def _cache(args: argparse.Namespace, topics: TopicMap) -> int:
+    from gr1_core.config import GR1Config
+    from gr1_core.data.dataset import WindowDataset
+
+    config = GR1Config.preset(args.preset)
+    ds = WindowDataset(args.data, config, mode=args.mode, cache_dir=args.cache_dir, topics=topics,
+                       rate=args.rate)
+    print(f"{len(ds.episodes)} episodes, {len(ds)} windows of {config.window} ticks, cache "
+          f"{ds.cache_dir}; skipped (success: false): {len(ds.skipped)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="gr1-dataset", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--remap", action="append", default=[], metavar="KEY=/topic",
+                   help=f"read a stream from another topic; streams: {TopicMap.streams()}")
+    p.add_argument("--rate", type=float, default=30.0, help="control rate in Hz (default 30)")
+    sub = p.add_subparsers(dest="command", required=True)
+    info = sub.add_parser("info", help="describe bags")
+    info.add_argument("bags", nargs="+", help="bag folders, .mcap files or folders of bags")
+    cache = sub.add_parser("cache", help="build the window cache of a folder of bags")
+    cache.add_argument("data", help="folder of bags")
+    cache.add_argument("--preset", default="sim", help="model preset: image size, window")
+    cache.add_argument("--mode", choices=["finetune", "pretrain"], default="finetune")
+    cache.add_argument("--cache-dir", default=None, help="default: DATA/.gr1_cache")
+    args = p.parse_args(argv)
+    try:
+        topics = TopicMap().remapped(args.remap)
+    except ValueError as exc:
+        p.error(str(exc))
+    try:
+        return _info(args, topics) if args.command == "info" else _cache(args, topics)
+    except (BagError, FileNotFoundError, ValueError) as exc:
+        print(f"gr1-dataset: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
