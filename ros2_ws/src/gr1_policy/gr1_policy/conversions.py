@@ -20,6 +20,7 @@ _ENCODINGS: dict[str, tuple[int, tuple[int, int, int]]] = {
     "bgra8": (4, (2, 1, 0)),
 }
 MAX_IMAGE_SIDE = 8192  # larger frames are a corrupt header, not a camera
+MIN_IMAGE_SIDE = 8  # smaller frames carry nothing the model can use (Observation.validate agrees)
 
 
 def stamp_to_sec(stamp) -> float:
@@ -35,8 +36,8 @@ def image_to_rgb(msg) -> np.ndarray:
                          f"(use one of {', '.join(_ENCODINGS)})")
     channels, order = _ENCODINGS[enc]
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
-    if not (0 < h <= MAX_IMAGE_SIDE and 0 < w <= MAX_IMAGE_SIDE):
-        raise ValueError(f"image size {w}x{h} is outside 1..{MAX_IMAGE_SIDE}")
+    if not (MIN_IMAGE_SIDE <= h <= MAX_IMAGE_SIDE and MIN_IMAGE_SIDE <= w <= MAX_IMAGE_SIDE):
+        raise ValueError(f"image size {w}x{h} is outside {MIN_IMAGE_SIDE}..{MAX_IMAGE_SIDE} px")
     row = w * channels
     if step < row:
         raise ValueError(f"step {step} is smaller than width*{channels} = {row}")

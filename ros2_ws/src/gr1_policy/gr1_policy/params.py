@@ -104,8 +104,12 @@ class PolicyParams:
         "(onnxruntime and tensorrt need the graphs written by gr1-export beside the checkpoint).",
         choices=("torch", "onnxruntime", "onnxruntime-cuda", "tensorrt"))
     device: str = _p("cpu", "-", "Device the torch backend runs on.", choices=("cpu", "cuda"))
-    precision: str = _p("fp32", "-", "Numeric precision of the model (int8: exported graphs only).",
-                        choices=("fp32", "bf16", "fp16", "int8"))
+    precision: str = _p(
+        "auto", "-", "Numeric precision of the model; auto is the backend's default (fp32, fp16 "
+        "for tensorrt). Backends refuse combinations they do not support.",
+        choices=("auto", "fp32", "bf16", "fp16", "int8"))
+    num_threads: int = _p(0, "threads", "CPU threads of the backend; 0 keeps the library default.",
+                          min=0, max=256)
     # --- timing -----------------------------------------------------------------------------
     control_rate: float = _p(
         30.0, "Hz", "Rate at which twists are published. MoveIt Servo halts when commands are "

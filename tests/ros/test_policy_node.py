@@ -1,0 +1,457 @@
+"""The policy node on real DDS with a real (tiny) GR-1: rate, stamps, and bad input -> zero.
+
+One node per module; the cases run in order on it. A test-side "robot" node publishes real
+Image / JointState / PoseStamped messages at 30 Hz (synthetic frames) and can be told to
+misbehave; the same node records the policy's twists, diagnostics, status and /rosout.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+RATE = 30.0  # Hz, control rate under test
+PERIOD = 1.0 / RATE
+MAX_AGE = 0.2  # s, max_input_age
+MAX_SKEW = 0.1  # s
+ARM_BIAS = (0.5, 0.0, 0.25, 0.0, 0.0, 0.0)  # CALVIN units the directed checkpoint outputs
+FINGERS = ("panda_finger_joint1", "panda_finger_joint2")
+
+
+# ------------------------------------------------------------------------------ checkpoints
+def make_checkpoint(path: Path, arm_bias: tuple[float, ...] | float) -> Path:
+    """A real test-preset GR-1 whose action head outputs arm_bias (head weights zeroed).
+
+    arm_bias NaN gives a model whose every output is NaN, as a diverged checkpoint would.
+    Everything upstream of the head (frames, text, transformer) runs for real.
+    """
+    import torch
+
+    from gr1_core.checkpoint import load_pretrained, save_pretrained
+    from gr1_core.checkpoint_cli import main as init_checkpoint
+
+    assert init_checkpoint(["--preset", "test", "--seed", "0", "--out", str(path)]) == 0
+    model, processors, meta = load_pretrained(path)
+    with torch.no_grad():
+        model.pred_arm_act.weight.zero_()
+        model.pred_arm_act.bias.copy_(torch.as_tensor(arm_bias, dtype=torch.float32).expand(6))
+        model.pred_gripper_act.weight.zero_()
+        model.pred_gripper_act.bias.fill_(5.0)  # open
+    save_pretrained(model, processors, path, meta=meta)
+    return path
+
+
+# ------------------------------------------------------------------------------ test robot
+@dataclass
+class Faults:
+    """What the test robot does wrong (all off: a healthy robot)."""
+
+    stop_static: bool = False
+    stamp_offset_static: float = 0.0  # s added to the static frame's stamp
+    stamp_offset_wrist: float = 0.0
+    encoding: str = "rgb8"
+    truncate: bool = False
+    tiny: bool = False  # 4x4 frames
+    joint_nan: bool = False
+    joint_missing: bool = False
+
+
+@dataclass
+class Record:
+    twists: list = field(default_factory=list)  # (receipt s, stamp s, frame_id, 6-vector)
+    diags: list = field(default_factory=list)  # (stamp s, level int, message)
+    status: list = field(default_factory=list)  # (state, reason)
+    actions: list = field(default_factory=list)
+    grippers: list = field(default_factory=list)
+    rosout: list = field(default_factory=list)
+
+
+class RobotStandIn:
+    def __init__(self, context) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+        from geometry_msgs.msg import PoseStamped, TwistStamped
+        from rcl_interfaces.msg import Log
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+        from rclpy.qos import DurabilityPolicy, QoSProfile
+        from sensor_msgs.msg import Image, JointState
+        from std_msgs.msg import String
+
+        from gr1_msgs.msg import GripperCommand, PolicyAction, PolicyStatus
+        from gr1_msgs.srv import SetInstruction
+
+        self.node = Node("policy_test_robot", context=context)
+        self.faults = Faults()
+        self.fault_since: float | None = None  # ROS time the current fault first went out
+        self.lock = threading.Lock()
+        self.rec = Record()
+        n = self.node
+        self.pub_static = n.create_publisher(Image, "/camera/static/color/image_raw", 5)
+        self.pub_wrist = n.create_publisher(Image, "/camera/wrist/color/image_raw", 5)
+        self.pub_joints = n.create_publisher(JointState, "/joint_states", 5)
+        self.pub_pose = n.create_publisher(PoseStamped, "/gr1/ee_pose", 5)
+        self.pub_instruction = n.create_publisher(String, "/gr1/instruction", 10)
+        self.set_instruction = n.create_client(SetInstruction, "/gr1/set_instruction")
+        n.create_subscription(TwistStamped, "/servo_node/delta_twist_cmds", self._twist, 100)
+        n.create_subscription(DiagnosticArray, "/diagnostics", self._diag, 100)
+        n.create_subscription(PolicyStatus, "/gr1/status", self._status, 100)
+        n.create_subscription(PolicyAction, "/gr1/action", self._action, 100)
+        n.create_subscription(GripperCommand, "/gr1/gripper_command", self._gripper, 10)
+        n.create_subscription(Log, "/rosout", self._rosout, QoSProfile(
+            depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        self._frame = 0
+        n.create_timer(1.0 / 30.0, self._publish)
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(n)
+        self._running = True
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while self._running:
+            self.executor.spin_once(timeout_sec=0.02)
+
+    def close(self) -> None:
+        self._running = False
+        self._thread.join(timeout=5)
+        self.executor.shutdown()
+        self.node.destroy_node()
+
+    def now(self) -> float:
+        return self.node.get_clock().now().nanoseconds * 1e-9
+
+    # --- publishing ---------------------------------------------------------------------------
+    def set_faults(self, **kw) -> float:
+        """Switch to these faults; return the ROS time from which they are in effect."""
+        with self.lock:
+            self.faults = Faults(**kw)
+            self.fault_since = None
+        deadline = time.monotonic() + 2.0
+        while self.fault_since is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert self.fault_since is not None, "the test robot did not publish"
+        return self.fault_since
+
+    def _image(self, side: int, stamp, f: Faults):
+        from sensor_msgs.msg import Image
+
+        self._frame += 1
+        side = 4 if f.tiny else side
+        rgb = np.full((side, side, 3), 40, np.uint8)
+        rgb[: side // 2, :, 0] = 200  # a red half, moving slowly
+        rgb[:, self._frame % side, 1] = 255
+        msg = Image()
+        msg.header.stamp = stamp
+        msg.height = msg.width = side
+        msg.encoding = f.encoding  # the bytes stay rgb8: only the label is wrong
+        msg.step = side * 3
+        raw = rgb.tobytes()
+        msg.data = raw[: len(raw) // 2] if f.truncate else raw
+        return msg
+
+    def _publish(self) -> None:
+        from geometry_msgs.msg import PoseStamped
+        from rclpy.time import Time
+        from sensor_msgs.msg import JointState
+
+        with self.lock:
+            f = self.faults
+        now = self.now()
+
+        def stamp(offset: float = 0.0):
+            return Time(nanoseconds=int((now + offset) * 1e9)).to_msg()
+
+        if not f.stop_static:
+            self.pub_static.publish(self._image(64, stamp(f.stamp_offset_static), f))
+        self.pub_wrist.publish(self._image(32, stamp(f.stamp_offset_wrist), f))
+        js = JointState()
+        js.header.stamp = stamp()
+        names = ["panda_joint1", *([] if f.joint_missing else FINGERS)]
+        js.name = names
+        js.position = [0.0] + ([] if f.joint_missing else [float("nan") if f.joint_nan else 0.04, 0.04])
+        self.pub_joints.publish(js)
+        pose = PoseStamped()
+        pose.header.stamp = stamp()
+        pose.header.frame_id = "panda_link0"
+        pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = 0.5, 0.0, 0.4
+        pose.pose.orientation.x = 1.0  # pointing down
+        pose.pose.orientation.w = 0.0
+        self.pub_pose.publish(pose)
+        if self.fault_since is None:
+            self.fault_since = now
+
+    # --- recording ----------------------------------------------------------------------------
+    def _twist(self, msg) -> None:
+        t, s = msg.twist, msg.header.stamp
+        vec = np.array([t.linear.x, t.linear.y, t.linear.z, t.angular.x, t.angular.y, t.angular.z])
+        with self.lock:
+            self.rec.twists.append((self.now(), s.sec + s.nanosec * 1e-9, msg.header.frame_id, vec))
+
+    def _diag(self, msg) -> None:
+        for st in msg.status:
+            if st.hardware_id == "gr1_policy":
+                s = msg.header.stamp
+                with self.lock:
+                    self.rec.diags.append((s.sec + s.nanosec * 1e-9, st.level[0], st.message))
+
+    def _status(self, msg) -> None:
+        with self.lock:
+            self.rec.status.append((msg.state, msg.reason, msg))
+
+    def _action(self, msg) -> None:
+        with self.lock:
+            self.rec.actions.append(msg)
+
+    def _gripper(self, msg) -> None:
+        with self.lock:
+            self.rec.grippers.append(msg)
+
+    def _rosout(self, msg) -> None:
+        if msg.name == "gr1_policy":
+            with self.lock:
+                self.rec.rosout.append(msg.msg)
+
+    # --- queries ------------------------------------------------------------------------------
+    def twists_since(self, t: float) -> list:
+        with self.lock:
+            return [tw for tw in self.rec.twists if tw[1] >= t]
+
+    def diags_since(self, t: float) -> list:
+        with self.lock:
+            return [d for d in self.rec.diags if d[0] >= t]
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def moving(robot: RobotStandIn, since: float) -> bool:
+    tw = robot.twists_since(since)
+    return len(tw) >= 3 and all(np.linalg.norm(v) > 1e-3 for *_, v in tw[-3:])
+
+
+# ------------------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="module")
+def graph(tmp_path_factory):
+    import rclpy
+    from rclpy.context import Context
+
+    from gr1_policy.embedded import EmbeddedPolicy
+
+    root = tmp_path_factory.mktemp("policy_node")
+    good = make_checkpoint(root / "directed", ARM_BIAS)
+    nan = make_checkpoint(root / "nan", float("nan"))
+    context = Context()
+    rclpy.init(context=context)
+    robot = RobotStandIn(context)
+    policy = EmbeddedPolicy(context, checkpoint=str(good), control_rate=RATE,
+                            max_input_age=MAX_AGE, max_camera_skew=MAX_SKEW)
+    try:
+        yield policy, robot, {"good": good, "nan": nan, "root": root}
+    finally:
+        policy.close()
+        robot.close()
+        rclpy.shutdown(context=context)
+
+
+@pytest.fixture(scope="module")
+def running(graph):
+    """Configured, active, following an instruction, commanding motion."""
+    policy, robot, _ = graph
+    assert policy.configure(), "configure failed"
+    assert policy.activate(), "activate failed"
+    wait_for(lambda: robot.pub_instruction.get_subscription_count() > 0, 5, "instruction sub")
+    from std_msgs.msg import String
+
+    robot.pub_instruction.publish(String(data="pick up the red block"))
+    wait_for(lambda: moving(robot, robot.now() - 0.2), 30, "non-zero twists")
+    return graph
+
+
+def assert_zero_with_reason(robot: RobotStandIn, onset: float, needle: str) -> None:
+    """Within two control periods of onset: zero twists and a diagnostic naming the cause."""
+    wait_for(lambda: robot.twists_since(onset + 2 * PERIOD + 0.15), 5, "twists after the fault")
+    late = robot.twists_since(onset + 2 * PERIOD)
+    assert late, "no twist after the fault"
+    assert all(np.all(v == 0.0) for *_, v in late), f"motion after {needle!r}: {late[0][3]}"
+    diags = wait_for(lambda: [d for d in robot.diags_since(onset) if needle in d[2]], 5,
+                     f"a diagnostic containing {needle!r}")
+    first = diags[0]
+    assert first[0] <= onset + 2 * PERIOD, (
+        f"diagnostic {first[2]!r} came {first[0] - onset:.3f} s after the fault")
+    assert first[1] >= 1, f"level {first[1]} for {first[2]!r}"  # WARN or ERROR
+
+
+def assert_recovers(robot: RobotStandIn) -> None:
+    t = robot.set_faults()
+    wait_for(lambda: moving(robot, t), 10, "motion after good input returned")
+
+
+# ------------------------------------------------------------------------------ the cases
+def test_configure_activate_rate_and_stamps(running):
+    policy, robot, _ = running
+    assert policy.lifecycle_state() == "active"
+    t0 = robot.now()
+    time.sleep(2.0)
+    t1 = robot.now()
+    window = [tw for tw in robot.twists_since(t0) if tw[1] <= t1]
+    rate = len(window) / (t1 - t0)
+    assert abs(rate - RATE) <= 0.2 * RATE, f"{rate:.1f} Hz published for {RATE} Hz"
+    ages = [recv - stamp for recv, stamp, *_ in window]
+    assert max(ages) < PERIOD, f"a twist arrived {max(ages):.3f} s after its stamp"
+    assert min(ages) > -0.005, "a twist stamped in the future"
+    assert {frame for _, _, frame, _ in window} == {"panda_link0"}
+    # The directed action (+x, +z) comes out as +x, +z motion, capped by the safety limits.
+    v = window[-1][3]
+    assert v[0] > 0.05 and v[2] > 0.02 and abs(v[1]) < 1e-6, v
+    assert np.all(np.abs(v[:3]) <= 0.15 + 1e-9), v
+    with robot.lock:
+        status = robot.rec.status[-1]
+        grippers = list(robot.rec.grippers)
+        action = robot.rec.actions[-1]
+    from gr1_msgs.msg import GripperCommand, PolicyStatus
+
+    assert status[0] == PolicyStatus.STATE_RUNNING, status[1]
+    assert status[2].instruction == "pick up the red block"
+    assert status[2].control_rate > 0.5 * RATE
+    assert len(grippers) == 1 and grippers[0].command == GripperCommand.OPEN  # on change only
+    np.testing.assert_allclose(action.arm_action, ARM_BIAS, atol=1e-5)
+    assert action.limited  # 0.3 m/s requested in x, 0.15 m/s allowed
+
+
+@pytest.mark.parametrize(
+    ("faults", "needle"),
+    [
+        ({"stamp_offset_static": -0.5, "stamp_offset_wrist": -0.5}, "static camera stale"),
+        ({"stamp_offset_wrist": -0.15}, "cameras out of sync"),
+        ({"encoding": "mono16"}, "encoding 'mono16' is not supported"),
+        ({"truncate": True}, "expected step*height"),
+        ({"tiny": True}, "image size 4x4"),
+        ({"joint_nan": True}, "joint 'panda_finger_joint1' position is nan"),
+        ({"joint_missing": True}, "missing from joint_states"),
+    ],
+    ids=["old-frames", "skew", "encoding", "truncated", "wrong-size", "joint-nan",
+         "joint-missing"],
+)
+def test_bad_input_zero_then_recovery(running, faults, needle):
+    _, robot, _ = running
+    onset = robot.set_faults(**faults)
+    assert_zero_with_reason(robot, onset, needle)
+    assert_recovers(robot)
+
+
+def test_camera_that_stops(running):
+    _, robot, _ = running
+    robot.set_faults(stop_static=True)
+    # The last frame went out just before; it turns stale MAX_AGE after its stamp.
+    with robot.lock:
+        last = max(tw[1] for tw in robot.rec.twists)
+    onset = last + MAX_AGE
+    assert_zero_with_reason(robot, onset, "static camera stale: last frame")
+    assert_recovers(robot)
+
+
+def test_bad_instructions(running):
+    from std_msgs.msg import String
+
+    from gr1_msgs.srv import SetInstruction
+
+    _, robot, _ = running
+    for text, needle in (("", "instruction is empty"),
+                         ("x" * 1_000_000, "instruction refused: 1000000 characters")):
+        onset = robot.now()
+        robot.pub_instruction.publish(String(data=text))
+        assert_zero_with_reason(robot, onset, needle)
+        t = robot.now()
+        robot.pub_instruction.publish(String(data="pick up the red block"))
+        wait_for(lambda t=t: moving(robot, t), 10, "motion after a good instruction")
+
+    # The service refuses the same way and says why.
+    assert robot.set_instruction.wait_for_service(timeout_sec=5)
+    future = robot.set_instruction.call_async(SetInstruction.Request(instruction="y" * 1_000_000))
+    response = wait_for(lambda: future.done() and future.result(), 10, "set_instruction answer")
+    assert not response.success and "1000000 characters" in response.message
+    future = robot.set_instruction.call_async(SetInstruction.Request(instruction="open the drawer"))
+    response = wait_for(lambda: future.done() and future.result(), 10, "set_instruction answer")
+    assert response.success
+    t = robot.now()
+    wait_for(lambda: moving(robot, t), 10, "motion for the new instruction")
+
+
+def test_instruction_change_holds_until_fresh_history(running):
+    from std_msgs.msg import String
+
+    _, robot, _ = running
+    onset = robot.now()
+    robot.pub_instruction.publish(String(data="push the blue block left"))
+    wait_for(lambda: moving(robot, onset), 10, "motion for the changed instruction")
+    # Between the change and motion there is at least one zero twist: the episode restarted.
+    tw = robot.twists_since(onset)
+    assert np.all(tw[0][3] == 0.0), "moved on the old episode's action after a change"
+
+
+def test_deactivate_sends_zero_and_stops(running):
+    policy, robot, _ = running
+    assert policy.deactivate()
+    assert policy.lifecycle_state() == "inactive"
+    time.sleep(0.3)
+    with robot.lock:
+        last = robot.rec.twists[-1]
+    assert np.all(last[3] == 0.0), "the last twist after deactivate is not zero"
+    n = len(robot.rec.twists)
+    time.sleep(0.3)
+    assert len(robot.rec.twists) == n, "twists kept coming while inactive"
+
+
+def test_nan_model_commands_zero(running):
+    policy, robot, ckpts = running
+    assert policy.cleanup()
+    policy.set_parameters(checkpoint=str(ckpts["nan"]))
+    assert policy.configure() and policy.activate()
+    onset = robot.now()
+    from std_msgs.msg import String
+
+    robot.pub_instruction.publish(String(data="pick up the red block"))
+    diags = wait_for(lambda: [d for d in robot.diags_since(onset) if "non-finite" in d[2]], 10,
+                     "a diagnostic about the NaN output")
+    assert diags[0][1] == 2, diags[0]  # ERROR
+    time.sleep(0.3)
+    tw = robot.twists_since(onset)
+    assert tw and all(np.all(v == 0.0) for *_, v in tw), "a NaN model moved the arm"
+    assert policy.deactivate() and policy.cleanup()
+
+
+def test_missing_and_corrupt_checkpoint_fail_configure(running):
+    import shutil
+
+    policy, robot, ckpts = running
+    assert policy.lifecycle_state() == "unconfigured"
+    missing = ckpts["root"] / "does-not-exist"
+    corrupt = ckpts["root"] / "corrupt"
+    shutil.copytree(ckpts["good"], corrupt)
+    (corrupt / "model.safetensors").write_bytes(b"not a safetensors file")
+    for path, needle in ((missing, "does not exist"), (corrupt, "model.safetensors")):
+        policy.set_parameters(checkpoint=str(path))
+        assert not policy.configure(), f"configure succeeded with {path}"
+        assert policy.lifecycle_state() == "unconfigured"
+        wait_for(lambda p=str(path), n=needle: any(
+            "configure failed" in m and p in m and n in m for m in robot.rec.rosout), 5,
+            f"a /rosout error naming {path} and {needle!r}")
+    # The node survived all of it and configures again with a good checkpoint.
+    policy.set_parameters(checkpoint=str(ckpts["good"]))
+    assert policy.configure()
