@@ -137,3 +137,16 @@ def test_forget_allows_resend() -> None:
 def test_config_validation(kw: dict) -> None:
     with pytest.raises(ValueError, match=r"FrankaGripperConfig|default_"):
         FrankaGripperConfig(**kw)
+
+
+def test_requeue_retries_at_rate_limit() -> None:
+    d = GripperDebouncer(FrankaGripperConfig(settle_time=0.1, min_interval=0.5))
+    d.update(GripperRequest(CLOSE), 0.0)
+    g = d.poll(0.1)
+    d.requeue(g)  # no server: not sent after all
+    assert d.last_sent is None
+    assert d.poll(0.3) is None  # rate limit still applies to retries
+    assert d.poll(0.6) == g
+    d.requeue(g)
+    d.update(GripperRequest(OPEN), 0.7)  # a newer decision replaces the retry
+    assert d.poll(1.2).kind == "move"

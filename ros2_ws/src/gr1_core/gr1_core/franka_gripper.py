@@ -169,6 +169,14 @@ class GripperDebouncer:
             self._pending, self._pending_since = goal, now
         return self.poll(now)
 
+    def requeue(self, goal: GripperGoal) -> None:
+        """The goal returned last could not be sent (no server): try again at the next poll that
+        the rate limit allows, unless a newer request replaces it."""
+        if self._last_sent == goal:
+            self._last_sent = None
+        if self._pending is None:
+            self._pending, self._pending_since = goal, -math.inf
+
     def poll(self, now: float) -> GripperGoal | None:
         """The pending goal once it has settled and the rate limit allows; else None."""
         if self._pending is None:
