@@ -41,8 +41,9 @@ def _from_dict(cls: type, data: dict[str, Any], what: str) -> Any:
 class ImageProcessor:
     """HWC uint8 RGB (one frame or a batch NxHxWx3) -> CHW float32, resized and normalised.
 
-    Same order as GR-1: scale to [0, 1], bicubic resize (no clamping), then mean/std. Downscaling
-    uses antialiasing (upscaling, as for CALVIN at 224, is unaffected by it).
+    Same order as GR-1: scale to [0, 1], bicubic resize (no clamping), then mean/std. Upscaling
+    (CALVIN's 200 and 84 px to 224) is exactly GR-1's; downscaling (to the sim preset's 64 px) is
+    antialiased so that small models do not see aliasing.
     """
 
     size: int = 224
@@ -74,8 +75,11 @@ class ImageProcessor:
             raise ProcessorError(f"images must be uint8, got {x.dtype}")
         x = x.permute(0, 3, 1, 2).float() / 255.0  # (N, 3, H, W)
         if x.shape[-2:] != (self.size, self.size):
+            # GR-1 upsamples with torchvision's tensor Resize (no antialiasing, bicubic a=-0.75);
+            # torch's antialiased bicubic is a different (PIL) kernel, so use it only to shrink.
+            shrink = x.shape[-1] > self.size or x.shape[-2] > self.size
             x = F.interpolate(
-                x, size=(self.size, self.size), mode="bicubic", align_corners=False, antialias=True
+                x, size=(self.size, self.size), mode="bicubic", align_corners=False, antialias=shrink
             )
         mean = torch.tensor(self.mean, dtype=x.dtype).view(1, 3, 1, 1)
         std = torch.tensor(self.std, dtype=x.dtype).view(1, 3, 1, 1)
