@@ -159,3 +159,28 @@ def test_so3_helpers() -> None:
         )
     w = np.array([0.0, 0.0, np.pi])
     np.testing.assert_allclose(so3_exp(so3_log(so3_exp(w))), so3_exp(w), atol=1e-9)
+
+
+def test_shift_twist_keeps_tcp_path_for_a_flange_controller() -> None:
+    # TCP pointing down, flange 0.1034 m above it. Rotating about world x at the TCP: the flange
+    # must move so that the TCP stays put; integrate the flange motion and check the TCP.
+    from gr1_core.action_mapping import shift_twist
+
+    r_tcp = rpy_to_matrix(DOWN)
+    p_tcp = np.array([0.5, 0.0, 0.2])
+    tcp_to_flange = np.array([0.0, 0.0, -0.1034])  # in the TCP frame
+    flange = p_tcp + r_tcp @ tcp_to_flange
+    tcp_twist = np.array([0.0, 0.0, 0.0, 1.5, 0.0, 0.0])
+    flange_twist = shift_twist(tcp_twist, flange - p_tcp)
+    assert np.linalg.norm(flange_twist[:3]) == pytest.approx(1.5 * 0.1034)
+    # one period at 30 Hz in 1000 sub-steps
+    p_f, r = flange.copy(), r_tcp.copy()
+    h = (1 / 30) / 1000
+    for _ in range(1000):
+        offset = r @ tcp_to_flange  # flange - tcp, current
+        v_f = shift_twist(tcp_twist, offset)[:3]
+        p_f = p_f + v_f * h
+        r = so3_exp(tcp_twist[3:] * h) @ r
+    np.testing.assert_allclose(p_f - r @ tcp_to_flange, p_tcp, atol=1e-5)
+    with pytest.raises(ValueError, match="shift_twist"):
+        shift_twist(np.zeros(5), np.zeros(3))

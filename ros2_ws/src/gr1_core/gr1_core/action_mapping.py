@@ -98,6 +98,23 @@ def euler_rate_matrix(rpy: np.ndarray) -> np.ndarray:
     )
 
 
+def shift_twist(twist: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """Twist of the TCP -> twist of a point rigidly attached to it, `offset` = p_point - p_tcp
+    (world frame, m): v_point = v_tcp + omega x offset, omega unchanged.
+
+    MoveIt Servo moves the tip link of its group's IK chain (fr3_link8, the flange, for the
+    franka_description groups), while GR-1's actions are about the TCP (fingertip centre, 0.1034 m
+    further out). Without this shift a pure rotation request also moves the TCP sideways
+    (about 0.1 m * |omega|)."""
+    t = np.asarray(twist, dtype=float)
+    off = np.asarray(offset, dtype=float)
+    if t.shape != (6,) or off.shape != (3,):
+        raise ValueError(
+            f"shift_twist needs a (6,) twist and a (3,) offset, got {t.shape}, {off.shape}"
+        )
+    return np.concatenate([t[:3] + np.cross(t[3:], off), t[3:]])
+
+
 # --- the mapping -----------------------------------------------------------------------------
 
 
