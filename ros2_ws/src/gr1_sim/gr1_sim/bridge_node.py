@@ -1,0 +1,380 @@
+"""ROS 2 adapter around `PandaScene`: node `gr1_sim_bridge` (console script `gr1-sim`).
+
+Out: both camera images (rgb8) and their CameraInfo, /joint_states, the TCP pose (PoseStamped).
+In: MoveIt-Servo-style TwistStamped commands (through `ServoCommandGate`) and
+gr1_msgs/GripperCommand. Service `~/reset` (std_srvs/Trigger) starts a new episode.
+
+Threads: physics runs in its own thread against the wall clock; cameras render in another
+(with their own MjData and GL context), so slow software rendering never stalls the arm; the
+executor that spins this node only handles the incoming commands and the reset service.
+All stamps are the node clock's now() (wall time; no /clock, no sim time).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import PoseStamped, TwistStamped
+from rcl_interfaces.msg import ParameterDescriptor, ParameterType
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_srvs.srv import Trigger
+
+from gr1_msgs.msg import GripperCommand
+from gr1_sim import model as scene_model
+from gr1_sim.parameters import NODE_NAME, PARAMETERS, load_defaults
+from gr1_sim.scene import PandaScene, SceneRenderer, camera_intrinsics
+from gr1_sim.servo_gate import ServoCommandGate, ServoGateConfig, limit_to_workspace
+
+_PARAM_TYPES = {
+    bool: ParameterType.PARAMETER_BOOL,
+    int: ParameterType.PARAMETER_INTEGER,
+    float: ParameterType.PARAMETER_DOUBLE,
+    str: ParameterType.PARAMETER_STRING,
+}
+_LIST_TYPES = {
+    str: ParameterType.PARAMETER_STRING_ARRAY,
+    float: ParameterType.PARAMETER_DOUBLE_ARRAY,
+}
+_MAX_CATCH_UP = 0.1  # s: a physics loop further behind than this skips ahead instead of racing
+
+
+class RateMeter:
+    """Counts events and reports their rate over the last window (thread-safe enough for
+    one writer and occasional readers)."""
+
+    def __init__(self, window: float = 2.0):
+        self.window = window
+        self._times: deque[float] = deque(maxlen=10_000)
+
+    def tick(self, now: float) -> None:
+        self._times.append(now)
+        while self._times and now - self._times[0] > self.window:
+            self._times.popleft()
+
+    def rate(self) -> float:
+        times = list(self._times)
+        if len(times) < 2 or times[-1] <= times[0]:
+            return 0.0
+        return (len(times) - 1) / (times[-1] - times[0])
+
+
+class BridgeNode(Node):
+    """The simulator bridge. Extra keyword arguments go to rclpy's Node (context,
+    parameter_overrides, namespace, ...). Threads start at construction; `destroy_node()`
+    stops them."""
+
+    def __init__(self, **node_kwargs):
+        super().__init__(NODE_NAME, **node_kwargs)
+        self.p = self._declare_parameters()
+        p = self.p
+        self._check_parameters()
+
+        self._lock = threading.Lock()  # guards the scene and the gate
+        self._scene = PandaScene(seed=p["seed"])
+        self._episode = 0
+        self._gate = ServoCommandGate(ServoGateConfig(
+            incoming_command_timeout=p["servo.incoming_command_timeout"],
+            command_in_type=p["servo.command_in_type"],
+            linear_scale=p["servo.scale.linear"],
+            rotational_scale=p["servo.scale.rotational"],
+            base_frames=tuple(p["servo.base_frames"]),
+            tcp_frames=(p["tcp_frame_id"],),
+        ))
+        self._ws_min = np.array(p["workspace.min"])
+        self._ws_max = np.array(p["workspace.max"])
+        self._last_warning: dict[str, float] = {}
+
+        image_qos = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
+        self._cameras = []
+        for key, cam in (("static_camera", scene_model.STATIC_CAMERA),
+                         ("wrist_camera", scene_model.WRIST_CAMERA)):
+            width, height = p[f"{key}.width"], p[f"{key}.height"]
+            self._cameras.append({
+                "camera": cam, "width": width, "height": height,
+                "frame_id": p[f"{key}.frame_id"],
+                "info": self._camera_info(cam, width, height, p[f"{key}.frame_id"]),
+                "image_pub": self.create_publisher(Image, p[f"{key}.topic"], image_qos),
+                "info_pub": self.create_publisher(CameraInfo, p[f"{key}.info_topic"], image_qos),
+            })
+        self._joint_pub = self.create_publisher(JointState, p["joint_states_topic"], 10)
+        self._pose_pub = self.create_publisher(PoseStamped, p["ee_pose_topic"], 10)
+        self.create_subscription(TwistStamped, p["twist_topic"], self._on_twist, 10)
+        self.create_subscription(GripperCommand, p["gripper_topic"], self._on_gripper, 10)
+        self.create_service(Trigger, "~/reset", self._on_reset)
+
+        self.physics_rate = RateMeter()
+        self.camera_rate = RateMeter()
+        self._step_durations: deque[float] = deque(maxlen=500)
+        self._render_durations: dict[str, deque[float]] = {
+            c["camera"]: deque(maxlen=300) for c in self._cameras
+        }
+        self._frames: dict[str, np.ndarray] = {}
+        self._frame_listeners: list[Callable[[str, np.ndarray], None]] = []
+
+        self._running = True
+        # Physics waits until the renderer has its GL contexts: making them takes about half a
+        # second, during which the physics clock would otherwise fall behind.
+        self._render_ready = threading.Event()
+        self._physics_thread = threading.Thread(target=self._physics_loop, name="gr1_sim_physics",
+                                                daemon=True)
+        self._render_thread = threading.Thread(target=self._render_loop, name="gr1_sim_render",
+                                               daemon=True)
+        self._physics_thread.start()
+        self._render_thread.start()
+        self._stats_timer = self.create_timer(10.0, self._log_rates)
+        self.get_logger().info(
+            f"MuJoCo Panda scene ready (seed {p['seed']}): physics {p['update_rate']:.0f} Hz "
+            f"chunks of 2 ms steps, cameras {p['camera_rate']:.0f} Hz "
+            f"({p['static_camera.width']}x{p['static_camera.height']} static, "
+            f"{p['wrist_camera.width']}x{p['wrist_camera.height']} wrist), twists on "
+            f"{p['twist_topic']} ({p['servo.command_in_type']})"
+        )
+
+    # --- parameters ------------------------------------------------------------------------
+    def _declare_parameters(self) -> dict:
+        defaults = load_defaults()
+        values = {}
+        for spec in PARAMETERS:
+            ptype = _LIST_TYPES[spec.item_type] if spec.type is list else _PARAM_TYPES[spec.type]
+            descriptor = ParameterDescriptor(name=spec.name, type=ptype, description=spec.text,
+                                             read_only=True)
+            param = self.declare_parameter(spec.name, defaults[spec.name], descriptor)
+            values[spec.name] = list(param.value) if spec.type is list else param.value
+        return values
+
+    def _check_parameters(self) -> None:
+        p = self.p
+        for name in ("update_rate", "camera_rate", "real_time_factor"):
+            if not p[name] > 0.0:
+                raise ValueError(f"parameter {name} must be > 0, got {p[name]}")
+        for name in ("workspace.min", "workspace.max"):
+            if len(p[name]) != 3:
+                raise ValueError(f"parameter {name} must hold 3 numbers (x, y, z), got {p[name]}")
+        if any(lo >= hi for lo, hi in zip(p["workspace.min"], p["workspace.max"])):
+            raise ValueError(
+                f"workspace.min {p['workspace.min']} must be below workspace.max "
+                f"{p['workspace.max']} on every axis"
+            )
+
+    def _camera_info(self, camera: str, width: int, height: int, frame_id: str) -> CameraInfo:
+        fx, fy, cx, cy = camera_intrinsics(self._scene.model, camera, width, height)
+        info = CameraInfo()
+        info.header.frame_id = frame_id
+        info.width, info.height = width, height
+        info.distortion_model = "plumb_bob"
+        info.d = [0.0] * 5
+        info.k = [fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]
+        info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+        info.p = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+        return info
+
+    # --- inputs ----------------------------------------------------------------------------
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _warn_throttled(self, key: str, text: str, period: float = 2.0) -> None:
+        now = time.monotonic()
+        if now - self._last_warning.get(key, -np.inf) >= period:
+            self._last_warning[key] = now
+            self.get_logger().warning(text)
+
+    def _on_twist(self, msg: TwistStamped) -> None:
+        t = msg.twist
+        twist = [t.linear.x, t.linear.y, t.linear.z, t.angular.x, t.angular.y, t.angular.z]
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        with self._lock:
+            reason = self._gate.submit(twist, msg.header.frame_id, stamp, self._now())
+        if reason is not None:
+            self._warn_throttled("twist", f"twist refused: {reason}")
+
+    def _on_gripper(self, msg: GripperCommand) -> None:
+        speed = msg.speed if msg.speed > 0.0 else self.p["gripper.default_speed"]
+        with self._lock:
+            if msg.command == GripperCommand.OPEN:
+                width = msg.width if msg.width > 0.0 else scene_model.MAX_GRIPPER_WIDTH
+                self._scene.set_gripper(width, speed)
+            elif msg.command == GripperCommand.CLOSE:
+                # A grasp closes fully; the block between the fingers stops them.
+                self._scene.set_gripper(0.0, speed)
+            elif msg.command == GripperCommand.STOP:
+                self._scene.stop_gripper()
+            else:
+                self._warn_throttled(
+                    "gripper", f"gripper command {msg.command} is not OPEN (0), CLOSE (1) or "
+                    "STOP (2); ignored")
+
+    def _on_reset(self, _request: Trigger.Request, response: Trigger.Response):
+        with self._lock:
+            self._episode += 1
+            seed = self.p["seed"] + self._episode
+            self._scene.reset(seed)
+            self._gate.halt()
+        response.success = True
+        response.message = f"scene reset with seed {seed}"
+        self.get_logger().info(response.message)
+        return response
+
+    # --- physics ---------------------------------------------------------------------------
+    def _physics_loop(self) -> None:
+        period = 1.0 / self.p["update_rate"]
+        sim_dt = period * self.p["real_time_factor"]
+        self._render_ready.wait(timeout=10.0)
+        next_time = time.monotonic()
+        while self._running:
+            try:
+                self._physics_tick(sim_dt)
+            except Exception as err:  # keep the node alive and say what happened
+                self._warn_throttled("physics", f"physics step failed: {err!r}")
+            next_time += period
+            delay = next_time - time.monotonic()
+            if delay > 0.0:
+                time.sleep(delay)
+            elif -delay > _MAX_CATCH_UP:
+                self._warn_throttled("behind", f"physics fell {-delay:.3f} s behind real time "
+                                     "(CPU busy?); skipping ahead", period=10.0)
+                next_time = time.monotonic()
+
+    def _physics_tick(self, sim_dt: float) -> None:
+        started = time.perf_counter()
+        with self._lock:
+            now = self._now()
+            twist = self._gate.twist_world(now, self._scene.tcp_matrix())
+            position, quat = self._scene.tcp_pose()
+            twist = limit_to_workspace(twist, position, self._ws_min, self._ws_max)
+            self._scene.step(twist, sim_dt)
+            position, quat = self._scene.tcp_pose()
+            names, q, qd = self._scene.joint_state()
+        self._step_durations.append(time.perf_counter() - started)
+        self.physics_rate.tick(time.monotonic())
+        stamp = self.get_clock().now().to_msg()
+        joints = JointState()
+        joints.header.stamp = stamp
+        joints.name = names
+        joints.position = q.tolist()
+        joints.velocity = qd.tolist()
+        self._joint_pub.publish(joints)
+        pose = PoseStamped()
+        pose.header.stamp = stamp
+        pose.header.frame_id = self.p["frame_id"]
+        pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = position.tolist()
+        (pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z,
+         pose.pose.orientation.w) = quat.tolist()
+        self._pose_pub.publish(pose)
+
+    # --- cameras ---------------------------------------------------------------------------
+    def _render_loop(self) -> None:
+        renderer = SceneRenderer(self._scene.model)  # GL contexts belong to this thread
+        period = 1.0 / self.p["camera_rate"]
+        try:
+            with self._lock:
+                qpos = self._scene.qpos()
+            for cam in self._cameras:  # first renders create the GL contexts
+                renderer.render(qpos, cam["camera"], cam["width"], cam["height"])
+            self._render_ready.set()
+            next_time = time.monotonic()
+            while self._running:
+                with self._lock:
+                    qpos = self._scene.qpos()
+                stamp = self.get_clock().now().to_msg()
+                for cam in self._cameras:
+                    started = time.perf_counter()
+                    frame = renderer.render(qpos, cam["camera"], cam["width"], cam["height"])
+                    self._render_durations[cam["camera"]].append(time.perf_counter() - started)
+                    self._publish_frame(cam, frame, stamp)
+                self.camera_rate.tick(time.monotonic())
+                next_time += period
+                delay = next_time - time.monotonic()
+                if delay > 0.0:
+                    time.sleep(delay)
+                else:  # rendering is the bottleneck: go on as fast as it renders
+                    next_time = time.monotonic()
+        except Exception as err:
+            self.get_logger().error(
+                f"camera rendering stopped: {err!r}. Headless machines need MUJOCO_GL=egl "
+                "(or osmesa) set before the node starts.")
+        finally:
+            self._render_ready.set()
+            renderer.close()
+
+    def _publish_frame(self, cam: dict, frame: np.ndarray, stamp) -> None:
+        msg = Image()
+        msg.header.stamp = stamp
+        msg.header.frame_id = cam["frame_id"]
+        msg.height, msg.width = frame.shape[:2]
+        msg.encoding = "rgb8"
+        msg.is_bigendian = 0
+        msg.step = msg.width * 3
+        msg.data = frame.tobytes()
+        cam["image_pub"].publish(msg)
+        info = cam["info"]
+        info.header.stamp = stamp
+        cam["info_pub"].publish(info)
+        self._frames[cam["camera"]] = frame
+        for listener in list(self._frame_listeners):
+            listener(cam["camera"], frame)
+
+    # --- introspection (tests, demo, README numbers) ---------------------------------------
+    def latest_frames(self) -> dict[str, np.ndarray]:
+        """The newest rendered frame per camera ("static", "wrist"), uint8 HxWx3."""
+        return dict(self._frames)
+
+    def add_frame_listener(self, listener: Callable[[str, np.ndarray], None]) -> None:
+        """Call `listener(camera, frame)` from the render thread for every frame published."""
+        self._frame_listeners.append(listener)
+
+    def timing(self) -> dict[str, float]:
+        """Achieved rates (Hz) and median durations (s) of a physics chunk and of each render."""
+        out = {
+            "physics_rate": self.physics_rate.rate(),
+            "camera_rate": self.camera_rate.rate(),
+            "physics_chunk_s": float(np.median(list(self._step_durations) or [np.nan])),
+        }
+        for camera, durations in self._render_durations.items():
+            out[f"render_{camera}_s"] = float(np.median(list(durations) or [np.nan]))
+        return out
+
+    def _log_rates(self) -> None:
+        t = self.timing()
+        text = (f"physics {t['physics_rate']:.1f} Hz, cameras {t['camera_rate']:.1f} Hz (render "
+                f"static {t['render_static_s'] * 1e3:.1f} ms, wrist {t['render_wrist_s'] * 1e3:.1f} ms)")
+        if t["camera_rate"] < 0.9 * self.p["camera_rate"]:
+            self.get_logger().warning(f"{text}: below the requested {self.p['camera_rate']:.0f} Hz; "
+                                      "images go out as fast as they render")
+        else:
+            self.get_logger().info(text)
+
+    def destroy_node(self) -> None:
+        """Stop and join the physics and render threads, then destroy the node."""
+        self._running = False
+        for thread in (self._physics_thread, self._render_thread):
+            if thread.is_alive():
+                thread.join(timeout=5.0)
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    node = None
+    executor = MultiThreadedExecutor(num_threads=2)
+    try:
+        node = BridgeNode()
+        executor.add_node(node)
+        executor.spin()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if node is not None:
+            executor.remove_node(node)
+            node.destroy_node()
+        executor.shutdown()
+        if rclpy.ok():
+            rclpy.shutdown()
+

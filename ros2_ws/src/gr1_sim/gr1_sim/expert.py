@@ -1,0 +1,196 @@
+"""A scripted expert for gr1_sim.tasks: a state machine over the scene's poses.
+
+It acts through the same interface as the policy: a world-frame TCP twist (m/s, rad/s) and a
+binary gripper command (open/close), once per control tick. Each task is a list of phases
+(go above, descend, close, lift, ...); a phase ends when the TCP is within tolerance of its target
+and its minimum duration (gripper travel) has passed, or when it times out.
+
+`rollout(scene, task, seed)` runs it in the pure scene (no ROS) and returns the per-tick record,
+from which gr1-dataset writes demonstration bags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gr1_core.action_mapping import so3_log, wrap_angle
+from gr1_sim.model import BLOCK_HALF_SIZE
+from gr1_sim.tasks import ZONES, SceneSnapshot, Task, block_yaw, start_seed
+
+CONTROL_RATE = 30.0  # Hz, GR-1's CALVIN rate
+HOVER_Z = 0.13  # m, TCP height for travelling above blocks
+GRASP_Z = BLOCK_HALF_SIZE + 0.002  # TCP height when closing on a block on the table
+PUSH_Z = 0.02
+GRIPPER_TICKS = 15  # ticks to wait for the fingers to open or close (0.5 s)
+
+
+@dataclass
+class Phase:
+    name: str
+    target: Callable[[SceneSnapshot], np.ndarray]  # TCP position goal, evaluated every tick
+    gripper_open: bool
+    yaw: Callable[[SceneSnapshot], float] | None = None  # TCP yaw goal; None keeps the start yaw
+    tolerance: float = 0.008  # m
+    min_ticks: int = 0
+    max_ticks: int = 150
+    speed: float = 0.15  # m/s cap
+
+
+@dataclass
+class ScriptedExpert:
+    task: Task
+    gain: float = 5.0  # 1/s, proportional position gain
+    rot_gain: float = 3.0
+    max_rot_speed: float = 1.0  # rad/s
+    phases: list[Phase] = field(default_factory=list)
+    index: int = 0
+    ticks: int = 0
+
+    def reset(self, start: SceneSnapshot) -> None:
+        self.phases, self.index, self.ticks = plan(self.task, start), 0, 0
+
+    @property
+    def done(self) -> bool:
+        return self.index >= len(self.phases)
+
+    def act(self, s: SceneSnapshot, tcp_matrix: np.ndarray) -> tuple[np.ndarray, bool]:
+        """(twist (6,) world frame m/s, rad/s; gripper open) for this tick."""
+        if self.done:
+            return np.zeros(6), self.phases[-1].gripper_open if self.phases else True
+        ph = self.phases[self.index]
+        err = ph.target(s) - s.tcp
+        self.ticks += 1
+        if (np.linalg.norm(err) < ph.tolerance and self.ticks >= ph.min_ticks) or (
+            self.ticks >= ph.max_ticks
+        ):
+            self.index, self.ticks = self.index + 1, 0
+        v = self.gain * err
+        speed = np.linalg.norm(v)
+        if speed > ph.speed:
+            v *= ph.speed / speed
+        yaw = ph.yaw(s) if ph.yaw is not None else _tcp_yaw(tcp_matrix)
+        goal = _rz(yaw) @ np.diag([1.0, -1.0, -1.0])  # pointing down: Rz(yaw) Rx(pi)
+        w = self.rot_gain * so3_log(goal @ tcp_matrix.T)
+        wn = np.linalg.norm(w)
+        if wn > self.max_rot_speed:
+            w *= self.max_rot_speed / wn
+        return np.concatenate([v, w]), ph.gripper_open
+
+
+def _rz(yaw: float) -> np.ndarray:
+    c, s = np.cos(yaw), np.sin(yaw)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def _tcp_yaw(m: np.ndarray) -> float:
+    return float(np.arctan2(m[1, 0], m[0, 0]))
+
+
+def grasp_yaw(colour: str) -> Callable[[SceneSnapshot], float]:
+    """Align the fingers with the block's faces: its yaw modulo 90 degrees, nearest to 0."""
+    return lambda s: float(wrap_angle(4 * block_yaw(s.block_quats[colour])) / 4)
+
+
+def _at(colour: str, z: float, dx: float = 0.0, dy: float = 0.0):
+    return lambda s: np.array([s.blocks[colour][0] + dx, s.blocks[colour][1] + dy, z])
+
+
+def pick(colour: str) -> list[Phase]:
+    yaw = grasp_yaw(colour)
+    return [
+        Phase("open", _at(colour, HOVER_Z), True, None, 1.0, GRIPPER_TICKS),
+        Phase("above", _at(colour, HOVER_Z), True, yaw, 0.01),
+        Phase("descend", _at(colour, GRASP_Z), True, yaw, 0.006, speed=0.1),
+        Phase("close", _at(colour, GRASP_Z), False, yaw, 1.0, GRIPPER_TICKS),
+        Phase("lift", _at(colour, HOVER_Z), False, yaw, 0.01, speed=0.1),
+    ]
+
+
+def place_at(goal: Callable[[SceneSnapshot], np.ndarray], colour: str) -> list[Phase]:
+    """From holding `colour` above the table: carry, lower to goal (block centre), release."""
+    yaw = grasp_yaw(colour)
+    hover = lambda s: np.array([*goal(s)[:2], HOVER_Z])  # noqa: E731
+    lower = lambda s: goal(s) + np.array([0.0, 0.0, 0.004])  # noqa: E731
+    return [
+        Phase("carry", hover, False, yaw, 0.01),
+        Phase("lower", lower, False, yaw, 0.006, speed=0.08),
+        Phase("release", lower, True, yaw, 1.0, GRIPPER_TICKS),
+        Phase("retreat", hover, True, None, 0.01),
+    ]
+
+
+def plan(task: Task, start: SceneSnapshot) -> list[Phase]:
+    p = task.params
+    if task.family == "lift":
+        return [*pick(p["colour"]), Phase("hold", _at(p["colour"], HOVER_Z + 0.02), False, None,
+                                          0.01, GRIPPER_TICKS)]
+    if task.family in ("push_left", "push_right"):
+        c, sign = p["colour"], 1.0 if task.family == "push_left" else -1.0
+        p0 = start.blocks[c].copy()
+        behind = lambda z: (lambda s: np.array([p0[0], p0[1] - sign * 0.075, z]))  # noqa: E731
+        end = lambda s: np.array([p0[0], p0[1] + sign * 0.08, PUSH_Z])  # noqa: E731
+        return [
+            Phase("close", behind(HOVER_Z), False, lambda s: 0.0, 1.0, GRIPPER_TICKS),
+            Phase("behind", behind(HOVER_Z), False, lambda s: 0.0, 0.01),
+            Phase("down", behind(PUSH_Z), False, lambda s: 0.0, 0.006, speed=0.1),
+            Phase("push", end, False, lambda s: 0.0, 0.01, speed=0.08),
+            Phase("up", lambda s: end(s) + np.array([0, 0, HOVER_Z - PUSH_Z]), False, None, 0.015),
+        ]
+    if task.family == "stack":
+        top, bottom = p["top"], p["bottom"]
+        goal = lambda s: s.blocks[bottom] + np.array([0.0, 0.0, 2 * BLOCK_HALF_SIZE])  # noqa: E731
+        return [*pick(top), *place_at(goal, top)]
+    if task.family == "place_zone":
+        (x0, x1), (y0, y1) = ZONES[p["zone"]]
+        centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2, BLOCK_HALF_SIZE])
+        return [*pick(p["colour"]), *place_at(lambda s: centre, p["colour"])]
+    raise ValueError(f"no expert plan for task family {task.family!r}")
+
+
+@dataclass
+class Rollout:
+    task: str
+    seed: int  # the scene seed actually used
+    success: bool
+    ticks: int
+    arm_state: list[np.ndarray] = field(default_factory=list)  # per tick, before acting
+    twist: list[np.ndarray] = field(default_factory=list)
+    gripper_open: list[bool] = field(default_factory=list)
+    frames: list[dict[str, np.ndarray]] = field(default_factory=list)  # when rendering
+    joints: list[np.ndarray] = field(default_factory=list)
+
+
+def rollout(scene, task: Task, seed: int, max_seconds: float = 20.0,
+            render: tuple[int, int] | None = None, settle_ticks: int = 10) -> Rollout:
+    """Run the expert from the feasible start of (task, seed). render=(static px, wrist px)
+    records camera frames each tick. Ends `settle_ticks` after success or when the plan ends."""
+    used = start_seed(task, scene, seed)
+    start = SceneSnapshot.of(scene)
+    expert = ScriptedExpert(task)
+    expert.reset(start)
+    rec = Rollout(task.name, used, False, 0)
+    dt = 1.0 / CONTROL_RATE
+    after = None
+    for tick in range(int(max_seconds * CONTROL_RATE)):
+        s = SceneSnapshot.of(scene)
+        twist, grip = expert.act(s, scene.tcp_matrix())
+        rec.arm_state.append(scene.tcp_rpy())
+        rec.twist.append(twist)
+        rec.gripper_open.append(grip)
+        rec.joints.append(scene.joint_state()[1])
+        if render:
+            rec.frames.append({"static": scene.render("static", render[0], render[0]),
+                               "wrist": scene.render("wrist", render[1], render[1])})
+        scene.set_gripper(0.08 if grip else 0.0)
+        scene.step(twist, dt)
+        rec.ticks = tick + 1
+        if after is None and task.success(start, SceneSnapshot.of(scene)):
+            after = tick
+        if (after is not None and tick - after >= settle_ticks) or (expert.done and after is None
+                                                                      and tick > 0):
+            break
+    rec.success = task.success(start, SceneSnapshot.of(scene))
+    return rec

@@ -1,0 +1,129 @@
+"""The bridge node's parameters: declared once here (name, type, unit, meaning); their defaults
+live in `config/sim.yaml`, which is also a valid `--params-file` for the node. No rclpy here, so
+the schema and the YAML can be checked without ROS.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+NODE_NAME = "gr1_sim_bridge"
+CONFIG_NAME = "sim.yaml"
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    type: type  # bool, int, float, str, or list (of str / float, see item_type)
+    unit: str  # "" when unitless
+    description: str
+    item_type: type | None = None  # element type of list parameters
+
+    @property
+    def text(self) -> str:
+        """Description as shown by `ros2 param describe`."""
+        return f"{self.description} [{self.unit}]" if self.unit else self.description
+
+
+PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec("seed", int, "", "Seed of the first episode's block positions; ~/reset adds 1 each time."),
+    ParamSpec("update_rate", float, "Hz",
+              "Control loop rate: physics advances in 1/update_rate chunks of 2 ms steps, and "
+              "/joint_states and the TCP pose are published once per chunk."),
+    ParamSpec("real_time_factor", float, "",
+              "Simulated seconds per wall-clock second (1.0 = real time)."),
+    ParamSpec("camera_rate", float, "Hz",
+              "Target rate of both camera streams; when rendering cannot keep up, frames go out "
+              "as fast as they render and the achieved rate is logged."),
+    ParamSpec("static_camera.topic", str, "", "Image topic of the static (third-person) camera."),
+    ParamSpec("static_camera.info_topic", str, "", "CameraInfo topic of the static camera."),
+    ParamSpec("static_camera.frame_id", str, "", "Optical frame id of the static camera."),
+    ParamSpec("static_camera.width", int, "px", "Static camera image width."),
+    ParamSpec("static_camera.height", int, "px", "Static camera image height."),
+    ParamSpec("wrist_camera.topic", str, "", "Image topic of the wrist (gripper) camera."),
+    ParamSpec("wrist_camera.info_topic", str, "", "CameraInfo topic of the wrist camera."),
+    ParamSpec("wrist_camera.frame_id", str, "", "Optical frame id of the wrist camera."),
+    ParamSpec("wrist_camera.width", int, "px", "Wrist camera image width."),
+    ParamSpec("wrist_camera.height", int, "px", "Wrist camera image height."),
+    ParamSpec("joint_states_topic", str, "", "sensor_msgs/JointState out: panda_joint1..7 and "
+              "panda_finger_joint1/2 (finger position = gripper width / 2)."),
+    ParamSpec("ee_pose_topic", str, "", "geometry_msgs/PoseStamped out: the TCP pose in frame_id."),
+    ParamSpec("twist_topic", str, "", "geometry_msgs/TwistStamped in, as MoveIt Servo's "
+              "~/delta_twist_cmds."),
+    ParamSpec("gripper_topic", str, "", "gr1_msgs/GripperCommand in."),
+    ParamSpec("frame_id", str, "",
+              "World frame of the published TCP pose (the robot base panda_link0 coincides with it)."),
+    ParamSpec("tcp_frame_id", str, "", "Name of the TCP frame; twists may be given in it."),
+    ParamSpec("servo.base_frames", list, "",
+              "Twist frame ids read as world axes; an empty frame id means the first.", str),
+    ParamSpec("servo.incoming_command_timeout", float, "s",
+              "A twist older than this (by receive time or header stamp) halts the arm."),
+    ParamSpec("servo.command_in_type", str, "",
+              "'unitless' (components in [-1, 1], scaled by servo.scale.*) or 'speed_units'."),
+    ParamSpec("servo.scale.linear", float, "m/s", "Linear speed of a unitless command of 1."),
+    ParamSpec("servo.scale.rotational", float, "rad/s", "Angular speed of a unitless command of 1."),
+    ParamSpec("workspace.min", list, "m",
+              "Lower corner (x, y, z, world frame) of the box the TCP may not be driven out of.",
+              float),
+    ParamSpec("workspace.max", list, "m", "Upper corner (x, y, z, world frame) of that box.", float),
+    ParamSpec("gripper.default_speed", float, "m/s",
+              "Finger speed when a GripperCommand gives none (speed <= 0)."),
+)
+
+SPECS = {spec.name: spec for spec in PARAMETERS}
+
+
+def config_path() -> Path:
+    """sim.yaml: beside the sources (editable install) or in the installed share folder."""
+    candidates = [
+        Path(__file__).resolve().parent.parent / "config" / CONFIG_NAME,
+        Path(sys.prefix) / "share" / "gr1_sim" / "config" / CONFIG_NAME,
+    ]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise FileNotFoundError(
+        f"{CONFIG_NAME} not found in {[str(p) for p in candidates]}; reinstall gr1_sim "
+        "(scripts/setup.sh) or pass --ros-args --params-file <path to sim.yaml>."
+    )
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def load_defaults(path: Path | None = None) -> dict[str, Any]:
+    """Defaults from sim.yaml, checked against PARAMETERS (every name present, right type)."""
+    path = path or config_path()
+    tree = yaml.safe_load(path.read_text())
+    try:
+        values = _flatten(tree[NODE_NAME]["ros__parameters"])
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"{path} must hold {NODE_NAME}: ros__parameters: {{...}}") from err
+    missing = sorted(set(SPECS) - set(values))
+    unknown = sorted(set(values) - set(SPECS))
+    if missing or unknown:
+        raise ValueError(f"{path}: missing parameters {missing}, unknown parameters {unknown}")
+    for name, value in values.items():
+        spec = SPECS[name]
+        if spec.type is float and isinstance(value, int) and not isinstance(value, bool):
+            values[name] = value = float(value)
+        if spec.type is list and spec.item_type is float:
+            values[name] = value = [float(v) for v in value]
+        if not isinstance(value, spec.type) or (spec.type is int and isinstance(value, bool)):
+            raise ValueError(
+                f"{path}: {name} must be {spec.type.__name__}, got {value!r}"
+            )
+    return values

@@ -1,0 +1,168 @@
+"""Language-conditioned tasks on the simulator's blocks, with seeded starts and success detectors.
+
+Every detector is a pure function of a `SceneSnapshot` (block and TCP poses) and the snapshot at
+the episode start, so it can judge live rollouts and recorded episodes alike. Each task has
+several instruction paraphrases; those in `held_out` are never used for training data, so a
+checkpoint can be evaluated on unseen wordings.
+
+World frame: x forward (away from the robot base), y to the robot's left, z up; table top z = 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gr1_sim.model import BLOCK_COLOURS, BLOCK_HALF_SIZE
+
+COLOURS = tuple(BLOCK_COLOURS)
+LIFT_HEIGHT = 0.06  # m the block's bottom must be above the table to count as lifted
+PUSH_DISTANCE = 0.06  # m a pushed block must travel in the named direction
+ZONES = {  # name -> (x range, y range), m; free of blocks at reset (blocks stay within |y| <= 0.22)
+    "left": ((0.35, 0.55), (0.26, 0.36)),
+    "right": ((0.35, 0.55), (-0.36, -0.26)),
+}
+RELEASED_DISTANCE = 0.045  # m between TCP and block beyond which the block counts as let go
+
+
+@dataclass
+class SceneSnapshot:
+    blocks: dict[str, np.ndarray]  # colour -> (3,) position, m
+    block_quats: dict[str, np.ndarray]  # colour -> (4,) x, y, z, w
+    tcp: np.ndarray  # (3,) TCP position
+    gripper_width: float = 0.08
+
+    @classmethod
+    def of(cls, scene) -> SceneSnapshot:
+        poses = scene.block_poses()
+        return cls({c: p for c, (p, _) in poses.items()}, {c: q for c, (_, q) in poses.items()},
+                   scene.tcp_pose()[0], scene.gripper_width())
+
+
+def block_yaw(quat: np.ndarray) -> float:
+    x, y, z, w = quat
+    return float(np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)))
+
+
+def on_table(pos: np.ndarray) -> bool:
+    return bool(pos[2] < BLOCK_HALF_SIZE + 0.01)
+
+
+def released(s: SceneSnapshot, colour: str) -> bool:
+    return bool(np.linalg.norm(s.tcp - s.blocks[colour]) > RELEASED_DISTANCE)
+
+
+@dataclass
+class Task:
+    name: str  # e.g. "lift_red"
+    family: str  # lift | push_left | push_right | stack | place_zone
+    params: dict
+    instructions: list[str]  # training paraphrases
+    held_out: list[str]  # evaluation-only paraphrases
+    _success: Callable[[SceneSnapshot, SceneSnapshot], bool] = field(repr=False)
+    _feasible: Callable[[SceneSnapshot], bool] = field(repr=False, default=lambda s: True)
+
+    def success(self, start: SceneSnapshot, now: SceneSnapshot) -> bool:
+        return bool(self._success(start, now))
+
+    def feasible(self, start: SceneSnapshot) -> bool:
+        """Whether a start state suits the task (e.g. room to push the block)."""
+        return bool(self._feasible(start))
+
+    def instruction(self, rng: np.random.Generator, held_out: bool = False) -> str:
+        pool = self.held_out if held_out else self.instructions
+        return pool[int(rng.integers(len(pool)))]
+
+
+def _lift(c: str) -> Task:
+    return Task(
+        f"lift_{c}", "lift", {"colour": c},
+        [f"lift the {c} block", f"pick up the {c} block", f"raise the {c} cube"],
+        [f"grab the {c} block and hold it up"],
+        lambda s0, s: s.blocks[c][2] - BLOCK_HALF_SIZE > LIFT_HEIGHT,
+    )
+
+
+def _push(c: str, direction: str) -> Task:
+    sign = 1.0 if direction == "left" else -1.0
+
+    def success(s0: SceneSnapshot, s: SceneSnapshot) -> bool:
+        d = s.blocks[c] - s0.blocks[c]
+        return sign * d[1] > PUSH_DISTANCE and abs(d[0]) < 0.05 and on_table(s.blocks[c])
+
+    def feasible(s0: SceneSnapshot) -> bool:  # no other block in the push path or behind it
+        p = s0.blocks[c]
+        for other, q in s0.blocks.items():
+            if other != c and abs(q[0] - p[0]) < 0.07 and -0.12 < sign * (q[1] - p[1]) < 0.2:
+                return False
+        return True
+
+    return Task(
+        f"push_{c}_{direction}", f"push_{direction}", {"colour": c},
+        [f"push the {c} block {direction}", f"push the {c} block to the {direction}",
+         f"slide the {c} block {direction}wards"],
+        [f"nudge the {c} cube towards the {direction}"],
+        success, feasible,
+    )
+
+
+def _stack(top: str, bottom: str) -> Task:
+    def success(s0: SceneSnapshot, s: SceneSnapshot) -> bool:
+        a, b = s.blocks[top], s.blocks[bottom]
+        return (np.linalg.norm(a[:2] - b[:2]) < 0.03 and abs(a[2] - b[2] - 2 * BLOCK_HALF_SIZE) < 0.01
+                and on_table(b) and released(s, top))
+
+    return Task(
+        f"stack_{top}_on_{bottom}", "stack", {"top": top, "bottom": bottom},
+        [f"stack the {top} block on the {bottom} block", f"put the {top} block on top of the {bottom} one",
+         f"place the {top} cube onto the {bottom} cube"],
+        [f"build a tower with the {top} block above the {bottom} block"],
+        success,
+    )
+
+
+def _place(c: str, zone: str) -> Task:
+    (x0, x1), (y0, y1) = ZONES[zone]
+
+    def success(s0: SceneSnapshot, s: SceneSnapshot) -> bool:
+        p = s.blocks[c]
+        return x0 <= p[0] <= x1 and y0 <= p[1] <= y1 and on_table(p) and released(s, c)
+
+    return Task(
+        f"place_{c}_{zone}", "place_zone", {"colour": c, "zone": zone},
+        [f"put the {c} block on the {zone} side of the table", f"move the {c} block to the {zone}",
+         f"place the {c} block in the {zone} area"],
+        [f"carry the {c} cube over to the {zone} edge of the table"],
+        success,
+    )
+
+
+def all_tasks() -> dict[str, Task]:
+    tasks = [_lift(c) for c in COLOURS]
+    tasks += [_push(c, d) for c in COLOURS for d in ("left", "right")]
+    tasks += [_stack(a, b) for a in COLOURS for b in COLOURS if a != b]
+    tasks += [_place(c, z) for c in COLOURS for z in ZONES]
+    return {t.name: t for t in tasks}
+
+
+TASKS = all_tasks()
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        families = sorted({t.family for t in TASKS.values()})
+        raise KeyError(f"unknown task {name!r}; families {families}, e.g. {sorted(TASKS)[:4]}")
+    return TASKS[name]
+
+
+def start_seed(task: Task, scene, seed: int, tries: int = 50) -> int:
+    """The first scene seed from `seed` on (seed*1000 + k) whose start suits `task`; resets the
+    scene to it. Deterministic, so (task, seed) always gives the same episode."""
+    for k in range(tries):
+        s = seed * 1000 + k
+        scene.reset(s)
+        if task.feasible(SceneSnapshot.of(scene)):
+            return s
+    raise RuntimeError(f"no feasible start for {task.name} in {tries} seeds from {seed * 1000}")

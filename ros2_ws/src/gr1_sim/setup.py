@@ -1,0 +1,25 @@
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "gr1_sim"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml", "README.md"]),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=False,
+    description="MuJoCo Franka Panda tabletop simulator and its ROS 2 bridge for gr1-ros.",
+    license="Apache-2.0",
+    entry_points={
+        "console_scripts": [
+            "gr1-sim=gr1_sim.bridge_node:main",
+        ],
+    },
+)
