@@ -20,11 +20,19 @@ from pathlib import Path
 
 import numpy as np
 
+from gr1_core import keys
 from gr1_core.config import GR1Config
 from gr1_core.processors import Processors
-from gr1_core.runtime.backends import DEFAULT_PRECISION, Backend, BackendError, make_backend
+from gr1_core.runtime.backends import (
+    DEFAULT_PRECISION,
+    Backend,
+    BackendError,
+    check_available,
+    make_backend,
+)
 from gr1_core.runtime.history import TokenHistory
 from gr1_core.runtime.naive import NaiveRollout, naive_step
+from gr1_core.runtime.video import render_prediction
 from gr1_core.tokenizer import tokenize
 from gr1_core.types import Action, Observation
 
@@ -37,7 +45,10 @@ class PolicyRunner:
     ``Action.info`` holds ``preprocess_ms``, ``encode_ms`` (frames, plus text on a cache miss),
     ``policy_ms``, ``total_ms``, ``history`` (real slots in the window), ``frames_encoded``,
     ``frame_cache_hits`` (frames reused from the ring buffer this step), ``text_cache_hit``,
-    ``text_cache_hits`` / ``text_cache_misses`` (since construction), ``backend``, ``precision``.
+    ``text_cache_hits`` / ``text_cache_misses`` (since construction), ``backend``, ``precision``,
+    ``raw_arm`` (unclipped model output) and ``gripper_logit``. With ``video=True`` (backend built
+    with video) it also holds the predicted frames ``keys.PRED_RGB_STATIC`` / ``PRED_RGB_WRIST``
+    as uint8 HxWx3 RGB at the model's image size.
     """
 
     def __init__(
@@ -46,7 +57,11 @@ class PolicyRunner:
         config: GR1Config,
         processors: Processors,
         tokenizer: Callable[[str, int], np.ndarray] = tokenize,
+        video: bool = False,
     ) -> None:
+        if video and not hasattr(backend, "predict_video"):
+            raise BackendError(f"backend {backend.name!r} cannot predict video")
+        self.video = video
         self.backend = backend
         self.config = config
         self.processors = processors
@@ -84,6 +99,7 @@ class PolicyRunner:
         """
         from gr1_core.checkpoint import load_pretrained
 
+        check_available(backend)  # say what to install before loading weights or exporting
         model, processors, _meta = load_pretrained(path)
         precision = precision or DEFAULT_PRECISION.get(backend, "fp32")
         if backend == "torch":
@@ -99,7 +115,7 @@ class PolicyRunner:
                 backend, graph_dir=graph_dir, precision=precision, num_threads=num_threads,
                 video=video, window=model.config.window,
             )
-        return cls(impl, model.config, processors)
+        return cls(impl, model.config, processors, video=video)
 
     # ------------------------------------------------------------------ episode
     def reset(self, instruction: str | None = None) -> None:
@@ -156,10 +172,12 @@ class PolicyRunner:
         self.history.push(tokens[0], tokens[1], arm, grip)
         n = self.history.window_inputs()
         h = self.history
-        arm_out, grip_out = self.backend.policy(
-            self._lang, h.arm_state, h.gripper_state, h.static_tokens, h.wrist_tokens,
-            h.attention_mask,
-        )
+        inputs = (self._lang, h.arm_state, h.gripper_state, h.static_tokens, h.wrist_tokens,
+                  h.attention_mask)
+        if self.video:
+            arm_out, grip_out, pred_static, pred_wrist = self.backend.predict_video(*inputs)
+        else:
+            arm_out, grip_out = self.backend.policy(*inputs)
         t3 = time.perf_counter()
         action = self.processors.action.decode(arm_out[0, n - 1], grip_out[0, n - 1])
         t4 = time.perf_counter()
@@ -182,6 +200,13 @@ class PolicyRunner:
             raw_arm=np.asarray(arm_out[0, n - 1], np.float32).copy(),
             gripper_logit=float(grip_out[0, n - 1, 0]),
         )
+        if self.video:
+            c = self.config
+            for key, pred, frame in ((keys.PRED_RGB_STATIC, pred_static, rgb[0]),
+                                     (keys.PRED_RGB_WRIST, pred_wrist, rgb[1])):
+                action.info[key] = render_prediction(
+                    pred[0, n - 1], frame, self.processors.image, c.patch_size, c.norm_pixel_loss
+                )
         return action
 
 

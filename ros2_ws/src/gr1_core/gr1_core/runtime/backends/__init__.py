@@ -21,6 +21,27 @@ DEFAULT_PRECISION = {
 }
 
 
+def check_available(name: str) -> None:
+    """Raise BackendUnavailable (naming what to install) when backend ``name`` cannot run here.
+
+    Cheap: imports the library and looks for the device, builds nothing.
+    """
+    if name not in BACKEND_NAMES:
+        raise BackendError(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")
+    if name == "tensorrt":
+        from gr1_core.runtime.backends.tensorrt_backend import _import_trt
+
+        _import_trt()
+    elif name == "onnxruntime-cuda":
+        from gr1_core.runtime.backends.onnxruntime_backend import require_cuda_provider
+
+        require_cuda_provider()
+    elif name == "onnxruntime":
+        from gr1_core.runtime.backends.onnxruntime_backend import _import_ort
+
+        _import_ort()
+
+
 def make_backend(
     name: str,
     *,
@@ -74,5 +95,6 @@ __all__ = [
     "Backend",
     "BackendError",
     "BackendUnavailable",
+    "check_available",
     "make_backend",
 ]

@@ -1,0 +1,105 @@
+"""gr1-export and the ONNX Runtime backend: graphs, manifest, validation, parity with PyTorch."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from runtime_testkit import observations, save_checkpoint
+
+from gr1_core.checkpoint import load_pretrained
+from gr1_core.runtime import PolicyRunner
+from gr1_core.runtime.export import (
+    FP32_TOLERANCE,
+    MANIFEST_FILE,
+    ExportError,
+    _graph_specs,
+    example_inputs,
+    main,
+    sha256_file,
+    validate_graph,
+)
+
+GRAPHS = ("frame_encoder.onnx", "text_encoder.onnx", "policy.onnx")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A test-preset checkpoint exported with the CLI (fp32 + int8 + video)."""
+    ckpt = save_checkpoint(tmp_path_factory.mktemp("export") / "ckpt")
+    assert main([str(ckpt), "--int8", "--video"]) == 0
+    return ckpt
+
+
+def test_cli_writes_graphs_and_manifest(exported, capsys):
+    out = exported / "onnx"
+    for name in (*GRAPHS, "policy_video.onnx", "frame_encoder.int8.onnx", "policy.int8.onnx"):
+        assert (out / name).is_file(), name
+    manifest = json.loads((out / MANIFEST_FILE).read_text())
+    assert manifest["opset"] == 17
+    assert manifest["source"]["model.safetensors sha256"] == sha256_file(exported / "model.safetensors")
+    policy = manifest["graphs"]["policy"]
+    assert policy["inputs"]["static_tokens"]["shape"] == [1, 4, 10, 32]  # full window, static
+    assert manifest["graphs"]["frame_encoder"]["inputs"]["rgb"]["shape"][0] == "frames"
+    for graph in ("frame_encoder", "text_encoder", "policy", "policy_video"):
+        for out_name, v in manifest["graphs"][graph]["validation"].items():
+            assert v["max_abs_diff"] <= v["tolerance"] == FP32_TOLERANCE[out_name]
+
+
+def test_onnxruntime_runner_matches_torch(exported):
+    torch_runner = PolicyRunner.from_pretrained(exported)
+    ort_runner = PolicyRunner.from_pretrained(exported, backend="onnxruntime", num_threads=1)
+    int8_runner = PolicyRunner.from_pretrained(exported, backend="onnxruntime", precision="int8")
+    assert ort_runner.backend.name == "onnxruntime"
+    for r in (torch_runner, ort_runner, int8_runner):
+        r.reset("open the drawer")
+    diff, diff8 = 0.0, 0.0
+    for i, obs in enumerate(observations(10, seed=5)):
+        if i == 6:
+            for r in (torch_runner, ort_runner, int8_runner):
+                r.reset("lift the red block")
+        a, b, q = torch_runner.step(obs), ort_runner.step(obs), int8_runner.step(obs)
+        diff = max(diff, np.abs(a.info["raw_arm"] - b.info["raw_arm"]).max(),
+                   abs(a.info["gripper_logit"] - b.info["gripper_logit"]))
+        diff8 = max(diff8, np.abs(a.info["raw_arm"] - q.info["raw_arm"]).max())
+        assert a.gripper_open == b.gripper_open
+    assert diff <= 1e-5, f"onnxruntime differs from torch by {diff:.2e}"
+    assert 0.0 < diff8 < 0.1, f"int8 graphs differ from torch by {diff8:.3f}"
+
+
+def test_onnxruntime_video_graph_gives_frames(exported):
+    from gr1_core import keys
+
+    runner = PolicyRunner.from_pretrained(exported, backend="onnxruntime", video=True)
+    runner.reset("open the drawer")
+    info = runner.step(observations(1)[0]).info
+    s = runner.config.image_size
+    assert info[keys.PRED_RGB_STATIC].shape == (s, s, 3)
+    assert info[keys.PRED_RGB_WRIST].dtype == np.uint8
+
+
+def test_validation_fails_loudly_on_a_wrong_graph(exported):
+    """A graph that no longer matches the weights is caught, and the message names the output."""
+    model, _processors, _meta = load_pretrained(exported)
+    with torch.no_grad():
+        model.pred_arm_act.bias += 0.01  # the exported policy.onnx now disagrees with the model
+    spec = _graph_specs(model, video=False)["policy"]
+    args = example_inputs(model.config, np.random.default_rng(1))["policy"]
+    lines = []
+    with pytest.raises(ExportError, match=r"arm_action: 1\.0\d*e-02 > 1\.000e-04"):
+        validate_graph("policy", exported / "onnx" / "policy.onnx", spec, args, False, lines.append)
+    assert any("FAIL" in line and "arm_action" in line for line in lines)
+    assert any("ok" in line and "gripper_logit" in line for line in lines)
+
+
+def test_runner_exports_missing_graphs_and_cli_rejects_bad_dirs(tmp_path, capsys):
+    ckpt = save_checkpoint(tmp_path / "ckpt", seed=1)
+    runner = PolicyRunner.from_pretrained(ckpt, backend="onnxruntime")
+    assert all((ckpt / "onnx" / g).is_file() for g in GRAPHS)
+    runner.reset("open the drawer")
+    assert runner.step(observations(1)[0]).is_finite()
+
+    assert main([str(tmp_path / "nothing-here")]) == 2
+    assert "nothing-here" in capsys.readouterr().err
