@@ -24,7 +24,7 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         # x (B, L, C); bias (B, 1, L, L) additive, already holds causality and the key mask
         b, n, c = x.shape
-        q, k, v = self.c_attn(x).split(c, dim=2)  # (B, L, C) each
+        q, k, v = self.c_attn(x).chunk(3, dim=2)  # (B, L, C) each
         q = q.view(b, n, self.heads, -1).transpose(1, 2)  # (B, H, L, C/H)
         k = k.view(b, n, self.heads, -1).transpose(1, 2)
         v = v.view(b, n, self.heads, -1).transpose(1, 2)

@@ -103,7 +103,7 @@ class GR1(nn.Module):
     def encode_frames(self, rgb: torch.Tensor) -> torch.Tensor:
         """rgb (N, 3, S, S) ImageNet-normalised -> tokens (N, K, D_img): latents, then CLS."""
         s = self.config.image_size
-        if rgb.dim() != 4 or rgb.shape[1] != 3 or rgb.shape[2] != s or rgb.shape[3] != s:
+        if not torch.jit.is_tracing() and tuple(rgb.shape[1:]) != (3, s, s):
             raise ValueError(
                 f"encode_frames expects rgb of shape (N, 3, {s}, {s}), got {tuple(rgb.shape)}; "
                 "resize with gr1_core.processors.ImageProcessor"
@@ -115,7 +115,7 @@ class GR1(nn.Module):
     def encode_text(self, token_ids: torch.Tensor) -> torch.Tensor:
         """token_ids (B, ctx) int64 -> lang (B, D_lang), L2-normalised as GR-1 does (+1e-6)."""
         ctx = self.config.text_context
-        if token_ids.dim() != 2 or token_ids.shape[1] > ctx:
+        if not torch.jit.is_tracing() and (token_ids.dim() != 2 or token_ids.shape[1] > ctx):
             raise ValueError(
                 f"encode_text expects token ids of shape (B, <= {ctx}), got {tuple(token_ids.shape)}; "
                 f"tokenize with context_length={ctx}"
@@ -148,7 +148,7 @@ class GR1(nn.Module):
         """
         c = self.config
         b, t = static_tokens.shape[:2]
-        if t > c.window:
+        if not torch.jit.is_tracing() and t > c.window:
             raise ValueError(f"history of {t} steps is longer than the model window {c.window}")
         act = not c.video_only
         video = predict_video or c.video_only
