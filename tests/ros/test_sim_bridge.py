@@ -143,8 +143,8 @@ def test_twists_move_the_arm_and_it_halts_when_they_stop(graph):
     _, probe = graph
     wait_for(lambda: len(probe.poses) > 5, 10.0, "TCP poses")
     start = probe.position()
-    for _ in range(30):  # about 1 s at 30 Hz, unitless 0.5 -> 0.2 m/s along +x
-        probe.send_twist((0.5, 0.0, 0.0))
+    for _ in range(30):  # about 1 s at 30 Hz, 0.2 m/s along +x (speed_units)
+        probe.send_twist((0.2, 0.0, 0.0))
         time.sleep(1 / 30)
     last_command = probe.now()
     # Judge by the poses' own stamps, so that a busy CPU delaying delivery cannot fake motion.
@@ -173,12 +173,12 @@ def test_stale_and_foreign_frame_twists_do_not_move_the_arm(graph):
     wait_for(lambda: len(probe.poses) > 5, 10.0, "TCP poses")
     start = probe.position()
     for _ in range(15):
-        probe.send_twist((0.0, 0.0, -0.5), frame="some_camera_frame")
+        probe.send_twist((0.0, 0.0, -0.2), frame="some_camera_frame")
         msg = TwistStamped()  # stamped half a second in the past
         msg.header.stamp = (probe.node.get_clock().now() - rclpy.duration.Duration(seconds=0.5)
                             ).to_msg()
         msg.header.frame_id = "panda_link0"
-        msg.twist.linear.z = -0.5
+        msg.twist.linear.z = -0.2
         probe.twist_pub.publish(msg)
         time.sleep(1 / 30)
     assert np.linalg.norm(probe.position() - start) < 0.002

@@ -22,10 +22,18 @@ def test_unitless_inputs_are_clipped():
     np.testing.assert_allclose(gate.twist_world(NOW), [0.4, -0.4, 0, 0, 0, -0.8])
 
 
-def test_speed_units_pass_unchanged():
-    gate = ServoCommandGate(ServoGateConfig(command_in_type="speed_units"))
+def test_speed_units_pass_unchanged_below_the_caps():
+    gate = ServoCommandGate(ServoGateConfig(command_in_type="speed_units", linear_scale=1.0,
+                                            rotational_scale=3.0))
     gate.submit([0.7, 0, 0, 0, 0, 2.0], "", stamp=NOW, now=NOW)
     np.testing.assert_allclose(gate.twist_world(NOW), [0.7, 0, 0, 0, 0, 2.0])
+
+
+def test_speed_units_norms_are_capped_keeping_direction():
+    gate = ServoCommandGate(ServoGateConfig(command_in_type="speed_units", linear_scale=0.3,
+                                            rotational_scale=1.0))
+    gate.submit([0.3, 0.4, 0, 0, 2.0, 0], "", stamp=NOW, now=NOW)
+    np.testing.assert_allclose(gate.twist_world(NOW), [0.18, 0.24, 0, 0, 1.0, 0])
 
 
 def test_command_times_out_by_receive_time():

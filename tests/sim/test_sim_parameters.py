@@ -11,7 +11,7 @@ def test_yaml_holds_every_declared_parameter_with_its_type():
     defaults = load_defaults()
     assert set(defaults) == {spec.name for spec in PARAMETERS}
     assert defaults["servo.incoming_command_timeout"] == 0.1
-    assert defaults["servo.command_in_type"] == "unitless"
+    assert defaults["servo.command_in_type"] == "speed_units"  # what the policy publishes
     assert (defaults["static_camera.width"], defaults["wrist_camera.width"]) == (200, 84)
 
 

@@ -5,7 +5,10 @@ policy exactly as the real arm behind `servo_node` would.
   that the arm halts. A command whose header stamp is already older than the timeout, or that
   has no stamp, is refused: Servo would halt on it too.
 - `command_in_type` "unitless": each component is clipped to [-1, 1] and scaled by
-  `scale.linear` (m/s) or `scale.rotational` (rad/s); "speed_units": used as given.
+  `scale.linear` (m/s) or `scale.rotational` (rad/s). "speed_units" (m/s, rad/s, what the GR-1
+  policy sends): used as given, except that a linear or angular part whose norm exceeds its
+  scale is shortened to it, direction kept (as recent Jazzy Servo releases do; older ones
+  ignore the scales in this mode).
 - The command frame must be one the simulator knows: a base frame (twist axes are the world's)
   or the TCP frame (twist axes turn with the hand). Others are refused with a reason.
 """
@@ -25,8 +28,8 @@ COMMAND_TYPES = (UNITLESS, SPEED_UNITS)
 class ServoGateConfig:
     incoming_command_timeout: float = 0.1  # s
     command_in_type: str = UNITLESS
-    linear_scale: float = 0.4  # m/s per unit command
-    rotational_scale: float = 0.8  # rad/s per unit command
+    linear_scale: float = 0.4  # m/s per unit command; the norm cap with speed_units
+    rotational_scale: float = 0.8  # rad/s per unit command; the norm cap with speed_units
     base_frames: tuple[str, ...] = ("panda_link0", "world")  # "" means the first of these
     tcp_frames: tuple[str, ...] = ("panda_hand_tcp",)
 
@@ -88,6 +91,11 @@ class ServoCommandGate:
             values = np.clip(values, -1.0, 1.0)
             values[:3] *= cfg.linear_scale
             values[3:] *= cfg.rotational_scale
+        else:
+            for part, cap in ((slice(0, 3), cfg.linear_scale), (slice(3, 6), cfg.rotational_scale)):
+                norm = np.linalg.norm(values[part])
+                if norm > cap:
+                    values[part] *= cap / norm
         self._twist = values
         self._in_tcp_frame = frame_id in cfg.tcp_frames
         self._received_at = now
