@@ -1,0 +1,279 @@
+"""GR-1 on a real Franka arm: cameras, Franka bringup, MoveIt Servo, policy, gripper adapter.
+
+    ros2 launch gr1_policy robot.launch.py robot_ip:=172.16.0.2 \\
+        static_camera_serial:=_123456789012 wrist_camera_serial:=_210987654321 \\
+        checkpoint:=/models/gr1_calvin dry_run:=true
+
+Then: ros2 topic pub --once /gr1/instruction std_msgs/msg/String "{data: 'pick up the red block'}"
+
+Written for ROS 2 Jazzy with franka_ros2 2.x, moveit_servo (Jazzy) and realsense2_camera 4.x.
+The policy node is a lifecycle node; with autostart:=true (default) it is configured and then
+activated by lifecycle events. See docs/ROBOT.md for the bringup order and the first run.
+"""
+
+from launch.actions import (
+    DeclareLaunchArgument,
+    EmitEvent,
+    IncludeLaunchDescription,
+    OpaqueFunction,
+    RegisterEventHandler,
+)
+from launch.conditions import IfCondition
+from launch.events import matches_action
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import (
+    Command,
+    FindExecutable,
+    LaunchConfiguration,
+    PathJoinSubstitution,
+)
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
+from launch_ros.parameter_descriptions import ParameterValue
+from launch_ros.substitutions import FindPackageShare
+from lifecycle_msgs.msg import Transition
+
+from launch import LaunchDescription
+
+PKG = "gr1_policy"
+
+
+def _config(name: str) -> PathJoinSubstitution:
+    return PathJoinSubstitution([FindPackageShare(PKG), "config", name])
+
+
+ARGUMENTS = [
+    # --- robot ---
+    ("robot_ip", "172.16.0.2", "Hostname or IP address of the Franka control box (FCI)."),
+    (
+        "robot_type",
+        "fr3",
+        "franka_ros2 arm type: fr3, fp3 or fer (Panda). Also the prefix of "
+        "joint and link names; the config files assume fr3.",
+    ),
+    ("use_fake_hardware", "false", "true: franka_ros2 fake hardware (no robot connected)."),
+    (
+        "controllers_yaml",
+        _config("franka_controllers.yaml"),
+        "ros2_control controllers file "
+        "given to franka_bringup; must define gr1_arm_controller (Servo's output).",
+    ),
+    # --- cameras ---
+    (
+        "use_cameras",
+        "true",
+        "Start the two realsense2_camera nodes (false: cameras run elsewhere).",
+    ),
+    (
+        "static_camera_serial",
+        "",
+        "Serial number of the static (third-person) RealSense "
+        "(rs-enumerate-devices -s). Empty: the first camera found.",
+    ),
+    (
+        "wrist_camera_serial",
+        "",
+        "Serial number of the wrist RealSense. Set both serials when two cameras are connected.",
+    ),
+    ("color_profile", "640,480,30", "RealSense colour stream profile: width,height,fps."),
+    # --- MoveIt Servo ---
+    ("use_servo", "true", "Start MoveIt Servo (servo_node)."),
+    ("servo_config", _config("servo.yaml"), "MoveIt Servo parameter file (speed_units required)."),
+    # --- policy ---
+    (
+        "policy_config",
+        _config("robot.yaml"),
+        "Policy overrides for the robot, loaded after config/policy.yaml.",
+    ),
+    ("checkpoint", "", "Checkpoint directory; empty keeps the value from policy_config."),
+    (
+        "dry_run",
+        "false",
+        "true: compute and publish /gr1/action only; no twist, no gripper "
+        "command. Use it for the first run.",
+    ),
+    (
+        "autostart",
+        "true",
+        "Configure and activate the policy node automatically (false: use "
+        "ros2 lifecycle set /gr1_policy configure|activate).",
+    ),
+    # --- gripper ---
+    (
+        "use_gripper",
+        "true",
+        "Start franka_gripper (via franka_bringup) and the gr1 gripper adapter.",
+    ),
+    ("log_level", "info", "Log level of the gr1 nodes: debug, info, warn, error."),
+]
+
+
+def _policy(context):
+    """The policy node and its autostart events (an OpaqueFunction: checkpoint is optional)."""
+    overrides = {"dry_run": LaunchConfiguration("dry_run").perform(context).lower() == "true"}
+    checkpoint = LaunchConfiguration("checkpoint").perform(context)
+    if checkpoint:
+        overrides["checkpoint"] = checkpoint
+    policy = LifecycleNode(
+        package=PKG,
+        executable="gr1-policy",
+        name="gr1_policy",
+        namespace="",
+        parameters=[_config("policy.yaml"), LaunchConfiguration("policy_config"), overrides],
+        arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
+        output="screen",
+    )
+    autostart = IfCondition(LaunchConfiguration("autostart"))
+    configure = EmitEvent(
+        event=ChangeState(
+            lifecycle_node_matcher=matches_action(policy),
+            transition_id=Transition.TRANSITION_CONFIGURE,
+        ),
+        condition=autostart,
+    )
+    # Activate only after a successful configure (a failed one stays unconfigured, with the
+    # reason in the log and on /gr1/status).
+    activate = RegisterEventHandler(
+        OnStateTransition(
+            target_lifecycle_node=policy,
+            start_state="configuring",
+            goal_state="inactive",
+            entities=[
+                EmitEvent(
+                    event=ChangeState(
+                        lifecycle_node_matcher=matches_action(policy),
+                        transition_id=Transition.TRANSITION_ACTIVATE,
+                    )
+                )
+            ],
+        ),
+        condition=autostart,
+    )
+    return [activate, policy, configure]
+
+
+def _servo(context):
+    """servo_node; an OpaqueFunction because file and group names depend on robot_type."""
+    robot_type = LaunchConfiguration("robot_type").perform(context)
+    hand = LaunchConfiguration("use_gripper")
+    xacro = FindExecutable(name="xacro")
+    # Servo needs the kinematic model and the SRDF group; the same xacro files franka_bringup
+    # and franka_description use, so frame and joint names match the running robot.
+    urdf = PathJoinSubstitution(
+        [FindPackageShare("franka_bringup"), "urdf", "franka_arm.urdf.xacro"]
+    )
+    srdf = PathJoinSubstitution(
+        [FindPackageShare("franka_description"), "robots", robot_type, f"{robot_type}.srdf.xacro"]
+    )
+    description = Command(
+        [xacro, " ", urdf, " robot_type:=", robot_type, " hand:=", hand,
+         " robot_ip:=", LaunchConfiguration("robot_ip"),
+         " use_fake_hardware:=", LaunchConfiguration("use_fake_hardware")]
+    )  # fmt: skip
+    semantic = Command([xacro, " ", srdf, " hand:=", hand])
+    group = f"{robot_type}_arm"  # franka_description SRDF: chain <type>_link0 -> <type>_link8
+    kinematics = {
+        "robot_description_kinematics": {
+            group: {
+                "kinematics_solver": "kdl_kinematics_plugin/KDLKinematicsPlugin",
+                "kinematics_solver_search_resolution": 0.005,
+                "kinematics_solver_timeout": 0.005,
+            }
+        }
+    }
+    servo = Node(
+        package="moveit_servo",
+        executable="servo_node",
+        name="servo_node",
+        parameters=[
+            LaunchConfiguration("servo_config"),
+            {
+                "robot_description": ParameterValue(description, value_type=str),
+                "robot_description_semantic": ParameterValue(semantic, value_type=str),
+                "moveit_servo.move_group_name": group,
+            },
+            kinematics,
+        ],
+        output="screen",
+        condition=IfCondition(LaunchConfiguration("use_servo")),
+    )
+    return [servo]
+
+
+def _camera(name: str) -> Node:
+    return Node(
+        package="realsense2_camera",
+        executable="realsense2_camera_node",
+        namespace="camera",
+        name=name,  # topics /camera/<name>/color/image_raw
+        parameters=[
+            {
+                "camera_name": name,
+                "serial_no": ParameterValue(
+                    LaunchConfiguration(f"{name}_camera_serial"), value_type=str
+                ),
+                "enable_color": True,
+                "rgb_camera.color_profile": LaunchConfiguration("color_profile"),
+                "rgb_camera.color_format": "RGB8",
+                "enable_depth": False,  # GR-1 uses colour only; saves USB bandwidth
+                "enable_infra1": False,
+                "enable_infra2": False,
+                "enable_gyro": False,
+                "enable_accel": False,
+            }
+        ],
+        output="screen",
+        condition=IfCondition(LaunchConfiguration("use_cameras")),
+    )
+
+
+def generate_launch_description() -> LaunchDescription:
+    declared = [
+        DeclareLaunchArgument(name, default_value=default, description=text)
+        for name, default, text in ARGUMENTS
+    ]
+    robot_type = LaunchConfiguration("robot_type")
+
+    franka = IncludeLaunchDescription(
+        PythonLaunchDescriptionSource(
+            PathJoinSubstitution([FindPackageShare("franka_bringup"), "launch", "franka.launch.py"])
+        ),
+        launch_arguments={
+            "robot_type": robot_type,
+            "robot_ip": LaunchConfiguration("robot_ip"),
+            "load_gripper": LaunchConfiguration("use_gripper"),
+            "use_fake_hardware": LaunchConfiguration("use_fake_hardware"),
+            "controllers_yaml": LaunchConfiguration("controllers_yaml"),
+        }.items(),
+    )
+    # franka.launch.py spawns only the broadcasters; Servo needs the trajectory controller.
+    arm_controller = Node(
+        package="controller_manager",
+        executable="spawner",
+        arguments=["gr1_arm_controller", "--controller-manager-timeout", "60"],
+        output="screen",
+    )
+
+    gripper_adapter = Node(
+        package=PKG,
+        executable="gr1-gripper-adapter",
+        name="gr1_gripper_adapter",
+        parameters=[{"gripper_namespace": "/franka_gripper"}],
+        arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
+        output="screen",
+        condition=IfCondition(LaunchConfiguration("use_gripper")),
+    )
+
+    return LaunchDescription(
+        [
+            *declared,
+            _camera("static"),
+            _camera("wrist"),
+            franka,
+            arm_controller,
+            OpaqueFunction(function=_servo),
+            gripper_adapter,
+            OpaqueFunction(function=_policy),
+        ]
+    )
