@@ -39,6 +39,7 @@ def save_pretrained(
     path.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(path / WEIGHTS_FILE), metadata={"format": FORMAT})
+    (path / WEIGHTS_FILE).chmod(0o644)  # safetensors writes 0600; containers read as other users
     config = {"format": FORMAT, "model": model.config.to_dict(), "meta": dict(meta or {})}
     _write_json(path / CONFIG_FILE, config)
     _write_json(path / PREPROCESSOR_FILE, processors.preprocessor_dict())
