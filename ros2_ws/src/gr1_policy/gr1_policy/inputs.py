@@ -10,6 +10,7 @@ tick, so they never run concurrently with it: no locking needed.
 
 from __future__ import annotations
 
+import collections
 import time
 from typing import Any
 
@@ -42,6 +43,8 @@ class Inputs:
         self.gripper_width: float | None = None
         self.arm_state: np.ndarray | None = None  # (6,) x y z roll pitch yaw
         self.last_receipt = 0.0  # perf_counter of the newest message (for latency measurement)
+        # (receipt, done) perf_counter pairs of every callback, for bench/node_overhead.py only.
+        self.callback_timings: collections.deque | None = None
         self._subs = [
             node.create_subscription(Image, cfg.static_camera_topic,
                                      lambda m: self._image(m, self.static, "rgb_static"),
@@ -86,6 +89,7 @@ class Inputs:
         except ValueError as exc:
             setattr(self, attr, None)
             state.error = str(exc)
+        self._timed()
 
     def _joint_states(self, msg: Any) -> None:
         # franka_ros2 merges arm and finger joints into one message, so every message must name
@@ -98,6 +102,7 @@ class Inputs:
         except ValueError as exc:
             self.gripper_width = None
             self.joints.error = str(exc)
+        self._timed()
 
     def _pose(self, msg: Any) -> None:
         self.last_receipt = time.perf_counter()
@@ -108,6 +113,11 @@ class Inputs:
         except ValueError as exc:
             self.arm_state = None
             self.pose.error = str(exc)
+        self._timed()
+
+    def _timed(self) -> None:
+        if self.callback_timings is not None:
+            self.callback_timings.append((self.last_receipt, time.perf_counter()))
 
     def poll_tf(self) -> None:
         """ee_pose_source tf: refresh the pose from the newest base->tcp transform."""

@@ -38,6 +38,7 @@ from gr1_policy.servo import ServoError, ServoStarter
 SUCCESS = TransitionCallbackReturn.SUCCESS
 FAILURE = TransitionCallbackReturn.FAILURE
 ZERO = np.zeros(6)
+GIL_SWITCH_INTERVAL = 0.0005  # s, see on_activate
 
 
 def _sec(t: Any) -> float:
@@ -133,6 +134,10 @@ class PolicyNode(LifecycleNode):
         self._last_tick = None
         self._last_gripper_sent = None
         if cfg.inference_mode == "async":
+            # The worker holds the GIL between torch kernels; with Python's default 5 ms switch
+            # interval a tick that releases the GIL (publish, numpy) can wait that long to get it
+            # back. 0.5 ms keeps the tick's p99 near its own cost (bench/RESULTS_node.md).
+            sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL))
             self._worker.start()
         self._active = True
         self._control_timer = self.create_timer(1.0 / cfg.control_rate, self._tick)
