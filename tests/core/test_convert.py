@@ -224,3 +224,15 @@ def test_full_official_layout_covers_the_model():
     assert sum(math.prod(s) for s in clip_shapes(c, with_visual=False).values()) == 63_428_096
     assert count_parameters(GR1(GR1Config.preset("test")))[0] < 2_000_000
     assert len(ignored) == 2 * c.n_layer + 3  # mask buffers + visual/logit_scale samples
+
+
+def test_pickled_objects_need_trust(tmp_path, capsys):
+    import argparse
+
+    sd = write_official_files(tmp_path, with_encoders_in_snapshot=True)
+    payload = {"state_dict": dict(sd), "args": argparse.Namespace(lr=1e-4)}
+    torch.save(payload, tmp_path / "with_args.pt")
+    common = ["--snapshot", str(tmp_path / "with_args.pt"), "--preset", "test"]
+    assert convert_main([*common, "--out", str(tmp_path / "a")]) == 2
+    assert "--trust-pickle" in capsys.readouterr().err
+    assert convert_main([*common, "--trust-pickle", "--out", str(tmp_path / "b")]) == 0

@@ -23,10 +23,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip", help="OpenAI CLIP ViT-B/32 file (if the snapshot lacks the CLIP text weights)")
     parser.add_argument("--out", required=True, help="checkpoint directory to write")
     parser.add_argument("--preset", default="full", help="model sizes of the snapshot (default: full)")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="allow arbitrary pickled objects in the files (only for trusted files)")
     args = parser.parse_args(argv)
     try:
         config = GR1Config.preset(args.preset)
-        model, report = convert_official(args.snapshot, args.mae, args.clip, config)
+        model, report = convert_official(
+            args.snapshot, args.mae, args.clip, config, trust_pickle=args.trust_pickle
+        )
     except (ConvertError, ValueError) as e:
         print(f"gr1-convert: {e}", file=sys.stderr)
         return 2

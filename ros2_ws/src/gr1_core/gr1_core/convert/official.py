@@ -80,14 +80,19 @@ class ImportReport:
 
 
 # ---------------------------------------------------------------------- file readers
-def _torch_load(path: Path, what: str) -> object:
+def _torch_load(path: Path, what: str, trust_pickle: bool = False) -> object:
     if not path.is_file():
         raise ConvertError(f"{what} file {path} does not exist")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        # weights_only refuses arbitrary pickled objects (code execution on load)
+        return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
     except Exception as e:  # pickle errors come in many types
+        hint = "" if trust_pickle else (
+            "; if the file holds other Python objects (e.g. training arguments) and you trust "
+            "its origin, pass --trust-pickle"
+        )
         raise ConvertError(
-            f"cannot read {what} file {path} as a PyTorch checkpoint of tensors: {e}"
+            f"cannot read {what} file {path} as a PyTorch checkpoint of tensors: {e}{hint}"
         ) from e
 
 
@@ -142,18 +147,20 @@ def map_official_state_dict(
     return mapped, ignored
 
 
-def read_official_snapshot(path: str | Path) -> tuple[dict[str, torch.Tensor], list]:
+def read_official_snapshot(
+    path: str | Path, trust_pickle: bool = False
+) -> tuple[dict[str, torch.Tensor], list]:
     """`snapshot_*.pt` (a dict with `state_dict`) -> (our names and layout, ignored entries)."""
     path = Path(path)
-    obj = _torch_load(path, "GR-1 snapshot")
+    obj = _torch_load(path, "GR-1 snapshot", trust_pickle)
     state = _state_dict_of(obj, path, ("state_dict", "model"), "GR-1 snapshot")
     return map_official_state_dict(state, source=path.name)
 
 
-def read_mae(path: str | Path) -> tuple[dict[str, torch.Tensor], list]:
+def read_mae(path: str | Path, trust_pickle: bool = False) -> tuple[dict[str, torch.Tensor], list]:
     """`mae_pretrain_vit_base.pth` (a dict with `model`) -> (`model_mae.*` tensors, ignored)."""
     path = Path(path)
-    obj = _torch_load(path, "MAE")
+    obj = _torch_load(path, "MAE", trust_pickle)
     state = _state_dict_of(obj, path, ("model", "state_dict"), "MAE")
     wanted = re.compile(r"^(cls_token|pos_embed|patch_embed\.proj\.|blocks\.\d+\.|norm\.)")
     mapped, ignored = {}, []
@@ -166,7 +173,7 @@ def read_mae(path: str | Path) -> tuple[dict[str, torch.Tensor], list]:
     return mapped, ignored
 
 
-def _read_clip_state(path: Path) -> dict:
+def _read_clip_state(path: Path, trust_pickle: bool) -> dict:
     if not path.is_file():
         raise ConvertError(f"CLIP file {path} does not exist")
     if zipfile.is_zipfile(path):
@@ -177,15 +184,17 @@ def _read_clip_state(path: Path) -> dict:
                 return torch.jit.load(str(path), map_location="cpu").state_dict()
             except Exception as e:
                 raise ConvertError(f"cannot read CLIP TorchScript archive {path}: {e}") from e
-    obj = _torch_load(path, "CLIP")
+    obj = _torch_load(path, "CLIP", trust_pickle)
     return _state_dict_of(obj, path, ("state_dict", "model"), "CLIP")
 
 
-def read_clip_text(path: str | Path) -> tuple[dict[str, torch.Tensor], list]:
+def read_clip_text(
+    path: str | Path, trust_pickle: bool = False
+) -> tuple[dict[str, torch.Tensor], list]:
     """OpenAI CLIP ViT-B/32 (TorchScript archive or state dict) -> (`model_clip.*` text tower
     tensors in float32, ignored)."""
     path = Path(path)
-    state = _read_clip_state(path)
+    state = _read_clip_state(path, trust_pickle)
     mapped, ignored = {}, []
     for raw_key, value in state.items():
         key = _strip(raw_key)
@@ -202,6 +211,7 @@ def convert_official(
     mae: str | Path | None = None,
     clip: str | Path | None = None,
     config: GR1Config | None = None,
+    trust_pickle: bool = False,
 ) -> tuple[GR1, ImportReport]:
     """Build a GR1 (default: the `full` preset) from the official files; see ImportReport.ok."""
     config = config or GR1Config.preset("full")
@@ -209,7 +219,7 @@ def convert_official(
     report = ImportReport()
     tensors: dict[str, torch.Tensor] = {}
 
-    mapped, ignored = read_official_snapshot(snapshot)
+    mapped, ignored = read_official_snapshot(snapshot, trust_pickle)
     report.ignored += ignored
     for k, v in mapped.items():
         tensors[k] = v
@@ -217,7 +227,7 @@ def convert_official(
     for reader, path in ((read_mae, mae), (read_clip_text, clip)):
         if path is None:
             continue
-        mapped, ignored = reader(path)
+        mapped, ignored = reader(path, trust_pickle)
         report.ignored += ignored
         for k, v in mapped.items():
             if k in tensors:
