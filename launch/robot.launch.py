@@ -109,8 +109,9 @@ ARGUMENTS = [
 ]
 
 
-def _policy(context):
-    """The policy node and its autostart events (an OpaqueFunction: checkpoint is optional)."""
+def _policy(context, extra_parameters=()):
+    """The policy node and its autostart events (an OpaqueFunction: checkpoint is optional).
+    extra_parameters: appended to the node's parameters (gazebo.launch.py: use_sim_time)."""
     overrides = {"dry_run": LaunchConfiguration("dry_run").perform(context).lower() == "true"}
     checkpoint = LaunchConfiguration("checkpoint").perform(context)
     if checkpoint:
@@ -120,7 +121,12 @@ def _policy(context):
         executable="gr1-policy",
         name="gr1_policy",
         namespace="",
-        parameters=[_config("policy.yaml"), LaunchConfiguration("policy_config"), overrides],
+        parameters=[
+            _config("policy.yaml"),
+            LaunchConfiguration("policy_config"),
+            overrides,
+            *extra_parameters,
+        ],
         arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
         output="screen",
     )
@@ -153,7 +159,7 @@ def _policy(context):
     return [activate, policy, configure]
 
 
-def _servo(context):
+def _servo(context, extra_parameters=()):
     """servo_node; an OpaqueFunction because file and group names depend on robot_type."""
     robot_type = LaunchConfiguration("robot_type").perform(context)
     hand = LaunchConfiguration("use_gripper")
@@ -194,6 +200,7 @@ def _servo(context):
                 "moveit_servo.move_group_name": group,
             },
             kinematics,
+            *extra_parameters,
         ],
         output="screen",
         condition=IfCondition(LaunchConfiguration("use_servo")),
