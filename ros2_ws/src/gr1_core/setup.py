@@ -19,6 +19,7 @@ setup(
             "gr1-convert=gr1_core.convert.cli:main",
             "gr1-init=gr1_core.checkpoint_cli:main",
             "gr1-export=gr1_core.runtime.export:main",
+            "gr1-train=gr1_core.train.cli:main",
         ],
     },
 )

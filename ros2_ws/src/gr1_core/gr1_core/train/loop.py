@@ -1,0 +1,221 @@
+"""The training loop: data, optimiser, CSV metrics, checkpoints in our format, resume, DDP.
+
+Checkpoints are ordinary gr1-ros checkpoints (gr1_core.checkpoint) written to OUT/step_NNNNNNN;
+each also holds `trainer_state.pt` (optimiser, scheduler, step, RNG) so `--resume` continues
+where it stopped. Under torchrun (WORLD_SIZE set) every rank trains on its shard of the windows
+(DistributedSampler) with DistributedDataParallel; rank 0 alone logs and saves.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from gr1_core.checkpoint import load_config, save_pretrained
+from gr1_core.config import GR1Config
+from gr1_core.data.dataset import WindowDataset
+from gr1_core.data.topics import TopicMap
+from gr1_core.model.gr1 import GR1
+from gr1_core.model.losses import gr1_losses
+from gr1_core.processors import Processors
+
+STATE_FILE = "trainer_state.pt"
+METRICS_FILE = "metrics.csv"
+
+
+@dataclass
+class TrainOptions:
+    mode: str  # pretrain | finetune
+    data: str
+    out: str
+    preset: str = "sim"
+    init: str | None = None  # checkpoint to start from (e.g. a pre-trained one)
+    resume: str | None = None  # "auto" (newest in out) or a checkpoint directory
+    steps: int = 1000
+    batch_size: int = 8
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    warmup: int = 100
+    grad_clip: float = 1.0
+    save_every: int = 500
+    keep: int = 3  # checkpoints kept (the newest); 0 keeps all
+    workers: int = 0
+    seed: int = 0
+    device: str = "auto"
+    cache_dir: str | None = None
+    remap: tuple[str, ...] = ()
+    rate: float = 30.0
+    stride: int = 1
+    progress: bool = True
+
+
+def _checkpoints(out: Path) -> list[Path]:
+    return sorted(p for p in out.glob("step_*") if (p / STATE_FILE).is_file())
+
+
+def _lr_factor(step: int, warmup: int, total: int) -> float:
+    """Linear warm-up, then cosine decay to 10 %."""
+    if step < warmup:
+        return (step + 1) / warmup
+    frac = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac))
+
+
+def _distributed() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    rank = dist.get_rank() if world > 1 else 0
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    return world, rank, local
+
+
+def train(opts: TrainOptions) -> Path:
+    """Run training; returns the directory of the last checkpoint."""
+    if opts.mode not in ("pretrain", "finetune"):
+        raise ValueError(f"mode must be 'pretrain' or 'finetune', got {opts.mode!r}")
+    for name in ("steps", "batch_size", "save_every"):
+        if getattr(opts, name) <= 0:
+            raise ValueError(f"{name} must be positive, got {getattr(opts, name)}")
+    world, rank, local = _distributed()
+    if opts.device == "auto":
+        device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(opts.device)
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    # --- where to start: resume > init > preset ------------------------------------------
+    resume_dir = None
+    if opts.resume:
+        found = _checkpoints(out) if opts.resume == "auto" else [Path(opts.resume)]
+        if opts.resume != "auto" and not (found[0] / STATE_FILE).is_file():
+            raise FileNotFoundError(f"--resume {opts.resume}: no {STATE_FILE} there; pass a "
+                                    f"step_* directory written by gr1-train, or 'auto'")
+        resume_dir = found[-1] if found else None
+    source = resume_dir or (Path(opts.init) if opts.init else None)
+    config = load_config(source)[0] if source else GR1Config.preset(opts.preset)
+    config = config.replace(video_only=opts.mode == "pretrain")
+    torch.manual_seed(opts.seed + rank)
+    random.seed(opts.seed + rank)
+    np.random.seed(opts.seed + rank)
+    model = GR1(config)
+    if source:
+        from safetensors.torch import load_file
+
+        missing, unexpected = model.load_state_dict(load_file(str(source / "model.safetensors")),
+                                                    strict=False)
+        if unexpected or (missing and not opts.init):
+            raise RuntimeError(f"{source}: weights do not fit the model (missing {missing[:5]}, "
+                               f"unexpected {unexpected[:5]})")
+    model.to(device).train()
+    processors = Processors.for_config(config)
+
+    dataset = WindowDataset(opts.data, config, mode=opts.mode, cache_dir=opts.cache_dir,
+                            topics=TopicMap().remapped(list(opts.remap)), rate=opts.rate,
+                            stride=opts.stride, progress=opts.progress and rank == 0)
+    if len(dataset) == 0:
+        raise ValueError(f"no training windows in {opts.data} (all episodes failed or empty?)")
+    sampler = DistributedSampler(dataset, shuffle=True, seed=opts.seed) if world > 1 else None
+    gen = torch.Generator().manual_seed(opts.seed)
+    loader = DataLoader(dataset, batch_size=opts.batch_size, shuffle=sampler is None,
+                        sampler=sampler, num_workers=opts.workers, drop_last=len(dataset) >= opts.batch_size * world,
+                        generator=gen, persistent_workers=opts.workers > 0)
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optim = torch.optim.AdamW(params, lr=opts.lr, weight_decay=opts.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda s: _lr_factor(s, opts.warmup, opts.steps))
+    step = 0
+    if resume_dir:
+        state = torch.load(resume_dir / STATE_FILE, map_location="cpu", weights_only=False)
+        optim.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        step = int(state["step"])
+        torch.set_rng_state(state["torch_rng"])
+    ddp = torch.nn.parallel.DistributedDataParallel(
+        model, device_ids=[local] if device.type == "cuda" else None) if world > 1 else model
+
+    metrics = out / METRICS_FILE
+    writer = fh = None
+    header_written = False
+    if rank == 0:
+        kept: list[list[str]] = []
+        if resume_dir and metrics.is_file():  # drop rows logged after the resumed checkpoint
+            with metrics.open(newline="") as f:
+                rows = list(csv.reader(f))
+            if rows:
+                kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
+        fh = metrics.open("w", newline="")
+        writer = csv.writer(fh)
+        writer.writerows(kept)
+        header_written = bool(kept)
+    bar = tqdm(total=opts.steps, initial=step, desc=f"gr1-train {opts.mode}", unit="step",
+               disable=not (opts.progress and rank == 0))
+    last = resume_dir
+    epoch = 0
+    t0 = time.monotonic()
+    try:
+        while step < opts.steps:
+            if sampler is not None:
+                sampler.set_epoch(epoch)
+            for batch in loader:
+                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+                losses = gr1_losses(ddp(batch), batch, config)
+                optim.zero_grad(set_to_none=True)
+                losses["total"].backward()
+                grad_norm = torch.nn.utils.clip_grad_norm_(params, opts.grad_clip)
+                optim.step()
+                sched.step()
+                step += 1
+                if writer is not None:
+                    row = {"step": step, "epoch": epoch, "lr": sched.get_last_lr()[0],
+                           "grad_norm": float(grad_norm), "seconds": round(time.monotonic() - t0, 3),
+                           **{f"loss_{k}": float(v.detach()) for k, v in losses.items()}}
+                    if not header_written:
+                        writer.writerow(row.keys())
+                        header_written = True
+                    writer.writerow(row.values())
+                    fh.flush()
+                bar.update(1)
+                bar.set_postfix(loss=f"{float(losses['total'].detach()):.4f}")
+                if rank == 0 and (step % opts.save_every == 0 or step == opts.steps):
+                    last = _save(model, processors, out, step, optim, sched, opts)
+                if step >= opts.steps:
+                    break
+            epoch += 1
+    finally:
+        bar.close()
+        if fh is not None:
+            fh.close()
+        if world > 1:
+            dist.barrier()
+            dist.destroy_process_group()
+    return last
+
+
+def _save(model: GR1, processors: Processors, out: Path, step: int, optim, sched,
+          opts: TrainOptions) -> Path:
+    path = out / f"step_{step:07d}"
+    meta = {"trained_steps": step, "mode": opts.mode, "data": str(opts.data),
+            "init": opts.init, "preset": opts.preset}
+    save_pretrained(model, processors, path, meta=meta)
+    torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step,
+                "torch_rng": torch.get_rng_state()}, path / STATE_FILE)
+    if opts.keep > 0:
+        import shutil
+
+        for old in _checkpoints(out)[: -opts.keep]:
+            shutil.rmtree(old)
+    return path
