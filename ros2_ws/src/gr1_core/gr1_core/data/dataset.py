@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +70,9 @@ def cache_episode(bag: Path, cache_dir: Path, image_size: int, topics: TopicMap,
     if (entry / "meta.json").is_file():
         return entry
     ep = load_episode(bag, topics, rate)
-    entry.mkdir(parents=True, exist_ok=True)
+    # Built in a private folder and renamed: DDP ranks or workers caching at once cannot clash.
+    tmp = entry.with_name(f"{entry.name}.tmp{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
     arm, grip = relative_actions(ep.arm_state, ep.gripper_open)
     arrays = {
         keys.RGB_STATIC: resize_frames(ep.rgb_static, image_size),
@@ -79,11 +83,15 @@ def cache_episode(bag: Path, cache_dir: Path, image_size: int, topics: TopicMap,
         keys.GRIPPER_ACTION: grip,
     }
     for name, value in arrays.items():
-        np.save(entry / f"{name}.npy", value)
+        np.save(tmp / f"{name}.npy", value)
     meta = {"bag": str(bag), "ticks": len(ep), "instruction": ep.instruction,
             "damage": ep.damage.describe() if ep.damage else None,
             **{k: v for k, v in ep.meta.items() if k in ("seed", "success", "task")}}
-    (entry / "meta.json").write_text(json.dumps(meta, indent=1))  # written last: marks complete
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    try:
+        tmp.rename(entry)
+    except OSError:  # another process finished the same entry first
+        shutil.rmtree(tmp, ignore_errors=True)
     return entry
 
 

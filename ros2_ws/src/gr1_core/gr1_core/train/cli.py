@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"gr1-train: error: {exc}", file=sys.stderr)
         return 2
-    print(f"last checkpoint: {last}")
+    if last is not None:  # only rank 0 saves
+        print(f"last checkpoint: {last}")
     return 0
 
 

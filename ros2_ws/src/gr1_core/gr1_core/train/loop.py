@@ -144,8 +144,11 @@ def train(opts: TrainOptions) -> Path:
         sched.load_state_dict(state["scheduler"])
         step = int(state["step"])
         torch.set_rng_state(state["torch_rng"])
+    # Some parameters get no gradient in a given mode (e.g. the action head while pre-training),
+    # so DDP must look for unused ones.
     ddp = torch.nn.parallel.DistributedDataParallel(
-        model, device_ids=[local] if device.type == "cuda" else None) if world > 1 else model
+        model, device_ids=[local] if device.type == "cuda" else None,
+        find_unused_parameters=True) if world > 1 else model
 
     metrics = out / METRICS_FILE
     writer = fh = None
