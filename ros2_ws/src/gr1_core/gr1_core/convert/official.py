@@ -215,7 +215,6 @@ def convert_official(
 ) -> tuple[GR1, ImportReport]:
     """Build a GR1 (default: the `full` preset) from the official files; see ImportReport.ok."""
     config = config or GR1Config.preset("full")
-    model = GR1(config)
     report = ImportReport()
     tensors: dict[str, torch.Tensor] = {}
 
@@ -235,6 +234,7 @@ def convert_official(
             tensors[k] = v
             report.sources[k] = Path(path).name
 
+    model = GR1(config)  # after reading, so that unreadable files fail fast
     expected = model.state_dict()
     for key in list(tensors):
         if key not in expected:
