@@ -185,3 +185,25 @@ def test_robot_config_agrees_with_servo_and_controllers() -> None:
     assert robot["base_frame"] == robot["twist_frame_id"]
     assert servo["move_group_name"] == f"{prefix}arm"
     assert all(j.startswith(prefix) for j in robot["finger_joints"])
+
+
+def test_compose_commands_use_existing_launch_files_and_arguments() -> None:
+    # docker/ is not built in CI (no Docker engine); at least its commands must match the
+    # launch files they start.
+    compose = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())
+    for name, service in compose["services"].items():
+        words = service["command"].split()
+        assert words[:3] == ["ros2", "launch", "gr1_policy"], (name, words)
+        launch_file = LAUNCH_DIR / words[3]
+        assert launch_file.is_file(), f"service {name}: no launch/{words[3]}"
+        declared = _declared_arguments(ast.parse(launch_file.read_text()))
+        used = {w.split(":=")[0] for w in words[4:]}
+        assert used <= set(declared), f"service {name}: undeclared {sorted(used - set(declared))}"
+
+
+def test_dockerfile_copies_what_exists() -> None:
+    text = (ROOT / "docker/Dockerfile").read_text()
+    sources = [line.split()[1] for line in text.splitlines() if line.startswith("COPY ")]
+    assert sources, "no COPY in docker/Dockerfile"
+    for src in sources:
+        assert (ROOT / src).exists(), f"docker/Dockerfile copies {src}, which does not exist"
