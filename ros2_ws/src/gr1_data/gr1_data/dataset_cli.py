@@ -2,6 +2,9 @@
 
   gr1-dataset info BAG [BAG ...]        topics, counts, damage, ticks, instruction, success
   gr1-dataset cache DATA --preset sim   read every bag under DATA once into the window cache
+  gr1-dataset synth --out DIR --tasks lift_red,push_blue_left --episodes 10
+                                        scripted-expert demos in the simulator, written as bags
+  gr1-dataset tasks                     list the simulator's tasks and instructions
 """
 
 from __future__ import annotations
@@ -49,6 +52,33 @@ def _cache(args: argparse.Namespace, topics: TopicMap) -> int:
     return 0
 
 
+def _synth(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gr1_data.synth import synth
+    from gr1_sim.tasks import TASKS
+
+    tasks = list(TASKS) if args.tasks == "all" else [t.strip() for t in args.tasks.split(",")]
+    try:
+        results = synth(tasks, args.episodes, Path(args.out), args.seed, args.static_px,
+                        args.wrist_px, args.held_out)
+    except KeyError as exc:
+        print(f"gr1-dataset: error: {exc.args[0]}; see gr1-dataset tasks", file=sys.stderr)
+        return 2
+    ok = sum(bool(r["success"]) for r in results)
+    print(f"{len(results)} episodes in {args.out}, {ok} successful")
+    return 0 if ok == len(results) else 1
+
+
+def _tasks() -> int:
+    from gr1_sim.tasks import TASKS
+
+    for t in TASKS.values():
+        print(f"{t.name:24s} {t.instructions[0]!r} (+{len(t.instructions) - 1} paraphrases, "
+              f"held out: {t.held_out[0]!r})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="gr1-dataset", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,7 +93,21 @@ def main(argv: list[str] | None = None) -> int:
     cache.add_argument("--preset", default="sim", help="model preset: image size, window")
     cache.add_argument("--mode", choices=["finetune", "pretrain"], default="finetune")
     cache.add_argument("--cache-dir", default=None, help="default: DATA/.gr1_cache")
+    syn = sub.add_parser("synth", help="scripted-expert demos in the simulator, as bags")
+    syn.add_argument("--out", required=True, help="folder for the bags")
+    syn.add_argument("--tasks", default="all", help="comma-separated task names, or all")
+    syn.add_argument("--episodes", type=int, default=5, help="episodes (seeds) per task")
+    syn.add_argument("--seed", type=int, default=0, help="first seed")
+    syn.add_argument("--static-px", type=int, default=200, help="static camera size (CALVIN 200)")
+    syn.add_argument("--wrist-px", type=int, default=84, help="wrist camera size (CALVIN 84)")
+    syn.add_argument("--held-out", action="store_true",
+                     help="use the held-out paraphrases (evaluation sets)")
+    sub.add_parser("tasks", help="list the simulator's tasks")
     args = p.parse_args(argv)
+    if args.command == "synth":
+        return _synth(args)
+    if args.command == "tasks":
+        return _tasks()
     try:
         topics = TopicMap().remapped(args.remap)
     except ValueError as exc:

@@ -69,6 +69,8 @@ def cache_episode(bag: Path, cache_dir: Path, image_size: int, topics: TopicMap,
     entry = cache_dir / hashlib.sha1(key.encode()).hexdigest()[:16]
     if (entry / "meta.json").is_file():
         return entry
+    if entry.exists():  # left incomplete by a crash: rebuild it
+        shutil.rmtree(entry)
     ep = load_episode(bag, topics, rate)
     # Built in a private folder and renamed: DDP ranks or workers caching at once cannot clash.
     tmp = entry.with_name(f"{entry.name}.tmp{os.getpid()}")
