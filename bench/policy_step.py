@@ -1,0 +1,446 @@
+#!/usr/bin/env python3
+"""Policy-step benchmark: the public rollout's full recompute vs PolicyRunner on every backend.
+
+In one process, on the same observations, every variant starts an episode with the same
+instruction and steps through the same frames:
+
+- ``naive``: the public GR-1 rollout (re-encode the 2 x window frames and the instruction every
+  step; PyTorch fp32), the reference for speed and for actions;
+- ``runner`` on each backend/precision asked for (torch fp32/bf16/int8, onnxruntime fp32/int8,
+  onnxruntime-cuda, tensorrt).
+
+Steps are interleaved (step i of every variant before step i+1 of any) so that load from other
+processes hits all variants alike; the first step of each variant is warm-up and not timed. Reports
+ms/step (median, p90), Hz, peak RSS growth while building and warming up each variant, the ratio to
+naive, the machine's fp32/bf16 GEMM rate, the FLOPs of one step (torch.utils.flop_counter) and the
+FLOP floor (FLOPs / GEMM rate), the max abs action diff of every variant vs naive, and for
+reduced precision the arm diff vs fp32 and the gripper decision agreement over the episode.
+
+    .venv/bin/python bench/policy_step.py --preset sim,full --steps 30
+    make bench BENCH_ARGS="--preset full --naive-steps 3"
+
+See bench/README.md; results in bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_BACKENDS = "torch,onnxruntime,onnxruntime-cuda,tensorrt"
+ALL_VARIANTS = {
+    # backend -> precisions benchmarked for it
+    "torch": ("fp32", "bf16", "int8"),
+    "onnxruntime": ("fp32", "int8"),
+    "onnxruntime-cuda": ("fp32",),
+    "tensorrt": ("fp16",),
+}
+INSTRUCTION = "open the drawer"
+
+
+# ---------------------------------------------------------------- machine measurements
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark (VmHWM) to the current RSS; False if not allowed."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def gemm_gflops(dtype, n: int = 2048, reps: int = 10) -> float:
+    """Best-of sgemm rate (n x n x n) with torch's current thread count."""
+    import torch
+
+    a = torch.randn(n, n).to(dtype)
+    b = torch.randn(n, n).to(dtype)
+    for _ in range(2):
+        a @ b
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def count_flops(model, config, frames: int, with_text: bool) -> dict[str, float]:
+    """FLOPs (multiply-add = 2) of encode_frames(frames) [+ encode_text] + forward_policy."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    def sdpa(q, k, v, *args, out_shape=None, **kwargs):
+        b, h, lq, e = q
+        return 2 * b * h * lq * k[-2] * (e + v[-1])
+
+    custom = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: sdpa}
+    s, t, k, d = config.image_size, config.window, config.tokens_per_frame, config.img_feat_dim
+    grad = {p: p.requires_grad for p in model.parameters()}
+    model.requires_grad_(False)  # FlopCounterMode's module tracker trips on leaf params in no_grad
+    out = {}
+    try:
+        with torch.no_grad():
+            with FlopCounterMode(display=False, custom_mapping=custom) as fc:
+                model.encode_frames(torch.zeros(frames, 3, s, s))
+            out["frames"] = fc.get_total_flops()
+            ids = torch.zeros(1, config.text_context, dtype=torch.long)
+            ids[0, :3] = torch.tensor([49406, 320, 49407])
+            with FlopCounterMode(display=False, custom_mapping=custom) as fc:
+                model.encode_text(ids)
+            out["text"] = fc.get_total_flops() if with_text else 0
+            grip = torch.zeros(1, t, 2)
+            grip[..., 0] = 1
+            with FlopCounterMode(display=False, custom_mapping=custom) as fc:
+                model.forward_policy(
+                    torch.zeros(1, config.text_embed_dim), torch.zeros(1, t, 6), grip,
+                    torch.zeros(1, t, k, d), torch.zeros(1, t, k, d), torch.ones(1, t),
+                )
+            out["policy"] = fc.get_total_flops()
+    finally:
+        for p, g in grad.items():
+            p.requires_grad_(g)
+    out["total"] = out["frames"] + out["text"] + out["policy"]
+    return out
+
+
+# ---------------------------------------------------------------- variants
+@dataclass
+class Variant:
+    label: str
+    backend: str
+    precision: str
+    rollout: object = None
+    error: str | None = None
+    build_s: float = 0.0
+    peak_rss_mb: float = float("nan")
+    times_ms: list[float] = field(default_factory=list)
+    encode_ms: list[float] = field(default_factory=list)
+    policy_ms: list[float] = field(default_factory=list)
+    arms: list[np.ndarray] = field(default_factory=list)
+    logits: list[float] = field(default_factory=list)
+    grips: list[bool] = field(default_factory=list)
+
+
+def observations(n: int, seed: int = 0):
+    """CALVIN-sized raw frames (static 200x200, wrist 84x84), smooth random states."""
+    from gr1_core.types import Observation
+
+    rng = np.random.default_rng(seed)
+    pose = np.zeros(6, np.float32)
+    out = []
+    for i in range(n):
+        pose = pose + rng.normal(0, 0.01, 6).astype(np.float32)
+        out.append(Observation(
+            rgb_static=rng.integers(0, 256, (200, 200, 3), dtype=np.uint8),
+            rgb_wrist=rng.integers(0, 256, (84, 84, 3), dtype=np.uint8),
+            arm_state=pose.copy(), gripper_open=bool((i // 7) % 2), stamp=i / 30.0,
+        ))
+    return out
+
+
+def build_variants(model, config, processors, backends, graph_dir, threads, log):
+    from gr1_core.runtime import NaiveRollout, PolicyRunner, make_backend
+    from gr1_core.runtime.backends import check_available
+
+    variants = []
+
+    def timed_build(v: Variant, build) -> None:
+        reset_peak_rss()
+        base = rss_mb()
+        t0 = time.perf_counter()
+        try:
+            v.rollout = build()
+        except Exception as exc:  # a missing library or device is a row, not a crash
+            v.error = f"{type(exc).__name__}: {exc}"
+            log(f"  {v.label:24s} not run: {v.error}")
+        v.build_s = time.perf_counter() - t0
+        v.peak_rss_mb = peak_rss_mb() - base
+        variants.append(v)
+
+    torch_fp32 = make_backend("torch", model=model, num_threads=threads)
+    timed_build(Variant("naive (public rollout)", "torch", "fp32"),
+                lambda: NaiveRollout(torch_fp32, config, processors))
+    for backend in backends:
+        for precision in ALL_VARIANTS[backend]:
+            label = f"runner {backend} {precision}"
+
+            def build(backend=backend, precision=precision):
+                check_available(backend)
+                if backend == "torch":
+                    impl = make_backend("torch", model=model, precision=precision,
+                                        num_threads=threads)
+                else:
+                    impl = make_backend(backend, graph_dir=graph_dir, precision=precision,
+                                        num_threads=threads, window=config.window)
+                return PolicyRunner(impl, config, processors)
+
+            timed_build(Variant(label, backend, precision), build)
+    return variants
+
+
+def run_episode(variants, obs, naive_steps: int, log) -> None:
+    """Interleaved steps; the naive rollout only for its first ``naive_steps`` steps."""
+    from tqdm import tqdm
+
+    live = [v for v in variants if v.rollout is not None]
+    for v in live:
+        v.rollout.reset(INSTRUCTION)
+    for i, o in enumerate(tqdm(obs, desc="  steps", unit="step", file=sys.stderr, leave=False)):
+        for v in live:
+            if v.label.startswith("naive") and i >= naive_steps:
+                continue
+            if i == 0:
+                reset_peak_rss()
+                base = rss_mb()
+            a = v.rollout.step(o)
+            if i == 0:  # peak growth during the first (warm-up) step
+                v.peak_rss_mb = max(v.peak_rss_mb, peak_rss_mb() - base)
+            else:
+                v.times_ms.append(a.info["total_ms"])
+                v.encode_ms.append(a.info["encode_ms"])
+                v.policy_ms.append(a.info["policy_ms"])
+            v.arms.append(a.info["raw_arm"])
+            v.logits.append(a.info["gripper_logit"])
+            v.grips.append(a.gripper_open)
+
+
+# ---------------------------------------------------------------- report
+def fmt(x: float, spec: str = ".1f") -> str:
+    return "-" if x is None or not np.isfinite(x) else format(x, spec)
+
+
+def report(preset, config, variants, flops, naive_flops, gemm, load, threads, naive_steps, log):
+    naive = variants[0]
+    ref32 = next((v for v in variants if v.label == "runner torch fp32" and v.rollout), None)
+    naive_med = float(np.median(naive.times_ms)) if naive.times_ms else float("nan")
+    floor_ms = flops["total"] / (gemm["fp32"] * 1e9) * 1e3
+    floor_bf16_ms = flops["total"] / (gemm["bf16"] * 1e9) * 1e3
+    lines = [
+        f"### preset `{preset}` (window {config.window}, image {config.image_size}, "
+        f"ViT {config.vit_width}x{config.vit_depth}, policy {config.hidden_size}x{config.n_layer})",
+        "",
+        f"- threads: {threads}; load average before/after: {load[0]} / {load[1]}",
+        f"- GEMM 2048^3 (torch, best of 10): fp32 {gemm['fp32']:.0f} GFLOPS, "
+        f"bf16 {gemm['bf16']:.0f} GFLOPS",
+        f"- FLOPs of one cached step: {flops['total'] / 1e9:.2f} GFLOP (2 frames "
+        f"{flops['frames'] / 1e9:.2f}, policy {flops['policy'] / 1e9:.2f}); naive step "
+        f"{naive_flops['total'] / 1e9:.2f} GFLOP (FLOP ratio {naive_flops['total'] / flops['total']:.1f}x)",
+        f"- FLOP floor of a cached step: {floor_ms:.1f} ms at the fp32 GEMM rate, "
+        f"{floor_bf16_ms:.1f} ms at the bf16 rate",
+        f"- naive timed over {len(naive.times_ms)} step(s) (of {naive_steps}), runners over "
+        f"{len(ref32.times_ms) if ref32 else 0}; first step of each is warm-up",
+        "",
+        "| variant | ms/step median | p90 | Hz | encode ms | policy ms | x faster than naive | "
+        "x FLOP floor | peak RSS +MB | max abs diff vs naive | arm diff vs fp32 | gripper agree |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for v in variants:
+        if v.rollout is None:
+            lines.append(f"| {v.label} | not measured: {v.error} |||||||||||")
+            continue
+        med = float(np.median(v.times_ms)) if v.times_ms else float("nan")
+        p90 = float(np.percentile(v.times_ms, 90)) if v.times_ms else float("nan")
+        floor = floor_bf16_ms if v.precision in ("bf16", "int8", "fp16") else floor_ms
+        is_naive = v is naive
+        k = min(len(v.arms), len(naive.arms))
+        if not is_naive and k:
+            d = max(float(np.abs(np.array(v.arms[:k]) - np.array(naive.arms[:k])).max()),
+                    float(np.abs(np.array(v.logits[:k]) - np.array(naive.logits[:k])).max()))
+        else:
+            d = float("nan")
+        arm32 = agree = "-"
+        if ref32 is not None and v.precision != "fp32":
+            m = min(len(v.arms), len(ref32.arms))
+            arm32 = fmt(float(np.abs(np.array(v.arms[:m]) - np.array(ref32.arms[:m])).max()), ".4f")
+            same = sum(a == b for a, b in zip(v.grips[:m], ref32.grips[:m]))
+            agree = f"{same}/{m}"
+        lines.append(
+            f"| {v.label} | {fmt(med)} | {fmt(p90)} | {fmt(1e3 / med)} | "
+            f"{fmt(float(np.median(v.encode_ms)) if v.encode_ms else float('nan'))} | "
+            f"{fmt(float(np.median(v.policy_ms)) if v.policy_ms else float('nan'))} | "
+            f"{'1.0' if is_naive else fmt(naive_med / med, '.2f')} | "
+            f"{'-' if is_naive else fmt(med / floor, '.2f')} | {fmt(v.peak_rss_mb, '.0f')} | "
+            f"{'-' if is_naive else fmt(d, '.2e')} | {arm32} | {agree} |"
+        )
+    lines.append("")
+    return lines, naive_med
+
+
+def check_targets(preset, variants, naive_med, floor_ms) -> list[str]:
+    """The issue's targets, as PASS / MISS lines with the numbers."""
+    def med(label):
+        v = next((v for v in variants if v.label == label and v.times_ms), None)
+        return (float(np.median(v.times_ms)), v) if v else (float("nan"), None)
+
+    out = []
+    naive = variants[0]
+    t32, v32 = med("runner torch fp32")
+    if preset == "full" and v32 is not None:
+        k = min(len(v32.arms), len(naive.arms))
+        diff = float(np.abs(np.array(v32.arms[:k]) - np.array(naive.arms[:k])).max())
+        ratio = naive_med / t32
+        out.append(f"- fp32 runner >= 8x faster than naive: {ratio:.2f}x -> "
+                   f"{'PASS' if ratio >= 8 else 'MISS'}")
+        out.append(f"- identical actions (max abs diff <= 1e-4): {diff:.2e} -> "
+                   f"{'PASS' if diff <= 1e-4 else 'MISS'}")
+        out.append(f"- within 1.2x of the FLOP floor: {t32 / floor_ms:.2f}x -> "
+                   f"{'PASS' if t32 / floor_ms <= 1.2 else 'MISS'}")
+        for label in ("runner torch bf16", "runner torch int8", "runner onnxruntime int8"):
+            t, v = med(label)
+            if v is None:
+                continue
+            m = min(len(v.arms), len(v32.arms))
+            arm = float(np.abs(np.array(v.arms[:m]) - np.array(v32.arms[:m])).max())
+            grip = all(a == b for a, b in zip(v.grips[:m], v32.grips[:m]))
+            ok = t <= 250 and arm <= 0.02 and grip
+            out.append(f"- {label}: {t:.0f} ms/step (<= 250), arm diff {arm:.4f} (<= 0.02), "
+                       f"gripper identical over {m} steps: {grip} -> {'PASS' if ok else 'MISS'}")
+    if preset == "sim":
+        best = min((float(np.median(v.times_ms)), v.label) for v in variants
+                   if v.times_ms and v is not naive)
+        out.append(f"- sim <= 10 ms/step: fastest {best[1]} {best[0]:.1f} ms -> "
+                   f"{'PASS' if best[0] <= 10 else 'MISS'}; fp32 torch {t32:.1f} ms")
+    return out
+
+
+# ---------------------------------------------------------------- main
+def bench_preset(preset, args, log) -> list[str]:
+    import torch
+
+    from gr1_core.config import GR1Config
+    from gr1_core.model import GR1
+    from gr1_core.processors import Processors
+    from gr1_core.runtime.export import export_graphs
+
+    log(f"[{preset}] building the model" + (f" from {args.checkpoint}" if args.checkpoint else
+                                             " (random weights, seed 0)"))
+    if args.checkpoint:
+        from gr1_core.checkpoint import load_pretrained
+
+        model, processors, _ = load_pretrained(args.checkpoint)
+        config = model.config
+    else:
+        torch.manual_seed(0)
+        config = GR1Config.preset(preset)
+        model = GR1(config).eval()
+        processors = Processors.for_config(config)
+    backends = [b for b in args.backends.split(",") if b]
+    graph_dir = Path(tempfile.mkdtemp(prefix=f"gr1-bench-{preset}-"))
+    if any(b != "torch" for b in backends):
+        log(f"[{preset}] exporting ONNX graphs (fp32 + int8) to {graph_dir}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            export_graphs(model, graph_dir, int8=True, validate=False, log=lambda *_: None)
+    log(f"[{preset}] counting FLOPs, measuring GEMM rate")
+    flops = count_flops(model, config, frames=2, with_text=False)
+    naive_flops = count_flops(model, config, frames=2 * config.window, with_text=True)
+    gemm0 = {"fp32": gemm_gflops(torch.float32), "bf16": gemm_gflops(torch.bfloat16)}
+    load0 = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+    log(f"[{preset}] building variants")
+    variants = build_variants(model, config, processors, backends, graph_dir, args.threads, log)
+    steps = args.steps or 30
+    naive_steps = args.naive_steps or (steps if preset != "full" else 4)
+    naive_steps = min(naive_steps, steps)
+    log(f"[{preset}] {steps} interleaved steps (naive: {naive_steps})")
+    run_episode(variants, observations(steps), naive_steps, log)
+    gemm1 = {"fp32": gemm_gflops(torch.float32), "bf16": gemm_gflops(torch.bfloat16)}
+    gemm = {k: max(gemm0[k], gemm1[k]) for k in gemm0}  # the floor uses the best rate seen
+    load1 = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    lines, naive_med = report(preset, config, variants, flops, naive_flops, gemm, (load0, load1),
+                              args.threads, naive_steps, log)
+    floor_ms = flops["total"] / (gemm["fp32"] * 1e9) * 1e3
+    lines += ["Targets:", *check_targets(preset, variants, naive_med, floor_ms), ""]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="GR-1 policy-step benchmark: naive full recompute vs PolicyRunner backends.",
+        epilog="Example: bench/policy_step.py --preset sim,full --steps 30 --naive-steps 4",
+    )
+    parser.add_argument("--preset", default="sim,full", help="comma list of presets (default sim,full)")
+    parser.add_argument("--steps", type=int, default=0, help="steps per variant (default 30)")
+    parser.add_argument("--naive-steps", type=int, default=0,
+                        help="steps of the naive rollout (default: all for sim, 4 for full)")
+    parser.add_argument("--backends", default=DEFAULT_BACKENDS,
+                        help=f"comma list (default {DEFAULT_BACKENDS}); unavailable ones are reported")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="intra-op threads for torch and onnxruntime (default: all cores)")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="benchmark this checkpoint instead of random weights (one preset)")
+    parser.add_argument("--markdown", type=Path, default=None, help="also append the report here")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    header = [
+        f"## policy_step.py {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
+        f"({_cpu_name()}), torch {torch.__version__}, onnxruntime {_ort_version()}, "
+        f"python {platform.python_version()}",
+        f"- command: bench/policy_step.py {' '.join(argv if argv is not None else sys.argv[1:])}",
+        "",
+    ]
+    out = list(header)
+    for preset in [p for p in args.preset.split(",") if p]:
+        out += bench_preset(preset, args, log)
+    text = "\n".join(out)
+    print(text)
+    if args.markdown:
+        with open(args.markdown, "a") as f:
+            f.write(text + "\n")
+    return 0
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def _ort_version() -> str:
+    try:
+        import onnxruntime
+
+        return onnxruntime.__version__
+    except ImportError:
+        return "not installed"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
