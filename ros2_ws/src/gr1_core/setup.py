@@ -20,6 +20,7 @@ setup(
             "gr1-init=gr1_core.checkpoint_cli:main",
             "gr1-export=gr1_core.runtime.export:main",
             "gr1-train=gr1_core.train.cli:main",
+            "gr1-replay=gr1_core.data.replay_cli:main",
         ],
     },
 )
