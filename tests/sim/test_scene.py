@@ -175,3 +175,42 @@ def test_rpy_round_trip():
 def test_step_refuses_non_finite_twist(scene):
     with pytest.raises(ValueError, match="finite"):
         scene.step(np.array([np.nan, 0, 0, 0, 0, 0]), 0.01)
+
+
+def test_camera_intrinsics_project_a_block_onto_its_pixels(scene):
+    """The pinhole model published as CameraInfo matches what the renderer draws."""
+    scene.reset(0)
+    scene.step(np.zeros(6), 0.05)
+    width, height = 200, 200
+    fx, fy, cx, cy = scene.camera_intrinsics("static", width, height)
+    image = scene.render("static", width, height).astype(int)
+    cam = scene.data.cam("static")
+    for colour, channel in (("red", 0), ("green", 1), ("blue", 2)):
+        centre = scene.block_poses()[colour][0]
+        in_cam = cam.xmat.reshape(3, 3).T @ (centre - cam.xpos)  # MuJoCo: x right, y up, -z ahead
+        x, y, z = in_cam[0], -in_cam[1], -in_cam[2]  # ROS optical: x right, y down, z ahead
+        u, v = round(fx * x / z + cx), round(fy * y / z + cy)
+        pixel = image[v, u]
+        others = [c for c in range(3) if c != channel]
+        assert pixel[channel] > pixel[others].max() + 40, (colour, (u, v), pixel)
+
+
+def test_a_block_can_be_grasped_and_lifted(scene):
+    scene.reset(2)
+    block = scene.block_poses()["red"][0]
+
+    def move_to(target, seconds):
+        for _ in range(int(seconds / 0.01)):
+            velocity = np.clip(3.0 * (target - scene.tcp_pose()[0]), -0.2, 0.2)
+            scene.step(np.concatenate([velocity, np.zeros(3)]), 0.01)
+
+    move_to(block + np.array([0.0, 0.0, 0.12]), 2.0)
+    move_to(block, 2.0)
+    scene.set_gripper(0.0)
+    scene.step(np.zeros(6), 1.0)
+    assert scene.gripper_width() > 0.03  # stopped by the block, not closed
+    move_to(block + np.array([0.0, 0.0, 0.15]), 2.0)
+    scene.step(np.zeros(6), 0.5)
+    lifted = scene.block_poses()["red"][0]
+    assert lifted[2] > block[2] + 0.12
+    assert np.linalg.norm(lifted - scene.tcp_pose()[0]) < 0.02  # still between the fingers
