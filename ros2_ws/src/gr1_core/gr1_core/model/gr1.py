@@ -95,9 +95,9 @@ class GR1(nn.Module):
         kinds[:n_ctx] = 1.0
         self.register_buffer("token_kinds", kinds, persistent=False)
         n_max = c.window * kinds.numel()
-        self.register_buffer(
-            "causal", torch.ones(n_max, n_max, dtype=torch.bool).tril(), persistent=False
-        )
+        # Additive causal bias over the flattened token sequence: MASKED above the diagonal.
+        causal = torch.full((n_max, n_max), MASKED).triu(1)
+        self.register_buffer("causal_bias", causal, persistent=False)
 
     # ------------------------------------------------------------------ encoders
     def encode_frames(self, rgb: torch.Tensor) -> torch.Tensor:
@@ -183,8 +183,8 @@ class GR1(nn.Module):
         # kinds of this layout are a prefix of the full one.
         key = attention_mask.to(x.dtype).unsqueeze(2) * self.token_kinds[:n]  # (B, T, n)
         key = key.reshape(b, 1, 1, t * n)
-        causal = self.causal[: t * n, : t * n]  # (T*n, T*n)
-        bias = (1.0 - key) * MASKED + torch.where(causal, 0.0, MASKED).to(x.dtype)  # (B,1,Tn,Tn)
+        causal = self.causal_bias[: t * n, : t * n].to(x.dtype)  # (T*n, T*n)
+        bias = (1.0 - key) * MASKED + causal  # (B, 1, T*n, T*n)
 
         y = self.transformer(x, bias).reshape(b, t, n, h)  # (B, T, n, h)
 
