@@ -210,3 +210,20 @@ def test_frozen_encoders_in_full_preset_counts():
     assert not any(p.requires_grad for p in model.model_mae.parameters())
     assert not any(p.requires_grad for p in model.model_clip.parameters())
     assert not model.decoder_pos_embed.requires_grad
+
+
+def test_sim_preset_cached_step():
+    """The simulator's model: two new frames through the encoder, then the policy over the window."""
+    model = make_model(0)
+    sim = GR1(GR1Config.preset("sim")).eval()
+    c = sim.config
+    assert (c.image_size, c.window, c.tokens_per_frame) == (64, 10, 10)
+    inputs = policy_inputs(sim, b=1, n_real=3)
+    with torch.no_grad():
+        frames = sim.encode_frames(torch.randn(2, 3, 64, 64))
+        inputs["static_tokens"][:, 2] = frames[0]
+        inputs["wrist_tokens"][:, 2] = frames[1]
+        out = sim.forward_policy(**inputs)
+    assert out[keys.ARM_ACTION].shape == (1, 10, 6)
+    assert torch.isfinite(out[keys.ARM_ACTION]).all()
+    assert count_parameters(sim)[0] > count_parameters(model)[0]

@@ -81,8 +81,8 @@ class ImageProcessor:
             x = F.interpolate(
                 x, size=(self.size, self.size), mode="bicubic", align_corners=False, antialias=shrink
             )
-        mean = torch.tensor(self.mean, dtype=x.dtype).view(1, 3, 1, 1)
-        std = torch.tensor(self.std, dtype=x.dtype).view(1, 3, 1, 1)
+        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
         x = (x - mean) / std
         if single:
             x = x[0]
