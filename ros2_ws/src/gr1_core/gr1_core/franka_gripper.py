@@ -109,7 +109,7 @@ def to_goal(req: GripperRequest, cfg: FrankaGripperConfig) -> GripperGoal:
         raise ValueError(f"gripper speed {speed} m/s exceeds max_speed {cfg.max_speed} m/s")
     if req.command == OPEN:
         width = req.width if req.width > 0 else cfg.max_width
-        if width > cfg.max_width + 1e-9:
+        if width > cfg.max_width + 1e-6:  # tolerance: the message field is float32
             raise ValueError(f"gripper width {width} m exceeds max_width {cfg.max_width} m")
         return GripperGoal("move", width=width, speed=speed)
     force = req.force if req.force > 0 else cfg.default_force

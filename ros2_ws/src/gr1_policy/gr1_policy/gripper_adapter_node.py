@@ -147,9 +147,13 @@ def make_node(move_type: Any, grasp_type: Any):
                 self.get_logger().warn("gripper goal rejected by franka_gripper")
                 return
             self._active = handle
-            handle.get_result_async().add_done_callback(self._on_result)
+            handle.get_result_async().add_done_callback(
+                lambda result_future: self._on_result(handle, result_future)
+            )
 
-        def _on_result(self, future) -> None:
+        def _on_result(self, handle, future) -> None:
+            if self._active is handle:
+                self._active = None  # finished: nothing to cancel before the next goal
             result = future.result().result
             if not result.success:
                 self.get_logger().warn(
