@@ -159,13 +159,31 @@ def _policy(context, extra_parameters=()):
     return [activate, policy, configure]
 
 
+def _with_tcp_group(srdf_xml: str, group: str, base: str, tip: str) -> str:
+    """franka_description's SRDF plus a chain group ending at the TCP.
+
+    Servo moves the tip of its group's chain; franka's group `<type>_arm` ends at the flange
+    (`<type>_link8`), GR-1's actions are about the TCP (`<type>_hand_tcp`, 0.1034 m further out).
+    A group ending at the TCP makes Servo apply the twist there; the rest of the SRDF (collision
+    pairs) stays franka's.
+    """
+    chain = f'<group name="{group}"><chain base_link="{base}" tip_link="{tip}"/></group>'
+    head, sep, tail = srdf_xml.rpartition("</robot>")
+    if not sep:
+        raise RuntimeError(f"robot_description_semantic has no </robot>: {srdf_xml[:200]!r}")
+    return f"{head}  {chain}\n{sep}{tail}"
+
+
 def _servo(context, extra_parameters=()):
     """servo_node; an OpaqueFunction because file and group names depend on robot_type."""
+    if LaunchConfiguration("use_servo").perform(context).lower() != "true":
+        return []
     robot_type = LaunchConfiguration("robot_type").perform(context)
     hand = LaunchConfiguration("use_gripper")
+    with_hand = hand.perform(context).lower() == "true"
     xacro = FindExecutable(name="xacro")
-    # Servo needs the kinematic model and the SRDF group; the same xacro files franka_bringup
-    # and franka_description use, so frame and joint names match the running robot.
+    # Servo needs the kinematic model and the SRDF; the same xacro files franka_bringup and
+    # franka_description use, so frame and joint names match the running robot.
     urdf = PathJoinSubstitution(
         [FindPackageShare("franka_bringup"), "urdf", "franka_arm.urdf.xacro"]
     )
@@ -177,8 +195,12 @@ def _servo(context, extra_parameters=()):
          " robot_ip:=", LaunchConfiguration("robot_ip"),
          " use_fake_hardware:=", LaunchConfiguration("use_fake_hardware")]
     )  # fmt: skip
-    semantic = Command([xacro, " ", srdf, " hand:=", hand])
-    group = f"{robot_type}_arm"  # franka_description SRDF: chain <type>_link0 -> <type>_link8
+    semantic = Command([xacro, " ", srdf, " hand:=", hand]).perform(context)
+    if with_hand:
+        group = f"{robot_type}_gr1_tcp"  # chain <type>_link0 -> <type>_hand_tcp, added here
+        semantic = _with_tcp_group(semantic, group, f"{robot_type}_link0", f"{robot_type}_hand_tcp")
+    else:
+        group = f"{robot_type}_arm"  # no hand, no TCP: franka's chain to the flange
     kinematics = {
         "robot_description_kinematics": {
             group: {
@@ -203,7 +225,6 @@ def _servo(context, extra_parameters=()):
             *extra_parameters,
         ],
         output="screen",
-        condition=IfCondition(LaunchConfiguration("use_servo")),
     )
     return [servo]
 

@@ -183,7 +183,8 @@ def test_robot_config_agrees_with_servo_and_controllers() -> None:
     # Base frame of the twist = prefix of the controlled joints = Servo's planning frame.
     prefix = robot["twist_frame_id"].removesuffix("link0")
     assert robot["base_frame"] == robot["twist_frame_id"]
-    assert servo["move_group_name"] == f"{prefix}arm"
+    assert servo["move_group_name"] == f"{prefix}gr1_tcp"  # the TCP group robot.launch.py adds
+    assert robot["tcp_frame"] == f"{prefix}hand_tcp"
     assert all(j.startswith(prefix) for j in robot["finger_joints"])
 
 
