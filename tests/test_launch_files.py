@@ -180,6 +180,8 @@ def test_robot_config_agrees_with_servo_and_controllers() -> None:
     # Servo's output goes to a controller that the controller manager defines.
     controller = servo["command_out_topic"].strip("/").split("/")[0]
     assert controller in controllers["controller_manager"]["ros__parameters"]
+    # ... and accepts Servo's streamed trajectories, whose last point still moves.
+    assert controllers[controller]["ros__parameters"]["allow_nonzero_velocity_at_trajectory_end"]
     # Base frame of the twist = prefix of the controlled joints = Servo's planning frame.
     prefix = robot["twist_frame_id"].removesuffix("link0")
     assert robot["base_frame"] == robot["twist_frame_id"]
