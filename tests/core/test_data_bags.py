@@ -118,3 +118,19 @@ def test_streams_at_other_rates_are_sampled_latest_first(tmp_path):
     assert ep.rgb_static[:, 0, 0, 0].tolist() == [i // 2 for i in range(15)]
     # the 60 Hz pose at tick k is the message at time k*PERIOD (index 2k), not a later one
     np.testing.assert_allclose(ep.arm_state[:, 0], 2 * np.arange(15))
+
+
+def test_dataset_info_cli_reports_damage_and_missing_topics(tmp_path, capsys):
+    from gr1_data.dataset_cli import main
+
+    bag = write_episode(tmp_path / "bags" / "cut", n=90, size=100)
+    mcap = bag / "cut.mcap"
+    with mcap.open("r+b") as fh:
+        fh.truncate(mcap.stat().st_size // 2)
+    write_episode(tmp_path / "bags" / "ok", n=5)
+    assert main(["info", str(tmp_path / "bags")]) == 0
+    out = capsys.readouterr().out
+    assert "DAMAGED: cut.mcap is damaged from byte" in out and "file truncated" in out
+    assert "5 ticks at 30 Hz" in out and "'lift the red block'" in out
+    assert main(["--remap", "ee_pose=/tcp", "info", str(tmp_path / "bags" / "ok")]) == 1
+    assert "--remap ee_pose=/your/topic" in capsys.readouterr().out

@@ -43,8 +43,9 @@ class ReplayReport:
                  f"instruction {self.instruction!r}; reference: {self.reference}",
                  "axis    MAE     RMSE   same direction"]
         for a in AXES:
-            lines.append(f"{a:6s} {self.mae[a]:6.3f}  {self.rmse[a]:6.3f}   "
-                         f"{self.sign_agreement[a]:.0%}")
+            same = self.sign_agreement[a]
+            same_text = "-  (no motion on this axis)" if np.isnan(same) else f"{same:.0%}"
+            lines.append(f"{a:6s} {self.mae[a]:6.3f}  {self.rmse[a]:6.3f}   {same_text}")
         lines.append(f"gripper agreement {self.gripper_agreement:.1%}; step "
                      f"{self.step_ms_mean:.1f} ms mean, {self.step_ms_p95:.1f} ms p95")
         return "\n".join(lines)
