@@ -134,3 +134,24 @@ def test_dataset_info_cli_reports_damage_and_missing_topics(tmp_path, capsys):
     assert "5 ticks at 30 Hz" in out and "'lift the red block'" in out
     assert main(["--remap", "ee_pose=/tcp", "info", str(tmp_path / "bags" / "ok")]) == 1
     assert "--remap ee_pose=/your/topic" in capsys.readouterr().out
+
+
+def test_jittery_pose_stream_gives_steady_labels(tmp_path):
+    """Poses at 30 Hz, half a period out of phase with the ticks and jittered by +-40 %: the true
+    motion is steady (0.01 m per tick), so the labels must be too (no 0 / 2x aliasing)."""
+    from gr1_core.data.windows import relative_actions
+
+    rng = np.random.default_rng(0)
+    with EpisodeBagWriter(tmp_path / "bag") as w:
+        for i in range(20):
+            w.image("static_image", i * PERIOD, frame(i, 8, 8))
+            w.image("wrist_image", i * PERIOD, frame(i, 8, 8))
+        for i in range(-1, 21):
+            t = i * PERIOD + PERIOD // 2 + int(rng.uniform(-0.4, 0.4) * PERIOD)
+            w.pose(max(t, 0), [0.01 * max(t, 0) / PERIOD, 0, 0.3, 0, 0, 0])
+    ep = load_episode(tmp_path / "bag")
+    arm, _ = relative_actions(ep.arm_state, ep.gripper_open)
+    np.testing.assert_allclose(arm[:-1, 0], 0.5, atol=1e-3)
+    latest = load_episode(tmp_path / "bag", interpolate_pose=False)
+    arm_latest, _ = relative_actions(latest.arm_state, latest.gripper_open)
+    assert np.abs(arm_latest[:-1, 0] - 0.5).max() > 0.1  # what interpolation avoids

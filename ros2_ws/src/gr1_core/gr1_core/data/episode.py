@@ -54,14 +54,32 @@ def _latest_index(times: np.ndarray, ticks: np.ndarray) -> np.ndarray:
     return np.searchsorted(times, ticks, side="right") - 1
 
 
+def interpolate_poses(times: np.ndarray, poses: np.ndarray, ticks: np.ndarray) -> np.ndarray:
+    """Poses (M, 6) at `times` -> (len(ticks), 6) linearly interpolated at `ticks`.
+
+    Why: labels are differences of consecutive tick poses. Taking the latest message aliases
+    when the pose stream's phase sits near the tick boundaries (a repeated pose gives a zero
+    label, the next one a doubled label); interpolating follows the motion. Euler angles are
+    unwrapped first so a yaw crossing +-pi interpolates the short way.
+    """
+    t = (times - ticks[0]).astype(np.float64)
+    q = (ticks - ticks[0]).astype(np.float64)
+    unwrapped = np.concatenate([poses[:, :3], np.unwrap(poses[:, 3:], axis=0)], axis=1)
+    out = np.stack([np.interp(q, t, unwrapped[:, k]) for k in range(6)], axis=1)
+    out[:, 3:] = (out[:, 3:] + np.pi) % (2 * np.pi) - np.pi
+    return out
+
+
 def load_episode(
     bag: str | Path,
     topics: TopicMap | None = None,
     rate: float = 30.0,
     open_width: float = 0.07,
+    interpolate_pose: bool = True,
 ) -> Episode:
     """Read and synchronise one bag. `open_width` (m): finger width above which the gripper
-    counts as open, used only when the bag has no gripper commands."""
+    counts as open, used only when the bag has no gripper commands. `interpolate_pose`: the TCP
+    pose at each tick is interpolated between the messages around it (else the latest one)."""
     if rate <= 0:
         raise ValueError(f"rate must be positive, got {rate}")
     topics = topics or TopicMap()
@@ -106,12 +124,18 @@ def load_episode(
 
     static, _ = sample("static_image", M.image_to_rgb)
     wrist, _ = sample("wrist_image", M.image_to_rgb)
-    poses, _ = sample("ee_pose", M.pose_to_state)
+    pose_msgs = stream("ee_pose")
+    if interpolate_pose:
+        arm_state = interpolate_poses(
+            times_of(pose_msgs), np.stack([M.pose_to_state(reader.deserialize(m)) for m in pose_msgs]),
+            ticks)
+    else:
+        arm_state = np.stack(sample("ee_pose", M.pose_to_state)[0])
     ep = Episode(
         times=(ticks - ticks[0]) * 1e-9,
         rgb_static=np.stack(static),
         rgb_wrist=np.stack(wrist),
-        arm_state=np.stack(poses).astype(np.float64),
+        arm_state=arm_state.astype(np.float64),
         gripper_open=np.ones(len(ticks), dtype=bool),
         instruction="",
         damage=reader.damage,
