@@ -104,6 +104,7 @@ def test_record_on_live_graph_reads_back_equal(ros_context, tmp_path):
     spin = Spinner(ros_context, recorder, talker)
     try:
         assert wait_for(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()))
+        time.sleep(0.5)  # matching is not symmetric: let the recorder's side match us too
         pubs["control"].publish(String(data=json.dumps(
             {"event": "start", "instruction": "lift the red block", "seed": 7})))
         assert wait_for(lambda: recorder.recorder.recording)
@@ -158,6 +159,7 @@ def test_sigkill_mid_episode_leaves_a_readable_bag(ros_context, tmp_path):
         assert wait_for(lambda: pubs["static"].get_subscription_count() > 0
                         and pubs["pose"].get_subscription_count() > 0, 20.0), \
             proc.stderr.read1().decode() if proc.poll() is not None else "no recorder"
+        time.sleep(1.0)  # matching is not symmetric: let the recorder's side match us too
         sent = []
         for i in range(20):
             msg, img = image_msg(i)
@@ -180,10 +182,14 @@ def test_sigkill_mid_episode_leaves_a_readable_bag(ros_context, tmp_path):
     assert not (bag / "metadata.yaml").exists()  # the writer never closed
     reader = BagReader(bag)
     static = reader.messages([TopicMap().static_image])
-    assert len(static) >= 15  # best effort on loopback: allow a few drops, never garbage
-    for m in static:
+    indices = []
+    for m in static:  # whatever is in the bag is intact
         img = np.asarray(reader.deserialize(m).data, np.uint8).reshape(12, 16, 3)
         np.testing.assert_array_equal(img, sent[int(img[0, 0, 0])])
+        indices.append(int(img[0, 0, 0]))
+    # Best effort on a loaded machine may drop a few, but the last frame, sent several flush
+    # periods before the kill, must have reached the disk.
+    assert len(indices) >= 10 and indices[-1] == 19, indices
     ep = load_episode(bag)
     assert len(ep) > 5 and ep.instruction == "stack green on yellow"
     assert ep.meta["success"] is None  # never stopped
