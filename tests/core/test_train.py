@@ -61,6 +61,21 @@ def test_finetune_reduces_loss_and_writes_loadable_checkpoints(data, tmp_path):
     assert load_pretrained(run / "step_0000028")[2]["trained_steps"] == 28
 
 
+def test_validation_on_held_out_episodes_and_label_rate(data, tmp_path):
+    run = tmp_path / "run"
+    assert main(["--mode", "finetune", "--preset", "test", "--data", str(data), "--out", str(run),
+                 "--batch-size", "2", "--steps", "4", "--save-every", "2", "--val-episodes", "1",
+                 "--rate", "15", "--no-progress"]) == 0
+    with (run / "val.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows] == [2, 4]
+    assert all(np.isfinite(float(r["loss_total"])) for r in rows)
+    # labels were made at 15 Hz: the checkpoint's action processor must convert with 15 Hz
+    assert load_pretrained(run / "step_0000004")[1].action.rate_hz == 15.0
+    assert main(["--mode", "finetune", "--data", str(data), "--out", str(run), "--preset", "test",
+                 "--val-episodes", "2", "--no-progress"]) == 2
+
+
 def test_pretrain_then_finetune_from_it(data, tmp_path):
     common = ["--preset", "test", "--data", str(data), "--batch-size", "2", "--no-progress"]
     assert main(["--mode", "pretrain", *common, "--out", str(tmp_path / "pre"), "--steps", "2"]) == 0

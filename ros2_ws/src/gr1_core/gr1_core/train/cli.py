@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="read a stream from another topic (see gr1-dataset --help)")
     p.add_argument("--rate", type=float, default=30.0, help="control rate of the labels, Hz")
     p.add_argument("--stride", type=int, default=1, help="ticks between window starts")
+    p.add_argument("--val-episodes", type=int, default=0,
+                   help="hold out this many bags (the last in sorted order); their loss is "
+                        "logged to OUT/val.csv at every checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     opts = TrainOptions(
@@ -50,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         steps=a.steps, batch_size=a.batch_size, lr=a.lr, weight_decay=a.weight_decay,
         warmup=a.warmup, save_every=a.save_every, keep=a.keep, workers=a.workers, seed=a.seed,
         device=a.device, cache_dir=a.cache_dir, remap=tuple(a.remap), rate=a.rate,
-        stride=a.stride, progress=not a.no_progress)
+        stride=a.stride, val_episodes=a.val_episodes, progress=not a.no_progress)
     try:
         last = train(opts)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:

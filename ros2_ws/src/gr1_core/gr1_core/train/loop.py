@@ -24,11 +24,11 @@ from tqdm import tqdm
 
 from gr1_core.checkpoint import load_config, save_pretrained
 from gr1_core.config import GR1Config
-from gr1_core.data.dataset import WindowDataset
+from gr1_core.data.dataset import WindowDataset, find_bags
 from gr1_core.data.topics import TopicMap
 from gr1_core.model.gr1 import GR1
 from gr1_core.model.losses import gr1_losses
-from gr1_core.processors import Processors
+from gr1_core.processors import ActionProcessor, Processors
 
 STATE_FILE = "trainer_state.pt"
 METRICS_FILE = "metrics.csv"
@@ -57,6 +57,8 @@ class TrainOptions:
     remap: tuple[str, ...] = ()
     rate: float = 30.0
     stride: int = 1
+    val_episodes: int = 0  # bags held out for validation (the last ones in sorted order)
+    val_batches: int = 20  # batches per validation
     progress: bool = True
 
 
@@ -121,10 +123,21 @@ def train(opts: TrainOptions) -> Path:
                                f"unexpected {unexpected[:5]})")
     model.to(device).train()
     processors = Processors.for_config(config)
+    # The labels are per-tick deltas at --rate; the runtime converts them to velocities with it.
+    processors.action = ActionProcessor(rate_hz=opts.rate)
 
-    dataset = WindowDataset(opts.data, config, mode=opts.mode, cache_dir=opts.cache_dir,
-                            topics=TopicMap().remapped(list(opts.remap)), rate=opts.rate,
-                            stride=opts.stride, progress=opts.progress and rank == 0)
+    bags = find_bags(opts.data)
+    if not 0 <= opts.val_episodes < len(bags):
+        raise ValueError(f"--val-episodes {opts.val_episodes} must be below the number of bags "
+                         f"({len(bags)}) in {opts.data}")
+    val_bags = bags[len(bags) - opts.val_episodes:] if opts.val_episodes else []
+    data_root = Path(opts.data)
+    cache_dir = opts.cache_dir or (data_root if data_root.is_dir() else data_root.parent) / ".gr1_cache"
+    common = dict(config=config, mode=opts.mode, cache_dir=cache_dir,
+                  topics=TopicMap().remapped(list(opts.remap)), rate=opts.rate,
+                  progress=opts.progress and rank == 0)
+    dataset = WindowDataset(bags[: len(bags) - len(val_bags)], stride=opts.stride, **common)
+    val_set = WindowDataset(val_bags, stride=max(opts.stride, config.window), **common) if val_bags else None
     if len(dataset) == 0:
         raise ValueError(f"no training windows in {opts.data} (all episodes failed or empty?)")
     sampler = DistributedSampler(dataset, shuffle=True, seed=opts.seed) if world > 1 else None
@@ -195,6 +208,8 @@ def train(opts: TrainOptions) -> Path:
                 bar.set_postfix(loss=f"{float(losses['total'].detach()):.4f}")
                 if rank == 0 and (step % opts.save_every == 0 or step == opts.steps):
                     last = _save(model, processors, out, step, optim, sched, opts)
+                    if val_set is not None:
+                        _validate(model, val_set, config, opts, device, out, step)
                 if step >= opts.steps:
                     break
             epoch += 1
@@ -206,6 +221,31 @@ def train(opts: TrainOptions) -> Path:
             dist.barrier()
             dist.destroy_process_group()
     return last
+
+
+def _validate(model: GR1, val_set: WindowDataset, config: GR1Config, opts: TrainOptions,
+              device: torch.device, out: Path, step: int) -> None:
+    """Mean loss terms over up to val_batches batches of the held-out episodes -> OUT/val.csv."""
+    loader = DataLoader(val_set, batch_size=opts.batch_size, shuffle=False)
+    sums: dict[str, float] = {}
+    n = 0
+    model.eval()
+    with torch.no_grad():
+        for i, batch in enumerate(loader):
+            if i >= opts.val_batches:
+                break
+            batch = {k: v.to(device) for k, v in batch.items()}
+            for k, v in gr1_losses(model(batch), batch, config).items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            n += 1
+    model.train()
+    path = out / "val.csv"
+    new = not path.is_file()
+    with path.open("a", newline="") as f:
+        w = csv.writer(f)
+        if new:
+            w.writerow(["step", *[f"loss_{k}" for k in sums]])
+        w.writerow([step, *[v / max(n, 1) for v in sums.values()]])
 
 
 def _save(model: GR1, processors: Processors, out: Path, step: int, optim, sched,
