@@ -16,6 +16,7 @@ import json
 import sys
 
 import rclpy
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
@@ -75,7 +76,11 @@ class RecorderNode(Node):
     def stop_episode(self, success: bool | None = None) -> str | None:
         path = self.recorder.stop(success)
         if path:
-            self.get_logger().info(f"episode stopped: {path} (success={success})")
+            text = f"episode stopped: {path} (success={success})"
+            if self.context.ok():
+                self.get_logger().info(text)
+            else:  # after Ctrl-C the context is gone and /rosout with it
+                print(text, file=sys.stderr)
         return None if path is None else str(path)
 
     def _on_control(self, msg: String) -> None:
@@ -141,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             rclpy.spin_once(node, timeout_sec=0.1)
             if deadline is not None and node.get_clock().now().nanoseconds >= deadline:
                 break
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ExternalShutdownException):  # Ctrl-C / SIGTERM: close the bag
         pass
     finally:
         node.destroy_node()
