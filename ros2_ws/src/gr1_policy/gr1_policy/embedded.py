@@ -31,6 +31,7 @@ class EmbeddedPolicy:
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
         self._running = True
+        self._closed = False
         self._thread = threading.Thread(target=self._spin, name="gr1-policy-spin", daemon=True)
         self._thread.start()
 
@@ -82,6 +83,10 @@ class EmbeddedPolicy:
         return self.node._state_machine.current_state[1]
 
     def close(self) -> None:
+        """Shut the node down (zero twist if active), stop spinning, destroy it. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         if self._thread.is_alive() and self.lifecycle_state() in ("active", "inactive",
                                                                   "unconfigured"):
             with contextlib.suppress(TimeoutError):

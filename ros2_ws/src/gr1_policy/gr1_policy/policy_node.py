@@ -573,12 +573,17 @@ def main(argv: list[str] | None = None) -> int:
     # twist; handle SIGINT/SIGTERM ourselves and shut down after the goodbye.
     rclpy.init(args=sys.argv if argv is None else argv,
                signal_handler_options=SignalHandlerOptions.NO)
+    # Both raise KeyboardInterrupt in the spin loop (also when started with SIGINT ignored, as
+    # background jobs of a non-interactive shell are).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     node = PolicyNode()
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
-        executor.spin()
+        # spin_once with a timeout, not spin(): Python runs signal handlers only between waits.
+        while rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
