@@ -48,7 +48,7 @@ def _cache(args: argparse.Namespace, topics: TopicMap) -> int:
     ds = WindowDataset(args.data, config, mode=args.mode, cache_dir=args.cache_dir, topics=topics,
                        rate=args.rate)
     print(f"{len(ds.episodes)} episodes, {len(ds)} windows of {config.window} ticks, cache "
-          f"{ds.cache_dir}; skipped (success: false): {len(ds.skipped)}")
+          f"{ds.cache_dir}; skipped (failed episodes, or clips when fine-tuning): {len(ds.skipped)}")
     return 0
 
 

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from gr1_core import keys
 from gr1_core.config import GR1Config
+from gr1_core.data.clips import CLIP_FILE, is_clip, load_clip
 from gr1_core.data.episode import load_episode
 from gr1_core.data.topics import TopicMap
 from gr1_core.data.windows import build_window, relative_actions, window_starts
@@ -32,13 +33,14 @@ CACHE_VERSION = 1
 
 
 def find_bags(root: str | Path) -> list[Path]:
-    """rosbag2 directories (metadata.yaml or .mcap inside) and loose .mcap files under root."""
+    """rosbag2 directories (metadata.yaml or .mcap inside), loose .mcap files and video clip
+    folders (clip.yaml, see gr1_core.data.clips) under root."""
     root = Path(root)
     if not root.exists():
         raise FileNotFoundError(f"data path {root} does not exist")
-    if (root / "metadata.yaml").is_file() or (root.is_file() and root.suffix == ".mcap"):
+    if (root / "metadata.yaml").is_file() or (root.is_file() and root.suffix == ".mcap") or is_clip(root):
         return [root]
-    bags: set[Path] = set()
+    bags: set[Path] = {c.parent for c in root.rglob(CLIP_FILE)}
     for meta in root.rglob("metadata.yaml"):
         bags.add(meta.parent)
     for mcap in root.rglob("*.mcap"):
@@ -71,7 +73,7 @@ def cache_episode(bag: Path, cache_dir: Path, image_size: int, topics: TopicMap,
         return entry
     if entry.exists():  # left incomplete by a crash: rebuild it
         shutil.rmtree(entry)
-    ep = load_episode(bag, topics, rate)
+    ep = load_clip(bag, rate) if is_clip(bag) else load_episode(bag, topics, rate)
     # Built in a private folder and renamed: DDP ranks or workers caching at once cannot clash.
     tmp = entry.with_name(f"{entry.name}.tmp{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
@@ -88,7 +90,7 @@ def cache_episode(bag: Path, cache_dir: Path, image_size: int, topics: TopicMap,
         np.save(tmp / f"{name}.npy", value)
     meta = {"bag": str(bag), "ticks": len(ep), "instruction": ep.instruction,
             "damage": ep.damage.describe() if ep.damage else None,
-            **{k: v for k, v in ep.meta.items() if k in ("seed", "success", "task")}}
+            **{k: v for k, v in ep.meta.items() if k in ("seed", "success", "task", "clip")}}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
     try:
         tmp.rename(entry)
@@ -102,8 +104,8 @@ class WindowDataset(Dataset):
 
     mode "finetune": images, state, actions, mask, instruction tokens (GR1.forward + gr1_losses).
     mode "pretrain": video-only clips: images, mask and instruction tokens, no state or actions.
-    Episodes whose sidecar says success: false are skipped for fine-tuning (keep_failures=True
-    keeps them).
+    Episodes whose sidecar says success: false, and video clips, are skipped for fine-tuning
+    (keep_failures=True keeps the failures).
     """
 
     def __init__(self, data: str | Path | list[Path], config: GR1Config, mode: str = "finetune",
@@ -126,6 +128,9 @@ class WindowDataset(Dataset):
         for bag in tqdm(bags, desc="caching episodes", unit="bag", disable=not progress):
             entry = cache_episode(Path(bag), self.cache_dir, config.image_size, topics, rate)
             meta = json.loads((entry / "meta.json").read_text())
+            if mode == "finetune" and meta.get("clip"):  # no actions: pre-training only
+                self.skipped.append(str(bag))
+                continue
             if mode == "finetune" and meta.get("success") is False and not keep_failures:
                 self.skipped.append(str(bag))
                 continue
