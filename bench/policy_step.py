@@ -142,6 +142,7 @@ class Variant:
     times_ms: list[float] = field(default_factory=list)
     encode_ms: list[float] = field(default_factory=list)
     policy_ms: list[float] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)  # episode step of each recorded action
     arms: list[np.ndarray] = field(default_factory=list)
     logits: list[float] = field(default_factory=list)
     grips: list[bool] = field(default_factory=list)
@@ -204,16 +205,28 @@ def build_variants(model, config, processors, backends, graph_dir, threads, log)
     return variants
 
 
+def naive_schedule(steps: int, naive_steps: int) -> set[int]:
+    """Steps at which the naive rollout computes: spread over the run (never the first), so a
+    change of background load over the run affects it like the runners."""
+    if naive_steps >= steps:
+        return set(range(steps))
+    picks = np.linspace(1, steps - 1, naive_steps).round().astype(int)
+    return {0, *picks.tolist()}  # step 0 is its warm-up
+
+
 def run_episode(variants, obs, naive_steps: int, log) -> None:
-    """Interleaved steps; the naive rollout only for its first ``naive_steps`` steps."""
+    """Interleaved steps. The naive rollout computes only at ``naive_schedule`` steps; at the
+    others it just records the observation (its history stays the same as the runners')."""
     from tqdm import tqdm
 
     live = [v for v in variants if v.rollout is not None]
+    compute_naive = naive_schedule(len(obs), naive_steps)
     for v in live:
         v.rollout.reset(INSTRUCTION)
     for i, o in enumerate(tqdm(obs, desc="  steps", unit="step", file=sys.stderr, leave=False)):
         for v in live:
-            if v.label.startswith("naive") and i >= naive_steps:
+            if v.label.startswith("naive") and i not in compute_naive:
+                v.rollout.observations.append(o)
                 continue
             if i == 0:
                 reset_peak_rss()
@@ -225,9 +238,30 @@ def run_episode(variants, obs, naive_steps: int, log) -> None:
                 v.times_ms.append(a.info["total_ms"])
                 v.encode_ms.append(a.info["encode_ms"])
                 v.policy_ms.append(a.info["policy_ms"])
+            v.steps.append(i)
             v.arms.append(a.info["raw_arm"])
             v.logits.append(a.info["gripper_logit"])
             v.grips.append(a.gripper_open)
+
+
+def diff_vs(v: Variant, ref: Variant) -> tuple[float, int, int]:
+    """(max abs diff of arm and logit, same gripper decisions, steps compared) on common steps."""
+    common = sorted(set(v.steps) & set(ref.steps))
+    if not common:
+        return float("nan"), 0, 0
+    iv = [v.steps.index(i) for i in common]
+    ir = [ref.steps.index(i) for i in common]
+    arm = np.abs(np.array(v.arms)[iv] - np.array(ref.arms)[ir]).max()
+    logit = np.abs(np.array(v.logits)[iv] - np.array(ref.logits)[ir]).max()
+    same = sum(v.grips[a] == ref.grips[b] for a, b in zip(iv, ir))
+    return float(max(arm, logit)), same, len(common)
+
+
+def arm_diff(v: Variant, ref: Variant) -> float:
+    common = sorted(set(v.steps) & set(ref.steps))
+    iv = [v.steps.index(i) for i in common]
+    ir = [ref.steps.index(i) for i in common]
+    return float(np.abs(np.array(v.arms)[iv] - np.array(ref.arms)[ir]).max())
 
 
 # ---------------------------------------------------------------- report
@@ -253,8 +287,9 @@ def report(preset, config, variants, flops, naive_flops, gemm, load, threads, na
         f"{naive_flops['total'] / 1e9:.2f} GFLOP (FLOP ratio {naive_flops['total'] / flops['total']:.1f}x)",
         f"- FLOP floor of a cached step: {floor_ms:.1f} ms at the fp32 GEMM rate, "
         f"{floor_bf16_ms:.1f} ms at the bf16 rate",
-        f"- naive timed over {len(naive.times_ms)} step(s) (of {naive_steps}), runners over "
-        f"{len(ref32.times_ms) if ref32 else 0}; first step of each is warm-up",
+        f"- naive computed at steps {naive.steps} (timed: all but step 0; at the other steps it only "
+        f"records the observation), runners timed over {len(ref32.times_ms) if ref32 else 0} "
+        "steps; step 0 of each is warm-up",
         "",
         "| variant | ms/step median | p90 | Hz | encode ms | policy ms | x faster than naive | "
         "x FLOP floor | peak RSS +MB | max abs diff vs naive | arm diff vs fp32 | gripper agree |",
@@ -268,17 +303,11 @@ def report(preset, config, variants, flops, naive_flops, gemm, load, threads, na
         p90 = float(np.percentile(v.times_ms, 90)) if v.times_ms else float("nan")
         floor = floor_bf16_ms if v.precision in ("bf16", "int8", "fp16") else floor_ms
         is_naive = v is naive
-        k = min(len(v.arms), len(naive.arms))
-        if not is_naive and k:
-            d = max(float(np.abs(np.array(v.arms[:k]) - np.array(naive.arms[:k])).max()),
-                    float(np.abs(np.array(v.logits[:k]) - np.array(naive.logits[:k])).max()))
-        else:
-            d = float("nan")
+        d = float("nan") if is_naive else diff_vs(v, naive)[0]
         arm32 = agree = "-"
         if ref32 is not None and v.precision != "fp32":
-            m = min(len(v.arms), len(ref32.arms))
-            arm32 = fmt(float(np.abs(np.array(v.arms[:m]) - np.array(ref32.arms[:m])).max()), ".4f")
-            same = sum(a == b for a, b in zip(v.grips[:m], ref32.grips[:m]))
+            arm32 = fmt(arm_diff(v, ref32), ".4f")
+            _, same, m = diff_vs(v, ref32)
             agree = f"{same}/{m}"
         lines.append(
             f"| {v.label} | {fmt(med)} | {fmt(p90)} | {fmt(1e3 / med)} | "
@@ -302,8 +331,7 @@ def check_targets(preset, variants, naive_med, floor_ms) -> list[str]:
     naive = variants[0]
     t32, v32 = med("runner torch fp32")
     if preset == "full" and v32 is not None:
-        k = min(len(v32.arms), len(naive.arms))
-        diff = float(np.abs(np.array(v32.arms[:k]) - np.array(naive.arms[:k])).max())
+        diff = diff_vs(v32, naive)[0]
         ratio = naive_med / t32
         out.append(f"- fp32 runner >= 8x faster than naive: {ratio:.2f}x -> "
                    f"{'PASS' if ratio >= 8 else 'MISS'}")
@@ -315,9 +343,9 @@ def check_targets(preset, variants, naive_med, floor_ms) -> list[str]:
             t, v = med(label)
             if v is None:
                 continue
-            m = min(len(v.arms), len(v32.arms))
-            arm = float(np.abs(np.array(v.arms[:m]) - np.array(v32.arms[:m])).max())
-            grip = all(a == b for a, b in zip(v.grips[:m], v32.grips[:m]))
+            arm = arm_diff(v, v32)
+            _, same, m = diff_vs(v, v32)
+            grip = same == m
             ok = t <= 250 and arm <= 0.02 and grip
             out.append(f"- {label}: {t:.0f} ms/step (<= 250), arm diff {arm:.4f} (<= 0.02), "
                        f"gripper identical over {m} steps: {grip} -> {'PASS' if ok else 'MISS'}")

@@ -218,7 +218,7 @@ def _export_if_missing(model, path, graph_dir: Path, precision: str, video: bool
     needed = ["frame_encoder", "text_encoder", "policy"] + (["policy_video"] if video else [])
     wanted = [graph_path(graph_dir, g, "fp32") for g in needed]
     if precision == "int8":
-        wanted += [graph_path(graph_dir, g, "int8") for g in ("frame_encoder", "policy")]
+        wanted += [graph_path(graph_dir, g, "int8") for g in needed if g != "text_encoder"]
     if all(p.is_file() for p in wanted):
         return
     try:
