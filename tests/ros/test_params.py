@@ -94,7 +94,7 @@ def test_declare_and_read_on_a_real_node(ros_context):
         node.destroy_node()
 
 
-@pytest.mark.parametrize("name", ["sim.yaml"])
+@pytest.mark.parametrize("name", ["sim.yaml", "robot.yaml"])
 def test_override_files_use_schema_names_and_valid_values(name):
     doc = yaml.safe_load((YAML_PATH.parent / name).read_text())
     flat = _flatten(doc[params.NODE_NAME]["ros__parameters"])

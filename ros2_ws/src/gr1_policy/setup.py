@@ -22,6 +22,7 @@ setup(
     entry_points={
         "console_scripts": [
             "gr1-policy=gr1_policy.policy_node:main",
+            "gr1-gripper-adapter=gr1_policy.gripper_adapter_node:main",
         ],
     },
 )
