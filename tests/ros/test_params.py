@@ -100,3 +100,9 @@ def test_override_files_use_schema_names_and_valid_values(name):
     flat = _flatten(doc[params.NODE_NAME]["ros__parameters"])
     assert set(flat) <= {s.name for s in params.SCHEMA}, set(flat) - {s.name for s in params.SCHEMA}
     params.from_flat(flat)
+
+
+def test_node_doc_table_is_generated_from_the_schema():
+    doc = (Path(__file__).parents[2] / "docs/NODE.md").read_text()
+    table = doc.split("<!-- params:begin -->\n")[1].split("<!-- params:end -->")[0]
+    assert table == params.markdown_table(), "regenerate: python -m gr1_policy.params --markdown"
