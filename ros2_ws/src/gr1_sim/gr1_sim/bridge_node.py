@@ -21,7 +21,7 @@ import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -228,10 +228,12 @@ class BridgeNode(Node):
         sim_dt = period * self.p["real_time_factor"]
         self._render_ready.wait(timeout=10.0)
         next_time = time.monotonic()
-        while self._running:
+        while self._running and self.context.ok():
             try:
                 self._physics_tick(sim_dt)
             except Exception as err:  # keep the node alive and say what happened
+                if not self.context.ok():
+                    break  # ROS is shutting down (Ctrl-C): nothing to publish to any more
                 self._warn_throttled("physics", f"physics step failed: {err!r}")
             next_time += period
             delay = next_time - time.monotonic()
@@ -278,9 +280,17 @@ class BridgeNode(Node):
                 qpos = self._scene.qpos()
             for cam in self._cameras:  # first renders create the GL contexts
                 renderer.render(qpos, cam["camera"], cam["width"], cam["height"])
+        except Exception as err:
+            self.get_logger().error(
+                f"cannot render the cameras: {err!r}. Headless machines need MUJOCO_GL=egl (the "
+                "default) or osmesa, with the EGL / OSMesa libraries installed.")
             self._render_ready.set()
-            next_time = time.monotonic()
-            while self._running:
+            renderer.close()
+            return
+        self._render_ready.set()
+        next_time = time.monotonic()
+        try:
+            while self._running and self.context.ok():
                 with self._lock:
                     qpos = self._scene.qpos()
                 stamp = self.get_clock().now().to_msg()
@@ -297,11 +307,9 @@ class BridgeNode(Node):
                 else:  # rendering is the bottleneck: go on as fast as it renders
                     next_time = time.monotonic()
         except Exception as err:
-            self.get_logger().error(
-                f"camera rendering stopped: {err!r}. Headless machines need MUJOCO_GL=egl "
-                "(or osmesa) set before the node starts.")
+            if self.context.ok():  # otherwise ROS is shutting down and publishing just failed
+                self.get_logger().error(f"camera rendering stopped: {err!r}")
         finally:
-            self._render_ready.set()
             renderer.close()
 
     def _publish_frame(self, cam: dict, frame: np.ndarray, stamp) -> None:
@@ -368,8 +376,8 @@ def main(args: list[str] | None = None) -> None:
         node = BridgeNode()
         executor.add_node(node)
         executor.spin()
-    except KeyboardInterrupt:
-        pass
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass  # Ctrl-C / SIGTERM: shut down below
     finally:
         if node is not None:
             executor.remove_node(node)
