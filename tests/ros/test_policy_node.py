@@ -91,6 +91,7 @@ class RobotStandIn:
         self.node = Node("policy_test_robot", context=context)
         self.faults = Faults()
         self.fault_since: float | None = None  # ROS time the current fault first went out
+        self.last_static_stamp = 0.0
         self.lock = threading.Lock()
         self.rec = Record()
         n = self.node
@@ -107,6 +108,11 @@ class RobotStandIn:
         n.create_subscription(GripperCommand, "/gr1/gripper_command", self._gripper, 10)
         n.create_subscription(Log, "/rosout", self._rosout, QoSProfile(
             depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        from std_srvs.srv import Trigger
+
+        self.servo_accepts = True
+        self.servo_calls = 0
+        n.create_service(Trigger, "/test_servo/start_servo", self._start_servo)
         self._frame = 0
         n.create_timer(1.0 / 30.0, self._publish)
         self.executor = SingleThreadedExecutor(context=context)
@@ -171,6 +177,7 @@ class RobotStandIn:
 
         if not f.stop_static:
             self.pub_static.publish(self._image(64, stamp(f.stamp_offset_static), f))
+            self.last_static_stamp = now + f.stamp_offset_static
         self.pub_wrist.publish(self._image(32, stamp(f.stamp_offset_wrist), f))
         js = JointState()
         js.header.stamp = stamp()
@@ -187,6 +194,13 @@ class RobotStandIn:
         self.pub_pose.publish(pose)
         if self.fault_since is None:
             self.fault_since = now
+
+    def _start_servo(self, request, response):
+        # Stands in for MoveIt Servo (Humble API); only the service contract matters here.
+        self.servo_calls += 1
+        response.success = self.servo_accepts
+        response.message = "" if self.servo_accepts else "robot is in reflex mode"
+        return response
 
     # --- recording ----------------------------------------------------------------------------
     def _twist(self, msg) -> None:
@@ -358,10 +372,9 @@ def test_bad_input_zero_then_recovery(running, faults, needle):
 def test_camera_that_stops(running):
     _, robot, _ = running
     robot.set_faults(stop_static=True)
-    # The last frame went out just before; it turns stale MAX_AGE after its stamp.
-    with robot.lock:
-        last = max(tw[1] for tw in robot.rec.twists)
-    onset = last + MAX_AGE
+    # The last frame turns stale MAX_AGE after its stamp. (The skew check zeroes motion even
+    # earlier, once the wrist frames are MAX_SKEW newer; this case asserts the staleness.)
+    onset = robot.last_static_stamp + MAX_AGE
     assert_zero_with_reason(robot, onset, "static camera stale: last frame")
     assert_recovers(robot)
 
@@ -455,6 +468,76 @@ def test_missing_and_corrupt_checkpoint_fail_configure(running):
     # The node survived all of it and configures again with a good checkpoint.
     policy.set_parameters(checkpoint=str(ckpts["good"]))
     assert policy.configure()
+
+
+def reconfigure(policy, **values) -> None:
+    if policy.lifecycle_state() == "active":
+        assert policy.deactivate()
+    if policy.lifecycle_state() == "inactive":
+        assert policy.cleanup()
+    policy.set_parameters(**values)
+    assert policy.configure()
+
+
+def test_dry_run_publishes_actions_only(running):
+    from std_msgs.msg import String
+
+    from gr1_msgs.msg import PolicyStatus
+
+    policy, robot, ckpts = running
+    reconfigure(policy, checkpoint=str(ckpts["good"]), dry_run=True)
+    assert policy.activate()
+    onset = robot.now()
+    robot.pub_instruction.publish(String(data="pick up the red block"))
+    wait_for(lambda: any(s[0] == PolicyStatus.STATE_DRY_RUN for s in robot.rec.status[-5:]), 10,
+             "DRY_RUN status")
+    time.sleep(0.3)
+    assert robot.twists_since(onset) == [], "a twist was published in dry run"
+    with robot.lock:
+        actions = [a for a in robot.rec.actions
+                   if a.header.stamp.sec + a.header.stamp.nanosec * 1e-9 >= onset]
+    assert actions and actions[-1].twist_commanded.linear.x > 0.05, "no would-be twist in dry run"
+    reconfigure(policy, dry_run=False)
+
+
+def test_servo_humble_start_and_refusal(running):
+    from std_msgs.msg import String
+
+    from gr1_msgs.msg import PolicyStatus
+
+    policy, robot, _ = running
+    reconfigure(policy, servo_api="humble", servo_node="/test_servo")
+    calls = robot.servo_calls
+    assert policy.activate()
+    t = robot.now()
+    robot.pub_instruction.publish(String(data="pick up the red block"))
+    wait_for(lambda: moving(robot, t), 10, "motion once Servo accepted")
+    assert robot.servo_calls == calls + 1
+
+    robot.servo_accepts = False
+    assert policy.deactivate() and policy.activate()
+    onset = robot.now()
+    diags = wait_for(lambda: [d for d in robot.diags_since(onset) if "refused" in d[2]], 10,
+                     "a diagnostic about Servo's refusal")
+    assert "reflex mode" in diags[0][2] and diags[0][1] == 2
+    with robot.lock:
+        assert robot.rec.status[-1][0] == PolicyStatus.STATE_FAULT
+    time.sleep(0.2)
+    assert all(np.all(v == 0.0) for *_, v in robot.twists_since(onset))
+    robot.servo_accepts = True
+
+    # No Servo at that name: activate fails and says so.
+    reconfigure(policy, servo_node="/no_servo_here", servo_timeout=0.5)
+    assert not policy.activate()
+    wait_for(lambda: any("/no_servo_here/start_servo did not appear" in m
+                         for m in robot.rec.rosout), 5, "the activate error on /rosout")
+    # servo_api jazzy needs moveit_msgs, which the wheels do not have: a clear refusal.
+    reconfigure(policy, servo_api="jazzy", servo_node="/servo_node")
+    assert not policy.activate()
+    wait_for(lambda: any("moveit_msgs is not installed" in m for m in robot.rec.rosout), 5,
+             "the moveit_msgs error on /rosout")
+    reconfigure(policy, servo_api="none")
+    assert policy.lifecycle_state() == "inactive"
 
 
 def test_console_script_over_lifecycle_services_and_sigint(running, tmp_path):
