@@ -13,7 +13,7 @@ pytestmark = pytest.mark.ros
 
 rclpy = pytest.importorskip("rclpy")
 
-from geometry_msgs.msg import PoseStamped, TwistStamped  # noqa: E402
+from geometry_msgs.msg import PoseArray, PoseStamped, TwistStamped  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image, JointState  # noqa: E402
@@ -42,6 +42,9 @@ class Probe:
                               lambda m: self._keep(self.infos, m), 5)
         n.create_subscription(JointState, "/joint_states", lambda m: self._keep(self.joints, m), 10)
         n.create_subscription(PoseStamped, "/gr1/ee_pose", self._on_pose, 10)
+        self.blocks: list[PoseArray] = []
+        n.create_subscription(PoseArray, "/gr1_sim_bridge/block_poses",
+                              lambda m: self._keep(self.blocks, m), 10)
         self.twist_pub = n.create_publisher(TwistStamped, "/servo_node/delta_twist_cmds", 10)
         self.gripper_pub = n.create_publisher(GripperCommand, "/gr1/gripper_command", 10)
         self.reset_client = n.create_client(Trigger, "/gr1_sim_bridge/reset")
@@ -137,6 +140,13 @@ def test_bridge_publishes_images_joints_and_pose(graph):
     assert joints.position[7] == pytest.approx(0.04, abs=0.003)  # open: width / 2 per finger
     assert probe.poses[-1][2] == "panda_link0"
     assert set(bridge.latest_frames()) == {"static", "wrist"}
+    wait_for(lambda: probe.blocks, 5.0, "block poses")
+    truth = bridge.snapshot()["blocks"]
+    published = probe.blocks[-1].poses
+    assert len(published) == 4
+    for pose, colour in zip(published, ("red", "green", "blue", "yellow")):
+        xyz = np.array([pose.position.x, pose.position.y, pose.position.z])
+        np.testing.assert_allclose(xyz, truth[colour][0], atol=1e-3)
 
 
 def test_twists_move_the_arm_and_it_halts_when_they_stop(graph):
@@ -185,7 +195,7 @@ def test_stale_and_foreign_frame_twists_do_not_move_the_arm(graph):
 
 
 def test_gripper_command_and_reset_service(graph):
-    _, probe = graph
+    bridge, probe = graph
     wait_for(lambda: probe.joints, 10.0, "joint states")
     close = GripperCommand(command=GripperCommand.CLOSE, speed=0.2)
     probe.gripper_pub.publish(close)
@@ -200,3 +210,10 @@ def test_gripper_command_and_reset_service(graph):
     wait_for(future.done, 5.0, "the reset service")
     assert future.result().success and "seed 6" in future.result().message
     wait_for(lambda: finger() > 0.037, 2.0, "the fingers to open again after reset")
+    blocks_seed_6 = bridge.snapshot()["blocks"]
+    assert bridge.reset_scene(seed=6) == 6  # the Python entry point, same seed, same scene
+    again = bridge.snapshot()
+    assert again["seed"] == 6
+    for colour, (position, _) in blocks_seed_6.items():
+        # same place; z may differ by the contact's settling (a fraction of a millimetre)
+        np.testing.assert_allclose(again["blocks"][colour][0], position, atol=1e-3)

@@ -1,6 +1,7 @@
 """ROS 2 adapter around `PandaScene`: node `gr1_sim_bridge` (console script `gr1-sim`).
 
-Out: both camera images (rgb8) and their CameraInfo, /joint_states, the TCP pose (PoseStamped).
+Out: both camera images (rgb8) and their CameraInfo, /joint_states, the TCP pose (PoseStamped),
+and the blocks' poses (PoseArray, for evaluation).
 In: MoveIt-Servo-style TwistStamped commands (through `ServoCommandGate`) and
 gr1_msgs/GripperCommand. Service `~/reset` (std_srvs/Trigger) starts a new episode.
 
@@ -19,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 import rclpy
-from geometry_msgs.msg import PoseStamped, TwistStamped
+from geometry_msgs.msg import Pose, PoseArray, PoseStamped, TwistStamped
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
@@ -44,6 +45,7 @@ _LIST_TYPES = {
     float: ParameterType.PARAMETER_DOUBLE_ARRAY,
 }
 _MAX_CATCH_UP = 0.1  # s: a physics loop further behind than this skips ahead instead of racing
+_BLOCK_POSES_RATE = 10.0  # Hz; ground truth for evaluation, not an input of the policy
 
 
 class RateMeter:
@@ -106,6 +108,9 @@ class BridgeNode(Node):
             })
         self._joint_pub = self.create_publisher(JointState, p["joint_states_topic"], 10)
         self._pose_pub = self.create_publisher(PoseStamped, p["ee_pose_topic"], 10)
+        self._blocks_pub = self.create_publisher(PoseArray, p["block_poses_topic"], 10)
+        self._block_order = list(scene_model.BLOCK_COLOURS)
+        self._ticks = 0
         self.create_subscription(TwistStamped, p["twist_topic"], self._on_twist, 10)
         self.create_subscription(GripperCommand, p["gripper_topic"], self._on_gripper, 10)
         self.create_service(Trigger, "~/reset", self._on_reset)
@@ -212,15 +217,38 @@ class BridgeNode(Node):
                     "STOP (2); ignored")
 
     def _on_reset(self, _request: Trigger.Request, response: Trigger.Response):
-        with self._lock:
-            self._episode += 1
-            seed = self.p["seed"] + self._episode
-            self._scene.reset(seed)
-            self._gate.halt()
+        seed = self.reset_scene()
         response.success = True
         response.message = f"scene reset with seed {seed}"
-        self.get_logger().info(response.message)
         return response
+
+    def reset_scene(self, seed: int | None = None) -> int:
+        """New episode: arm to the ready pose, gripper open, blocks re-drawn, twist forgotten.
+
+        Without `seed`, the n-th reset uses parameter seed + n. Returns the seed used.
+        """
+        with self._lock:
+            self._episode += 1
+            seed = self.p["seed"] + self._episode if seed is None else int(seed)
+            self._scene.reset(seed)
+            self._gate.halt()
+        self.get_logger().info(f"scene reset with seed {seed}")
+        return seed
+
+    def snapshot(self) -> dict:
+        """Consistent copy of the simulator state (world frame): "tcp" (x, y, z, qx, qy, qz, qw),
+        "arm_state" (x, y, z, roll, pitch, yaw), "gripper_width" (m), "blocks" {colour:
+        (position, quaternion xyzw)}, "seed", "time" (simulated s since reset)."""
+        with self._lock:
+            position, quat = self._scene.tcp_pose()
+            return {
+                "tcp": np.concatenate([position, quat]),
+                "arm_state": self._scene.tcp_rpy(),
+                "gripper_width": self._scene.gripper_width(),
+                "blocks": self._scene.block_poses(),
+                "seed": self._scene.seed,
+                "time": self._scene.time,
+            }
 
     # --- physics ---------------------------------------------------------------------------
     def _physics_loop(self) -> None:
@@ -254,6 +282,9 @@ class BridgeNode(Node):
             self._scene.step(twist, sim_dt)
             position, quat = self._scene.tcp_pose()
             names, q, qd = self._scene.joint_state()
+            self._ticks += 1
+            every = max(1, round(self.p["update_rate"] / _BLOCK_POSES_RATE))
+            blocks = self._scene.block_poses() if self._ticks % every == 0 else None
         self._step_durations.append(time.perf_counter() - started)
         self.physics_rate.tick(time.monotonic())
         stamp = self.get_clock().now().to_msg()
@@ -270,6 +301,17 @@ class BridgeNode(Node):
         (pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z,
          pose.pose.orientation.w) = quat.tolist()
         self._pose_pub.publish(pose)
+        if blocks is not None:
+            array = PoseArray()
+            array.header = pose.header
+            for colour in self._block_order:
+                block_position, block_quat = blocks[colour]
+                item = Pose()
+                item.position.x, item.position.y, item.position.z = block_position.tolist()
+                (item.orientation.x, item.orientation.y, item.orientation.z,
+                 item.orientation.w) = block_quat.tolist()
+                array.poses.append(item)
+            self._blocks_pub.publish(array)
 
     # --- cameras ---------------------------------------------------------------------------
     def _render_loop(self) -> None:

@@ -53,6 +53,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("joint_states_topic", str, "", "sensor_msgs/JointState out: panda_joint1..7 and "
               "panda_finger_joint1/2 (finger position = gripper width / 2)."),
     ParamSpec("ee_pose_topic", str, "", "geometry_msgs/PoseStamped out: the TCP pose in frame_id."),
+    ParamSpec("block_poses_topic", str, "",
+              "geometry_msgs/PoseArray out at 10 Hz: blocks in frame_id, in the order red, green, "
+              "blue, yellow (ground truth for evaluation and recording)."),
     ParamSpec("twist_topic", str, "", "geometry_msgs/TwistStamped in, as MoveIt Servo's "
               "~/delta_twist_cmds."),
     ParamSpec("gripper_topic", str, "", "gr1_msgs/GripperCommand in."),
