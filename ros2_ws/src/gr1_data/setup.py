@@ -18,6 +18,7 @@ setup(
         "console_scripts": [
             "gr1-record=gr1_data.recorder_node:main",
             "gr1-dataset=gr1_data.dataset_cli:main",
+            "gr1-eval=gr1_data.evaluate:main",
         ],
     },
 )

@@ -194,3 +194,25 @@ def rollout(scene, task: Task, seed: int, max_seconds: float = 20.0,
             break
     rec.success = task.success(start, SceneSnapshot.of(scene))
     return rec
+
+
+class ExpertPolicy:
+    """The scripted expert behind the policy interface (reset(instruction), step(Observation) ->
+    Action in CALVIN units), reading ground truth from `scene`. An oracle baseline for closed-loop
+    evaluation, and a check that the action <-> twist conventions round-trip."""
+
+    def __init__(self, scene, task: Task) -> None:
+        from gr1_core.action_mapping import ActionMapping
+
+        self.scene, self.task, self.mapping = scene, task, ActionMapping()
+        self.expert = ScriptedExpert(task)
+
+    def reset(self, instruction: str | None = None) -> None:
+        self.expert.reset(SceneSnapshot.of(self.scene))
+
+    def step(self, obs):
+        from gr1_core.types import Action
+
+        twist, grip = self.expert.act(SceneSnapshot.of(self.scene), self.scene.tcp_matrix())
+        arm = self.mapping.twist_to_action(twist, np.asarray(obs.arm_state)[3:])
+        return Action(arm=arm, gripper_open_probability=1.0 if grip else 0.0, gripper_open=grip)
