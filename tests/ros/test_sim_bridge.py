@@ -217,3 +217,12 @@ def test_gripper_command_and_reset_service(graph):
     for colour, (position, _) in blocks_seed_6.items():
         # same place; z may differ by the contact's settling (a fraction of a millimetre)
         np.testing.assert_allclose(again["blocks"][colour][0], position, atol=1e-3)
+
+
+def test_bad_parameters_are_refused_with_a_reason(ros_context):
+    with pytest.raises(ValueError, match="static_camera image size 2000x200"):
+        BridgeNode(context=ros_context,
+                   parameter_overrides=[Parameter("static_camera.width", value=2000)])
+    with pytest.raises(ValueError, match="command_in_type"):
+        BridgeNode(context=ros_context,
+                   parameter_overrides=[Parameter("servo.command_in_type", value="percent")])

@@ -75,21 +75,25 @@ class BridgeNode(Node):
 
     def __init__(self, **node_kwargs):
         super().__init__(NODE_NAME, **node_kwargs)
-        self.p = self._declare_parameters()
-        p = self.p
-        self._check_parameters()
+        try:  # a bad parameter must not leave a half-made node in the caller's context
+            self.p = p = self._declare_parameters()
+            self._check_parameters()
+            gate_config = ServoGateConfig(
+                incoming_command_timeout=p["servo.incoming_command_timeout"],
+                command_in_type=p["servo.command_in_type"],
+                linear_scale=p["servo.scale.linear"],
+                rotational_scale=p["servo.scale.rotational"],
+                base_frames=tuple(p["servo.base_frames"]),
+                tcp_frames=(p["tcp_frame_id"],),
+            )
+        except Exception:
+            Node.destroy_node(self)
+            raise
 
         self._lock = threading.Lock()  # guards the scene and the gate
         self._scene = PandaScene(seed=p["seed"])
         self._episode = 0
-        self._gate = ServoCommandGate(ServoGateConfig(
-            incoming_command_timeout=p["servo.incoming_command_timeout"],
-            command_in_type=p["servo.command_in_type"],
-            linear_scale=p["servo.scale.linear"],
-            rotational_scale=p["servo.scale.rotational"],
-            base_frames=tuple(p["servo.base_frames"]),
-            tcp_frames=(p["tcp_frame_id"],),
-        ))
+        self._gate = ServoCommandGate(gate_config)
         self._ws_min = np.array(p["workspace.min"])
         self._ws_max = np.array(p["workspace.max"])
         self._last_warning: dict[str, float] = {}
@@ -163,6 +167,13 @@ class BridgeNode(Node):
         for name in ("workspace.min", "workspace.max"):
             if len(p[name]) != 3:
                 raise ValueError(f"parameter {name} must hold 3 numbers (x, y, z), got {p[name]}")
+        max_w, max_h = scene_model.MAX_IMAGE_SIZE
+        for key in ("static_camera", "wrist_camera"):
+            width, height = p[f"{key}.width"], p[f"{key}.height"]
+            if not (8 <= width <= max_w and 8 <= height <= max_h):
+                raise ValueError(
+                    f"{key} image size {width}x{height} is outside 8x8..{max_w}x{max_h} (the "
+                    "offscreen buffer of the MuJoCo model); choose a size inside it")
         if any(lo >= hi for lo, hi in zip(p["workspace.min"], p["workspace.max"])):
             raise ValueError(
                 f"workspace.min {p['workspace.min']} must be below workspace.max "

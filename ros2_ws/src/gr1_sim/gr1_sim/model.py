@@ -24,6 +24,7 @@ WRIST_CAMERA = "wrist"
 CAMERAS = (STATIC_CAMERA, WRIST_CAMERA)
 
 TIMESTEP = 0.002  # s
+MAX_IMAGE_SIZE = (640, 480)  # px, width x height of the offscreen buffer
 RENDER_MESH_CELL = 0.006  # m, vertex-merge cell of the simplified Panda meshes (see below)
 MAX_GRIPPER_WIDTH = 0.08  # m, both fingers at their 0.04 m limit
 BLOCK_HALF_SIZE = 0.0225  # m: 4.5 cm cubes fit between the open fingers (8 cm)
@@ -143,8 +144,7 @@ def _build_spec() -> mujoco.MjSpec:
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
     spec.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
     spec.option.noslip_iterations = 3  # keeps grasped blocks from creeping out of the fingers
-    spec.visual.global_.offwidth = 640
-    spec.visual.global_.offheight = 480
+    spec.visual.global_.offwidth, spec.visual.global_.offheight = MAX_IMAGE_SIZE
     # No multisampling: with llvmpipe, 4x MSAA (MuJoCo's default) triples the time of a
     # 200x200 frame (about 28 -> 9 ms CPU), and CALVIN's renders are not anti-aliased either.
     spec.visual.quality.offsamples = 0
