@@ -193,3 +193,57 @@ def test_sigkill_mid_episode_leaves_a_readable_bag(ros_context, tmp_path):
     ep = load_episode(bag)
     assert len(ep) > 5 and ep.instruction == "stack green on yellow"
     assert ep.meta["success"] is None  # never stopped
+
+
+def test_record_compressed_images(ros_context, tmp_path):
+    import io
+
+    from PIL import Image
+    from rclpy.node import Node
+    from sensor_msgs.msg import CompressedImage
+    from std_msgs.msg import String
+
+    from gr1_data.recorder_node import RecorderNode
+
+    recorder = RecorderNode(str(tmp_path), TopicMap(), compressed_images=True, context=ros_context)
+    talker = Node("recorder_png_talker", context=ros_context)
+    t = TopicMap()
+    pubs = {k: talker.create_publisher(CompressedImage, getattr(t, k), 10)
+            for k in ("static_image", "wrist_image")}
+    from geometry_msgs.msg import PoseStamped
+
+    pose_pub = talker.create_publisher(PoseStamped, t.ee_pose, 10)
+    control = talker.create_publisher(String, "/gr1/record/control", 10)
+    spin = Spinner(ros_context, recorder, talker)
+    sent = []
+    try:
+        assert wait_for(lambda: all(p.get_subscription_count() > 0
+                                    for p in [*pubs.values(), pose_pub, control]))
+        time.sleep(0.5)
+        control.publish(String(data=json.dumps({"event": "start", "instruction": "png"})))
+        assert wait_for(lambda: recorder.recorder.recording)
+        for i in range(4):
+            _, img = image_msg(i)
+            buf = io.BytesIO()
+            Image.fromarray(img).save(buf, format="PNG")
+            msg = CompressedImage(format="png")
+            msg.data = buf.getvalue()
+            for p in pubs.values():
+                p.publish(msg)
+            pose_pub.publish(pose_msg(i))
+            sent.append(img)
+            time.sleep(0.05)
+        assert wait_for(lambda: recorder.recorder.counts.get(t.static_image, 0) == 4
+                        and recorder.recorder.counts.get(t.ee_pose, 0) == 4)
+        control.publish(String(data=json.dumps({"event": "stop", "success": False})))
+        assert wait_for(lambda: not recorder.recorder.recording)
+    finally:
+        spin.stop()
+        talker.destroy_node()
+        recorder.destroy_node()
+    ep = load_episode(next(tmp_path.iterdir()))
+    assert ep.meta["success"] is False
+    decoded = {int(f[0, 0, 0]): f for f in ep.rgb_static}
+    assert len(decoded) >= 3  # 4 frames at ~20 Hz sampled at 30 Hz
+    for i, frame in decoded.items():
+        np.testing.assert_array_equal(frame, sent[i])
