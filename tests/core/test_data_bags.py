@@ -155,3 +155,29 @@ def test_jittery_pose_stream_gives_steady_labels(tmp_path):
     latest = load_episode(tmp_path / "bag", interpolate_pose=False)
     arm_latest, _ = relative_actions(latest.arm_state, latest.gripper_open)
     assert np.abs(arm_latest[:-1, 0] - 0.5).max() > 0.1  # what interpolation avoids
+
+
+def test_corrupt_chunk_is_reported_where_it_starts(tmp_path):
+    from mcap.reader import make_reader
+
+    bag = write_episode(tmp_path / "bag", n=90, size=100)
+    mcap = bag / "bag.mcap"
+    with mcap.open("rb") as fh:
+        chunks = sorted(make_reader(fh).get_summary().chunk_indexes, key=lambda c: c.chunk_start_offset)
+    assert len(chunks) >= 3
+    second = chunks[1]
+    # Garble the first record inside the second chunk (its opcode and length): the chunk header
+    # and the index still look fine, the records do not.
+    records = second.chunk_start_offset + 9 + 40 + len(second.compression)
+    with mcap.open("r+b") as fh:
+        fh.seek(records)
+        fh.write(b"\xff" * 9)
+    reader = BagReader(bag)
+    msgs = reader.messages()
+    assert reader.damage is not None
+    assert chunks[0].chunk_start_offset < reader.damage.byte_offset <= second.chunk_start_offset
+    assert reader.damage.message_index == len(msgs) > 0
+    ep = load_episode(bag)
+    assert 0 < len(ep) < 90 and ep.damage is not None
+    for i in range(len(ep)):
+        np.testing.assert_array_equal(ep.rgb_static[i], frame(i, 100, 104))
