@@ -63,3 +63,11 @@ def test_clips_and_bags_in_one_folder(tmp_path):
     fine = WindowDataset(tmp_path / "data", GR1Config.preset("test"), progress=False)
     assert [e["meta"]["instruction"] for e in fine.episodes] == ["lift the red block"]
     assert fine.skipped and fine.skipped[0].endswith("c0")
+
+
+def test_dataset_info_describes_clips(tmp_path, capsys):
+    from gr1_data.dataset_cli import main
+
+    write_clip(tmp_path / "videos" / "c0")
+    assert main(["info", str(tmp_path / "videos")]) == 0
+    assert "video clip: 23 ticks at 30 Hz, instruction 'open the drawer'" in capsys.readouterr().out

@@ -17,6 +17,7 @@ from gr1_core.data.topics import TopicMap
 
 
 def _info(args: argparse.Namespace, topics: TopicMap) -> int:
+    from gr1_core.data.clips import is_clip, load_clip
     from gr1_core.data.dataset import find_bags
     from gr1_core.data.episode import load_episode
 
@@ -24,6 +25,11 @@ def _info(args: argparse.Namespace, topics: TopicMap) -> int:
     for root in args.bags:
         for bag in find_bags(root):
             print(f"== {bag}")
+            if is_clip(bag):
+                clip = load_clip(bag, args.rate)
+                print(f"  video clip: {len(clip)} ticks at {args.rate:g} Hz, instruction "
+                      f"{clip.instruction!r} (pre-training only)")
+                continue
             try:
                 reader = BagReader(bag)
                 for topic, msgtype in sorted(reader.topics.items()):

@@ -116,6 +116,8 @@ class BagReader:
                 if not self._mcap_files:
                     raise BagError(f"bag {self.path} is unreadable: {exc}") from exc
                 out = list(self._scan(wanted, keep_data=True))
+                if wanted is None:  # the index promised more than is readable: count what is
+                    self.counts = Counter(m.topic for m in out)
         else:
             out = list(self._scan(wanted, keep_data=True))
         out.sort(key=lambda m: m.time_ns)
