@@ -418,6 +418,26 @@ def test_instruction_change_holds_until_fresh_history(running):
     assert np.all(tw[0][3] == 0.0), "moved on the old episode's action after a change"
 
 
+def test_pause_and_resume(running):
+    from std_srvs.srv import SetBool
+
+    from gr1_msgs.msg import PolicyStatus
+
+    _, robot, _ = running
+    client = robot.node.create_client(SetBool, "/gr1_policy/pause")
+    assert client.wait_for_service(timeout_sec=5)
+    onset = robot.now()
+    future = client.call_async(SetBool.Request(data=True))
+    assert wait_for(lambda: future.done() and future.result(), 5, "pause answer").success
+    assert_zero_with_reason(robot, onset, "paused by request")
+    with robot.lock:
+        assert robot.rec.status[-1][0] == PolicyStatus.STATE_PAUSED
+    t = robot.now()
+    future = client.call_async(SetBool.Request(data=False))
+    assert wait_for(lambda: future.done() and future.result(), 5, "resume answer").success
+    wait_for(lambda: moving(robot, t), 10, "motion after resume")
+
+
 def test_deactivate_sends_zero_and_stops(running):
     policy, robot, _ = running
     assert policy.deactivate()

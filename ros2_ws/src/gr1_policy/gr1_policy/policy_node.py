@@ -64,6 +64,7 @@ class PolicyNode(LifecycleNode):
         # Instruction and episode.
         self._instruction: str | None = None
         self._instruction_reason: str | None = None  # why the last instruction was refused
+        self._paused = False  # ~/pause: the user's hold, survives instruction changes
         self._episode = 0
         self._episode_start = 0.0  # [s] ROS time of the instruction change
         self._fresh_results = 0
@@ -175,6 +176,7 @@ class PolicyNode(LifecycleNode):
         from geometry_msgs.msg import TwistStamped
         from sensor_msgs.msg import Image
         from std_msgs.msg import String
+        from std_srvs.srv import SetBool
 
         from gr1_msgs.msg import GripperCommand, PolicyAction, PolicyStatus
         from gr1_msgs.srv import SetInstruction
@@ -193,6 +195,8 @@ class PolicyNode(LifecycleNode):
             ),
             control_period=1.0 / cfg.control_rate,
         )
+        if self._paused:
+            self._safety.pause()
         self._inputs = Inputs(self, cfg)
         pub = self._publisher
         self._twist_pub = pub(TwistStamped, cfg.twist_topic, 10)
@@ -209,6 +213,7 @@ class PolicyNode(LifecycleNode):
             String, cfg.instruction_topic, self._on_instruction_msg, 10)))
         self._entities.append(("service", self.create_service(
             SetInstruction, cfg.set_instruction_service, self._on_set_instruction)))
+        self._entities.append(("service", self.create_service(SetBool, "~/pause", self._on_pause)))
         self._entities.append(("timer", self.create_timer(cfg.status_period, self._publish_status)))
         self._entities.append(("timer", self.create_timer(cfg.diagnostics_period,
                                                           self._publish_diagnostics)))
@@ -296,6 +301,16 @@ class PolicyNode(LifecycleNode):
             self.get_logger().info(f"new instruction: {text[:200]!r}")
         return True, f"following {text[:200]!r}"
 
+    def _on_pause(self, request: Any, response: Any) -> Any:
+        self._paused = bool(request.data)
+        if self._safety is not None:
+            # Resuming ramps up from zero under the acceleration limit (SafetyFilter.resume).
+            (self._safety.pause if self._paused else self._safety.resume)()
+        response.success = True
+        response.message = "paused: zero motion" if self._paused else "resumed"
+        self.get_logger().info(response.message)
+        return response
+
     def _on_instruction_msg(self, msg: Any) -> None:
         # A topic may be re-published (latched, periodic): the same text does not restart.
         self._set_instruction(msg.data, reset_episode=False)
@@ -319,6 +334,8 @@ class PolicyNode(LifecycleNode):
             inputs.poll_tf()
 
         reasons: list[str] = []
+        if self._paused:
+            reasons.append("paused by request: call ~/pause with data false to resume")
         if self._instruction is None:
             reasons.append(self._instruction_reason or input_checks.instruction(None, 1))
         servo_reason = self._servo.reason if self._servo is not None else "Servo not started"
@@ -468,6 +485,8 @@ class PolicyNode(LifecycleNode):
         assert cfg is not None
         if self._model_fault or (self._servo is not None and self._servo.error):
             state = S.STATE_FAULT
+        elif self._paused:
+            state = S.STATE_PAUSED
         elif self._instruction is None and self._instruction_reason is None:
             state = S.STATE_IDLE
         elif reasons:
@@ -544,8 +563,8 @@ class PolicyNode(LifecycleNode):
         from diagnostic_msgs.msg import DiagnosticStatus
 
         S = messages.PolicyStatus
-        level = {S.STATE_FAULT: DiagnosticStatus.ERROR,
-                 S.STATE_HOLDING: DiagnosticStatus.WARN}.get(self.state, DiagnosticStatus.OK)
+        level = {S.STATE_FAULT: DiagnosticStatus.ERROR, S.STATE_HOLDING: DiagnosticStatus.WARN,
+                 S.STATE_PAUSED: DiagnosticStatus.WARN}.get(self.state, DiagnosticStatus.OK)
         name = messages.STATE_NAMES[self.state]
         values = {"state": name, "step_latency_s": self._step_latency,
                   "inference_time_s": self._inference_time,
