@@ -324,6 +324,21 @@ class PolicyNode(LifecycleNode):
     def _tick(self) -> None:
         if not self._active:
             return
+        try:
+            self._control_step()
+        except Exception as exc:
+            # A bug must not leave Servo with the last non-zero command (or crash the executor):
+            # command zero, report, and try again next period.
+            reason = f"internal error in the control tick: {type(exc).__name__}: {exc}"
+            self.get_logger().error(reason, throttle_duration_sec=5.0)
+            if self.cfg is not None and not self.cfg.dry_run:
+                self._twist_pub.publish(messages.twist_stamped(
+                    ZERO, self.get_clock().now().to_msg(), self.cfg.twist_frame_id))
+            self.state = messages.PolicyStatus.STATE_FAULT
+            self.reasons = [reason]
+            self._report_if_changed()
+
+    def _control_step(self) -> None:
         cfg, inputs, safety, worker = self.cfg, self._inputs, self._safety, self._worker
         assert cfg is not None and inputs is not None and safety is not None and worker is not None
         t_tick = time.perf_counter()
