@@ -560,6 +560,22 @@ def test_servo_humble_start_and_refusal(running):
     assert policy.lifecycle_state() == "inactive"
 
 
+def test_late_results_are_dropped_and_counted(running):
+    from std_msgs.msg import String
+
+    policy, robot, _ = running
+    # No model can answer within 1 ms of its frames' stamps: every result arrives too late.
+    reconfigure(policy, max_result_age=0.001)
+    assert policy.activate()
+    onset = robot.now()
+    robot.pub_instruction.publish(String(data="pick up the red block"))
+    status = wait_for(lambda: [s for s in robot.rec.status[-3:] if s[2].dropped_results >= 3],
+                      10, "dropped_results counting up")
+    assert "waiting for the first model result" in status[-1][1]
+    assert all(np.all(v == 0.0) for *_, v in robot.twists_since(onset))
+    reconfigure(policy, max_result_age=0.5)
+
+
 def test_console_script_over_lifecycle_services_and_sigint(running, tmp_path):
     """gr1-policy as its own process, driven by the standard lifecycle services, as
     `ros2 lifecycle set` or a launch file would; Ctrl-C leaves a zero twist as the last word."""
