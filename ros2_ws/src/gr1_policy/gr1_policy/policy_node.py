@@ -596,7 +596,8 @@ class PolicyNode(LifecycleNode):
 
 def main(argv: list[str] | None = None) -> int:
     """Console script gr1-policy: the node alone, driven through its lifecycle services
-    (ros2 lifecycle set /gr1_policy configure|activate, or a launch file's lifecycle events)."""
+    (ros2 lifecycle set /gr1_policy configure|activate, or a launch file's lifecycle events).
+    `gr1-policy --print-params` prints the parameter table (--print-params-yaml: the defaults)."""
     import signal
 
     import rclpy
@@ -605,8 +606,12 @@ def main(argv: list[str] | None = None) -> int:
 
     # rclpy's own SIGINT handler shuts the context down before we could publish a last zero
     # twist; handle SIGINT/SIGTERM ourselves and shut down after the goodbye.
-    rclpy.init(args=sys.argv if argv is None else argv,
-               signal_handler_options=SignalHandlerOptions.NO)
+    args = sys.argv if argv is None else argv
+    if "--print-params" in args or "--print-params-yaml" in args:
+        sys.stdout.write(params.yaml_text() if "--print-params-yaml" in args
+                         else params.markdown_table())
+        return 0
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     # Both raise KeyboardInterrupt in the spin loop (also when started with SIGINT ignored, as
     # background jobs of a non-interactive shell are).
     signal.signal(signal.SIGINT, signal.default_int_handler)
