@@ -105,6 +105,11 @@ class PolicyNode(LifecycleNode):
         except PolicyLoadError as exc:
             self.get_logger().error(f"configure failed: {exc}")
             return FAILURE
+        except Exception as exc:  # rclpy would swallow it silently (ERROR, no message)
+            self.get_logger().error(f"configure failed: cannot load {cfg.checkpoint}: "
+                                    f"{type(exc).__name__}: {exc}")
+            self._policy = None
+            return FAILURE
         self.get_logger().info(f"loaded {self._policy.description} on {cfg.backend} in "
                                f"{time.perf_counter() - t0:.1f} s")
         try:
