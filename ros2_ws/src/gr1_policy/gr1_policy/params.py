@@ -66,10 +66,10 @@ class SafetyParams:
         min=0.0, max=6.0, length=3)
     max_linear_acceleration: float = _p(
         1.0, "m/s^2", "Limit on the change of linear velocity between two control periods.",
-        min=0.0, max=20.0)
+        min=0.01, max=20.0)
     max_angular_acceleration: float = _p(
         3.0, "rad/s^2", "Limit on the change of angular velocity between two control periods.",
-        min=0.0, max=50.0)
+        min=0.01, max=50.0)
     workspace_min: tuple[float, ...] = _p(
         (0.2, -0.5, 0.0), "m", "Lower corner of the allowed TCP box in the base frame (x, y, z); "
         "motion that would leave the box is removed.", min=-5.0, max=5.0, length=3)
