@@ -34,6 +34,12 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Variants of different runtimes run in turn in this process. Idle OpenMP threads of PyTorch
+# (and ONNX Runtime's pool, see allow_spinning below) would otherwise spin after each call and
+# steal a core from the next variant: measured 3-5x slowdowns on 2 cores. Deployment runs one
+# backend per process, where spinning is harmless. Must be set before torch is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import numpy as np
 
 DEFAULT_BACKENDS = "torch,onnxruntime,onnxruntime-cuda,tensorrt"
@@ -198,7 +204,8 @@ def build_variants(model, config, processors, backends, graph_dir, threads, log)
                                         num_threads=threads)
                 else:
                     impl = make_backend(backend, graph_dir=graph_dir, precision=precision,
-                                        num_threads=threads, window=config.window)
+                                        num_threads=threads, window=config.window,
+                                        allow_spinning=False)
                 return PolicyRunner(impl, config, processors)
 
             timed_build(Variant(label, backend, precision), build)
@@ -279,7 +286,8 @@ def report(preset, config, variants, flops, naive_flops, gemm, load, threads, na
         f"### preset `{preset}` (window {config.window}, image {config.image_size}, "
         f"ViT {config.vit_width}x{config.vit_depth}, policy {config.hidden_size}x{config.n_layer})",
         "",
-        f"- threads: {threads}; load average before/after: {load[0]} / {load[1]}",
+        f"- threads: {threads} (OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, onnxruntime "
+        f"spinning off); load average before/after: {load[0]} / {load[1]}",
         f"- GEMM 2048^3 (torch, best of 10): fp32 {gemm['fp32']:.0f} GFLOPS, "
         f"bf16 {gemm['bf16']:.0f} GFLOPS",
         f"- FLOPs of one cached step: {flops['total'] / 1e9:.2f} GFLOP (2 frames "

@@ -52,12 +52,13 @@ def make_backend(
     num_threads: int | None = None,
     video: bool = False,
     window: int | None = None,
+    allow_spinning: bool = True,
 ) -> Backend:
     """Build backend ``name`` (one of BACKEND_NAMES).
 
     ``torch`` needs ``model``; the others need ``graph_dir`` holding the graphs of ``gr1-export``
     (and ``tensorrt`` the model ``window``). ``precision`` defaults per backend (fp32, fp16 for
-    TensorRT). Raises BackendUnavailable naming the package to install when a library or device is
+    TensorRT). ``allow_spinning=False`` stops ONNX Runtime's idle threads from spinning. Raises BackendUnavailable naming the package to install when a library or device is
     missing, BackendError for anything else.
     """
     if name not in BACKEND_NAMES:
@@ -86,7 +87,7 @@ def make_backend(
         require_cuda_provider()
     if graph_dir is None:
         raise BackendError(f"backend {name!r} needs graph_dir, the folder gr1-export wrote")
-    return OnnxRuntimeBackend(graph_dir, precision, ort_device, num_threads, video)
+    return OnnxRuntimeBackend(graph_dir, precision, ort_device, num_threads, video, allow_spinning)
 
 
 __all__ = [

@@ -65,7 +65,11 @@ class OnnxRuntimeBackend:
         device: str = "cpu",
         num_threads: int | None = None,
         video: bool = False,
+        allow_spinning: bool = True,
     ) -> None:
+        """``allow_spinning=False`` makes idle pool threads sleep at once instead of spinning: a
+        little latency per call, but no core stolen from other thread pools in the process (e.g.
+        PyTorch's OpenMP threads when both run in turn, as in the benchmark)."""
         ort = _import_ort()
         self.name = "onnxruntime-cuda" if device == "cuda" else "onnxruntime"
         check_precision(self.name, precision, ("fp32", "int8") if device == "cpu" else ("fp32",))
@@ -84,6 +88,8 @@ class OnnxRuntimeBackend:
         if num_threads is not None:
             options.intra_op_num_threads = num_threads
             options.inter_op_num_threads = 1
+        if not allow_spinning:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # warnings about unused initialisers are noise here
 
         def session(graph: str):
