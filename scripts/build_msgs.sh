@@ -22,7 +22,8 @@ echo "[setup] building gr1_msgs (rosidl, about 20-60 s)"
 # directories (/opt/python/cpXY-cpXY/...); point them at this environment's.
 PYINC=$("$VPY" -c "import sysconfig; print(sysconfig.get_paths()['include'])")
 NPINC=$("$VPY" -c "import numpy; print(numpy.get_include())")
-grep -rlE "/opt/python/cp[0-9]+-cp[0-9]+/" "$VENV/share" --include='*.cmake' 2>/dev/null \
+# (grep finds nothing once rewritten: that must not stop a rebuild under pipefail.)
+{ grep -rlE "/opt/python/cp[0-9]+-cp[0-9]+/" "$VENV/share" --include='*.cmake' 2>/dev/null || true; } \
   | xargs -r sed -i -E \
       -e "s#/opt/python/cp[0-9]+-cp[0-9]+/lib/python3\.[0-9]+/site-packages/numpy/_core/include#$NPINC#g" \
       -e "s#/opt/python/cp[0-9]+-cp[0-9]+/include/python3\.[0-9]+#$PYINC#g"
