@@ -1,12 +1,20 @@
 """gr1-replay: replay a recorded bag through a checkpoint and report how its actions compare.
 
-  gr1-replay BAG --checkpoint models/sim1
+  gr1-replay BAG --checkpoint models/sim1 --out report/
   gr1-replay BAG --checkpoint models/sim1 --backend onnxruntime --reference policy --out report/
+  gr1-replay BAG --checkpoint models/sim1 --live --out report/       # through a policy node
 
-Feeds the bag's camera, pose, gripper and instruction streams to PolicyRunner at the recorded
-timing (synchronised at --rate) and compares the produced actions with the recorded ones: the
-demonstrator's motion (labels from consecutive poses) or, for a bag of a policy run, the
-PolicyAction messages on /gr1/action. Writes OUT/report.json and OUT/ticks.csv.
+Offline (default): feeds the bag's camera, pose, gripper and instruction streams, synchronised
+at --rate, to PolicyRunner in this process, with no DDS.
+Live (--live): starts gr1-policy as a child process (use_sim_time, sync inference), drives it
+through its lifecycle, republishes the same timeline over DDS (cameras as rgb8 Image, TCP pose,
+finger joints, instruction) with /clock from the bag, and records the PolicyAction, twist and
+gripper commands it sends back; latency is input publish -> command.
+
+Both compare the produced actions with the recorded ones: the demonstrator's motion (labels from
+consecutive poses) or, for a bag of a policy run, the PolicyAction messages on /gr1/action.
+Writes OUT/report.md (with actions.png and, when the model predicts video, frames.png),
+OUT/report.json and OUT/ticks.csv. A damaged bag is replayed up to the damage, which is reported.
 """
 
 from __future__ import annotations
@@ -16,10 +24,10 @@ import sys
 from pathlib import Path
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="gr1-replay", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("bag", help="rosbag2 folder or .mcap file")
+    p.add_argument("bag", help="rosbag2 folder (MCAP or sqlite3) or .mcap file")
     p.add_argument("--checkpoint", required=True, help="checkpoint directory (gr1-ros format)")
     p.add_argument("--backend", default="torch", help="torch, onnxruntime, onnxruntime-cuda, tensorrt")
     p.add_argument("--reference", choices=["auto", "poses", "policy"], default="auto",
@@ -28,29 +36,75 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--instruction", default=None, help="override the bag's instruction")
     p.add_argument("--out", default=None, help="report folder (default: none, summary only)")
     p.add_argument("--remap", action="append", default=[], metavar="KEY=/topic",
-                   help="read a stream from another topic (see gr1-dataset --help)")
+                   help="read a stream from another topic, e.g. "
+                        "static_image=/camera/camera/color/image_raw (see docs/DATA.md)")
     p.add_argument("--rate", type=float, default=30.0, help="control rate in Hz (default 30)")
+    p.add_argument("--no-frames", action="store_true",
+                   help="skip the predicted-frame strip (offline; saves the video head's time)")
+    p.add_argument("--no-plots", action="store_true", help="report.json and ticks.csv only")
+    live = p.add_argument_group("live mode")
+    live.add_argument("--live", action="store_true", help="replay through a gr1-policy node over DDS")
+    live.add_argument("--speed", type=float, default=1.0,
+                      help="wall-clock pace as a multiple of the recorded timing; 0: as fast as "
+                           "the node answers (sim time is the recorded timing either way)")
+    live.add_argument("--log-dir", default=None, help="policy node log folder (default OUT/logs)")
+    live.add_argument("--node-timeout", type=float, default=120.0,
+                      help="seconds to wait for the node to start and configure (default 120)")
     p.add_argument("--no-progress", action="store_true")
-    a = p.parse_args(argv)
+    return p.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse(argv)
     from gr1_core.checkpoint import CheckpointError
     from gr1_core.data.bag_reader import BagError
     from gr1_core.data.episode import load_episode
-    from gr1_core.data.replay import replay
+    from gr1_core.data.replay import (
+        compare,
+        instruction_of,
+        reference_actions,
+        replay,
+        write_outputs,
+    )
     from gr1_core.data.topics import TopicMap
+    from gr1_core.runtime.backends import BackendError, BackendUnavailable
     from gr1_core.runtime.runner import PolicyRunner
 
+    out = Path(a.out) if a.out else None
     try:
         ep = load_episode(a.bag, TopicMap().remapped(a.remap), a.rate)
         if ep.damage:
-            print(f"warning: {ep.damage.describe()}", file=sys.stderr)
-        runner = PolicyRunner.from_pretrained(a.checkpoint, a.backend)
-        report = replay(ep, runner, a.checkpoint, a.instruction, a.reference,
-                        Path(a.out) if a.out else None, progress=not a.no_progress)
-    except (BagError, CheckpointError, ValueError, FileNotFoundError) as exc:
+            print(f"warning: {ep.damage.describe()}; replaying the intact part", file=sys.stderr)
+        if a.live:
+            # The DDS adapter needs rclpy, which gr1_core never imports: it lives in gr1_data.
+            try:
+                from gr1_data.replay_live import run_live
+            except ImportError as exc:
+                raise ValueError(f"--live needs the gr1_data package and rclpy ({exc}); run "
+                                 "scripts/setup.sh") from exc
+            text = instruction_of(ep, a.instruction)
+            reference_actions(ep, a.reference)
+            log_dir = Path(a.log_dir) if a.log_dir else (out or Path(".")) / "logs"
+            produced = run_live(ep, a.checkpoint, a.backend, text, log_dir, speed=a.speed,
+                                node_timeout=a.node_timeout, progress=not a.no_progress)
+            report = compare(ep, produced, a.reference, a.checkpoint, text, "live", a.backend)
+            if out is not None:
+                write_outputs(out, ep, report, produced, plots=not a.no_plots)
+        else:
+            try:
+                runner = PolicyRunner.from_pretrained(a.checkpoint, a.backend,
+                                                      video=not a.no_frames and not a.no_plots)
+            except BackendError:  # a backend without the video graph: replay without frames
+                runner = PolicyRunner.from_pretrained(a.checkpoint, a.backend)
+            report = replay(ep, runner, a.checkpoint, a.instruction, a.reference, out,
+                            progress=not a.no_progress, backend=a.backend, plots=not a.no_plots)
+    except (BagError, CheckpointError, BackendUnavailable, ValueError, FileNotFoundError,
+            TimeoutError, RuntimeError) as exc:
         print(f"gr1-replay: error: {exc}", file=sys.stderr)
         return 2
     print(report.summary())
+    if out is not None:
+        print(f"report: {out / ('report.md' if not a.no_plots else 'report.json')}")
     return 0
 
 
