@@ -17,15 +17,18 @@ PERIOD_NS = round(1e9 / 30.0)
 
 
 def record_demo(scene, task, seed: int, out: Path, static_px: int = 200, wrist_px: int = 84,
-                held_out: bool = False, max_seconds: float = 20.0) -> dict:
-    """Roll the expert out on (task, seed) and write the bag `out`; returns its sidecar."""
+                held_out: bool = False, max_seconds: float = 20.0, storage: str = "mcap",
+                compressed: bool = False, topics=None) -> dict:
+    """Roll the expert out on (task, seed) and write the bag `out`; returns its sidecar.
+    `storage` (mcap, sqlite3), `compressed` (PNG CompressedImage cameras) and `topics` (a
+    TopicMap) make the kinds of bags labs have, e.g. for replay regression tests."""
     from gr1_sim.expert import rollout
 
     r = rollout(scene, task, seed, max_seconds=max_seconds, render=(static_px, wrist_px))
     rng = np.random.default_rng(r.seed)
     instruction = task.instruction(rng, held_out=held_out)
     names = scene.joint_state()[0]
-    with EpisodeBagWriter(out) as w:
+    with EpisodeBagWriter(out, topics=topics, storage=storage, compressed_images=compressed) as w:
         w.instruction(0, instruction)
         for i in range(r.ticks):
             t = i * PERIOD_NS

@@ -1,0 +1,110 @@
+"""Regenerate the replay regression data: small expert bags and their golden actions.
+
+    .venv/bin/python tests/data/make_goldens.py            # goldens only (bags as committed)
+    .venv/bin/python tests/data/make_goldens.py --bags     # re-record the bags too
+
+The bags are scripted-expert episodes from the pure simulator written by the project's own
+`gr1_data.synth.record_demo`, kept small (2 s, 48 px static / 32 px wrist cameras): one MCAP bag
+with raw rgb8 images and default topics, one sqlite3 bag with PNG CompressedImage cameras and a
+realsense-style static camera topic (read with --remap). The checkpoint is the `test` preset
+from `gr1-init --preset test --seed 0` (deterministic; 6.5 MB, so it is rebuilt rather than
+committed: the goldens record its sha256 and the tests refuse a different one). Goldens are the
+offline PyTorch actions per tick, `tests/data/bags/<bag>.golden.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BAG_DIR = HERE / "bags"
+REALSENSE_STATIC = "/camera/camera/color/image_raw"
+# name -> how it is recorded and how it must be read
+BAGS: dict[str, dict] = {
+    "lift_red_mcap": {"task": "lift_red", "seed": 0, "storage": "mcap", "compressed": False,
+                      "remap": []},
+    "push_blue_sqlite3_png": {"task": "push_blue_left", "seed": 1, "storage": "sqlite3",
+                              "compressed": True,
+                              "remap": [f"static_image={REALSENSE_STATIC}"]},
+}
+SECONDS, STATIC_PX, WRIST_PX = 2.0, 48, 32
+
+
+def make_checkpoint(path: Path) -> Path:
+    """The test-preset checkpoint the goldens belong to (random init, seed 0)."""
+    from gr1_core.checkpoint_cli import main as init_checkpoint
+
+    if not (path / "model.safetensors").is_file():
+        init_checkpoint(["--preset", "test", "--seed", "0", "--out", str(path)])
+    return path
+
+
+def checkpoint_sha(path: Path) -> str:
+    return hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()
+
+
+def record_bags() -> None:
+    from gr1_core.data.topics import TopicMap
+    from gr1_data.synth import record_demo
+    from gr1_sim.scene import PandaScene
+    from gr1_sim.tasks import get_task
+
+    scene = PandaScene(0)
+    try:
+        for name, spec in BAGS.items():
+            out = BAG_DIR / name
+            shutil.rmtree(out, ignore_errors=True)
+            record_demo(scene, get_task(spec["task"]), spec["seed"], out, STATIC_PX, WRIST_PX,
+                        max_seconds=SECONDS, storage=spec["storage"],
+                        compressed=spec["compressed"],
+                        topics=TopicMap().remapped(spec["remap"]))
+            print(f"{out}: {sum(f.stat().st_size for f in out.iterdir()) / 1e3:.0f} kB")
+    finally:
+        scene.close()
+
+
+def golden_actions(bag: Path, remap: list[str], checkpoint: Path, backend: str = "torch"):
+    """(episode, Produced) of an offline replay, as the tests compute it."""
+    from gr1_core.data.episode import load_episode
+    from gr1_core.data.replay import run_offline
+    from gr1_core.data.topics import TopicMap
+    from gr1_core.runtime.runner import PolicyRunner
+
+    ep = load_episode(bag, TopicMap().remapped(remap))
+    runner = PolicyRunner.from_pretrained(checkpoint, backend)
+    return ep, run_offline(ep, runner, ep.instruction, progress=False)
+
+
+def write_goldens(checkpoint: Path) -> None:
+    for name, spec in BAGS.items():
+        ep, produced = golden_actions(BAG_DIR / name, spec["remap"], checkpoint)
+        golden = {"bag": name, "remap": spec["remap"], "checkpoint": "gr1-init --preset test "
+                  "--seed 0", "checkpoint_sha256": checkpoint_sha(checkpoint),
+                  "instruction": ep.instruction, "ticks": len(ep),
+                  "arm": produced.arm.round(7).tolist(),
+                  "open_prob": produced.open_prob.round(7).tolist()}
+        path = BAG_DIR / f"{name}.golden.json"
+        path.write_text(json.dumps(golden, indent=None) + "\n")
+        print(f"{path}: {len(ep)} ticks")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bags", action="store_true", help="re-record the bags (changes them)")
+    p.add_argument("--checkpoint", default="/tmp/gr1-golden-test-ckpt",
+                   help="where to build the test checkpoint (default /tmp/gr1-golden-test-ckpt)")
+    a = p.parse_args(argv)
+    if a.bags:
+        record_bags()
+    write_goldens(make_checkpoint(Path(a.checkpoint)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
