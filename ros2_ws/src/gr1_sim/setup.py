@@ -20,6 +20,7 @@ setup(
     entry_points={
         "console_scripts": [
             "gr1-sim=gr1_sim.bridge_node:main",
+            "gr1-expert=gr1_sim.expert_node:main",
         ],
     },
 )

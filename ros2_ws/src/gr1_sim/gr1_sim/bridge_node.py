@@ -3,7 +3,10 @@
 Out: both camera images (rgb8) and their CameraInfo, /joint_states, the TCP pose (PoseStamped),
 and the blocks' poses (PoseArray, for evaluation).
 In: MoveIt-Servo-style TwistStamped commands (through `ServoCommandGate`) and
-gr1_msgs/GripperCommand. Service `~/reset` (std_srvs/Trigger) starts a new episode.
+gr1_msgs/GripperCommand. Service `~/reset` (std_srvs/Trigger) starts a new episode;
+`~/start_task` (gr1_msgs/StartTask) starts a task of gr1_sim.tasks at a seeded start, whose
+task, instruction and success (the task's detector on this node's own state, 10 Hz) go out as
+JSON on the latched `~/episode` (std_msgs/String).
 
 Threads: physics runs in its own thread against the wall clock; cameras render in another
 (with their own MjData and GL context), so slow software rendering never stalls the arm; the
@@ -13,6 +16,7 @@ All stamps are the node clock's now() (wall time; no /clock, no sim time).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import deque
@@ -24,15 +28,19 @@ from geometry_msgs.msg import Pose, PoseArray, PoseStamped, TwistStamped
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from gr1_msgs.msg import GripperCommand
+from gr1_msgs.srv import StartTask
 from gr1_sim import model as scene_model
+from gr1_sim.episode import TaskEpisode, episode_state
 from gr1_sim.parameters import NODE_NAME, PARAMETERS, load_defaults
 from gr1_sim.scene import PandaScene, SceneRenderer, camera_intrinsics
 from gr1_sim.servo_gate import ServoCommandGate, ServoGateConfig, limit_to_workspace
+from gr1_sim.tasks import SceneSnapshot
 
 _PARAM_TYPES = {
     bool: ParameterType.PARAMETER_BOOL,
@@ -93,6 +101,7 @@ class BridgeNode(Node):
         self._lock = threading.Lock()  # guards the scene and the gate
         self._scene = PandaScene(seed=p["seed"])
         self._episode = 0
+        self._task_episode: TaskEpisode | None = None  # set by ~/start_task, cleared by ~/reset
         self._gate = ServoCommandGate(gate_config)
         self._ws_min = np.array(p["workspace.min"])
         self._ws_max = np.array(p["workspace.max"])
@@ -118,6 +127,11 @@ class BridgeNode(Node):
         self.create_subscription(TwistStamped, p["twist_topic"], self._on_twist, 10)
         self.create_subscription(GripperCommand, p["gripper_topic"], self._on_gripper, 10)
         self.create_service(Trigger, "~/reset", self._on_reset)
+        self.create_service(StartTask, "~/start_task", self._on_start_task)
+        # Latched: a listener that joins late still gets the current episode at once.
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self._episode_pub = self.create_publisher(String, "~/episode", latched)
 
         self.physics_rate = RateMeter()
         self.camera_rate = RateMeter()
@@ -242,9 +256,49 @@ class BridgeNode(Node):
             self._episode += 1
             seed = self.p["seed"] + self._episode if seed is None else int(seed)
             self._scene.reset(seed)
+            self._task_episode = None
             self._gate.halt()
+            state = self._episode_state()
+        self._episode_pub.publish(String(data=json.dumps(state)))
         self.get_logger().info(f"scene reset with seed {seed}")
         return seed
+
+    def _on_start_task(self, request: StartTask.Request, response: StartTask.Response):
+        try:
+            episode = self.start_task(request.task, request.seed, request.held_out)
+        except KeyError as err:  # unknown task: the message lists the families
+            response.success, response.message = False, str(err.args[0])
+            return response
+        except RuntimeError as err:  # no feasible start from that seed
+            response.success, response.message = False, str(err)
+            return response
+        response.success = True
+        response.instruction, response.scene_seed = episode.instruction, episode.scene_seed
+        response.message = (f"episode {episode.number}: {episode.task.name} seed {episode.seed} "
+                            f"(scene seed {episode.scene_seed}): {episode.instruction!r}")
+        return response
+
+    def start_task(self, task: str, seed: int, held_out: bool = False) -> TaskEpisode:
+        """What ~/start_task does: the task's seeded start, arm at the ready pose, gripper open."""
+        with self._lock:
+            episode = TaskEpisode.start_on(self._scene, task, seed, held_out, self._episode + 1,
+                                           self.get_clock().now().nanoseconds)
+            self._episode += 1
+            self._task_episode = episode
+            self._gate.halt()
+            state = self._episode_state()
+        self._episode_pub.publish(String(data=json.dumps(state)))
+        self.get_logger().info(f"task {task} seed {seed} (scene seed {episode.scene_seed}): "
+                               f"{episode.instruction!r}")
+        return episode
+
+    def _episode_state(self) -> dict:  # caller holds the lock
+        return episode_state(self._task_episode, self._episode, self._scene.seed, self._scene.time)
+
+    def episode(self) -> dict:
+        """The current episode as published on ~/episode."""
+        with self._lock:
+            return self._episode_state()
 
     def snapshot(self) -> dict:
         """Consistent copy of the simulator state (world frame): "tcp" (x, y, z, qx, qy, qz, qw),
@@ -296,6 +350,11 @@ class BridgeNode(Node):
             self._ticks += 1
             every = max(1, round(self.p["update_rate"] / _BLOCK_POSES_RATE))
             blocks = self._scene.block_poses() if self._ticks % every == 0 else None
+            state = None
+            if blocks is not None:
+                if self._task_episode is not None:
+                    self._task_episode.update(SceneSnapshot.of(self._scene), self._scene.time)
+                state = self._episode_state()
         self._step_durations.append(time.perf_counter() - started)
         self.physics_rate.tick(time.monotonic())
         stamp = self.get_clock().now().to_msg()
@@ -323,6 +382,7 @@ class BridgeNode(Node):
                  item.orientation.w) = block_quat.tolist()
                 array.poses.append(item)
             self._blocks_pub.publish(array)
+            self._episode_pub.publish(String(data=json.dumps(state)))
 
     # --- cameras ---------------------------------------------------------------------------
     def _render_loop(self) -> None:

@@ -73,3 +73,13 @@ def rotation_angle_axis(mat: np.ndarray) -> np.ndarray:
         axis = np.sqrt(np.clip((np.diag(r) + 1.0) / 2.0, 0.0, None))
         return axis / np.linalg.norm(axis) * angle
     return axis / norm * angle
+
+
+def quat_xyzw_to_mat(quat: np.ndarray) -> np.ndarray:
+    """3x3 rotation matrix of a quaternion (x, y, z, w), normalised first."""
+    x, y, z, w = np.asarray(quat, dtype=float) / np.linalg.norm(quat)
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ])

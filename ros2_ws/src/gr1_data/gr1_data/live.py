@@ -1,0 +1,362 @@
+"""Episodes on the live ROS graph: the simulator bridge, an agent (the scripted expert node or
+the policy node) and optionally the recorder, each a child process talking over DDS.
+
+`LiveSession` starts the graph and an operator node in this process; `run_episode` starts a task
+at a seed through the bridge's `~/start_task`, optionally records it (`gr1-record` control topic
+and `~/stop` service), and waits on the bridge's `~/episode` JSON for success or a time limit.
+Used by `gr1-dataset record-live` and `gr1-eval --live`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+STATIC_TOPIC = "/camera/static/color/image_raw"
+PREDICTED_PREFIX = "/gr1/predicted"
+VIDEO_FPS = 10.0
+
+
+class LiveError(RuntimeError):
+    """A node died or did not answer; the message names it and quotes its log."""
+
+
+@dataclass
+class LiveOptions:
+    agent: str  # "expert" or "policy"
+    log_dir: Path
+    record_dir: Path | None = None  # start gr1-record writing here
+    checkpoint: str | None = None  # policy agent
+    backend: str = "torch"
+    control_rate: float = 30.0
+    sim_overrides: dict = field(default_factory=dict)
+    startup_timeout: float = 120.0
+
+
+class LiveSession:
+    """The graph's processes and the operator node. Use as a context manager."""
+
+    def __init__(self, options: LiveOptions) -> None:
+        self.o = options
+        self.nodes: list = []
+        self._lock = threading.Lock()
+        self.episode: dict = {}
+        self._frames: list[np.ndarray] | None = None  # collecting video when not None
+        self._last_frame_t = 0.0
+        self._predicted: np.ndarray | None = None
+        self.predicted_seen = False
+
+    # --- graph ---------------------------------------------------------------------------
+    def __enter__(self) -> LiveSession:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        import rclpy
+        from rclpy.context import Context
+
+        from gr1_bringup.processes import package_config, ros_env, start_node
+
+        o = self.o
+        env = ros_env({k: v for k, v in os.environ.items() if k.startswith("ROS_")})
+        self.nodes.append(start_node("sim_bridge", "gr1-sim", o.log_dir,
+                                     params_files=[package_config("gr1_sim", "sim.yaml")],
+                                     overrides=o.sim_overrides, env=env))
+        if o.agent == "expert":
+            self.nodes.append(start_node("expert", "gr1-expert", o.log_dir,
+                                         overrides={"control_rate": o.control_rate}, env=env))
+        else:
+            self.nodes.append(start_node(
+                "policy", "gr1-policy", o.log_dir,
+                params_files=[package_config("gr1_policy", "policy.yaml"),
+                              package_config("gr1_policy", "sim.yaml")],
+                overrides={"checkpoint": str(o.checkpoint), "backend": o.backend,
+                           "control_rate": o.control_rate, "publish_predicted_frames": True,
+                           "predicted_frames_topic_prefix": PREDICTED_PREFIX}, env=env))
+        if o.record_dir is not None:
+            self.nodes.append(_start_recorder(o.record_dir, o.log_dir, env))
+        self.context = Context()
+        rclpy.init(context=self.context)
+        self._make_operator()
+        self._wait(lambda: self.start_client.service_is_ready(), o.startup_timeout,
+                   "the bridge's ~/start_task service")
+        if o.record_dir is not None:
+            self._wait(lambda: self.stop_client.service_is_ready()
+                       and self.control_pub.get_subscription_count() > 0, o.startup_timeout,
+                       "the recorder")
+        if o.agent == "policy":
+            self._activate_policy()
+
+    def _make_operator(self) -> None:
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+        from sensor_msgs.msg import Image
+        from std_msgs.msg import String
+        from std_srvs.srv import SetBool
+
+        from gr1_msgs.srv import SetInstruction, StartTask
+
+        node = self.node = Node("gr1_live_operator", context=self.context)
+        self.start_client = node.create_client(StartTask, "/gr1_sim_bridge/start_task")
+        self.stop_client = node.create_client(SetBool, "/gr1_recorder/stop")
+        self.instruction_client = node.create_client(SetInstruction, "/gr1/set_instruction")
+        self.control_pub = node.create_publisher(String, "/gr1/record/control", 10)
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        node.create_subscription(String, "/gr1_sim_bridge/episode", self._on_episode, latched)
+        node.create_subscription(Image, STATIC_TOPIC, self._on_camera, 2)
+        node.create_subscription(Image, f"{PREDICTED_PREFIX}/static", self._on_predicted, 2)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(node)
+        self._spinning = True
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while self._spinning:  # spin_once with a flag: shutdown only after this thread ends
+            self.executor.spin_once(timeout_sec=0.02)
+
+    def _activate_policy(self) -> None:
+        from gr1_bringup.lifecycle import LifecycleClient
+
+        lifecycle = LifecycleClient(self.node, "/gr1_policy")
+        self._wait(lambda: lifecycle.wait_for_service(0.1), self.o.startup_timeout,
+                   "the policy's lifecycle services")
+        for transition in ("configure", "activate"):
+            if not lifecycle.change_state(transition, timeout=self.o.startup_timeout):
+                raise LiveError(f"policy node refused to {transition} with checkpoint "
+                                f"{self.o.checkpoint}:\n{self.nodes[1].log_tail()}")
+        self._wait(lambda: self.instruction_client.service_is_ready(), 30,
+                   "the policy's set_instruction service")
+
+    def close(self) -> None:
+        from gr1_bringup.processes import stop_nodes
+
+        if getattr(self, "_thread", None) is not None:
+            self._spinning = False
+            self._thread.join(timeout=2.0)
+            self.executor.shutdown()
+            self.node.destroy_node()
+            self._thread = None
+        if getattr(self, "context", None) is not None and self.context.ok():
+            import rclpy
+
+            rclpy.shutdown(context=self.context)
+        stop_nodes(self.nodes)
+
+    def _wait(self, predicate, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            for n in self.nodes:
+                if not n.alive():
+                    raise LiveError(f"{n.name} exited while waiting for {what}:\n{n.log_tail()}")
+            if time.monotonic() > deadline:
+                logs = "\n".join(f"--- {n.name} ({n.log_path})\n{n.log_tail(10)}" for n in self.nodes)
+                raise LiveError(f"timed out after {timeout:g} s waiting for {what}\n{logs}")
+            time.sleep(0.02)
+
+    def _call(self, client, request, timeout: float = 10.0):
+        future = client.call_async(request)
+        self._wait(future.done, timeout, f"an answer from {client.srv_name}")
+        return future.result()
+
+    # --- subscriptions -------------------------------------------------------------------
+    def _on_episode(self, msg) -> None:
+        with self._lock:
+            self.episode = json.loads(msg.data)
+
+    def _on_camera(self, msg) -> None:
+        if self._frames is None or time.monotonic() - self._last_frame_t < 1.0 / VIDEO_FPS:
+            return
+        from gr1_data.live_report import side_by_side
+
+        self._last_frame_t = time.monotonic()
+        camera = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width, 3)
+        with self._lock:
+            if self._frames is not None:
+                self._frames.append(side_by_side(camera.copy(), self._predicted))
+
+    def _on_predicted(self, msg) -> None:
+        frame = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width, 3).copy()
+        with self._lock:
+            self._predicted, self.predicted_seen = frame, True
+
+    # --- episodes ------------------------------------------------------------------------
+    def run_episode(self, task: str, seed: int, held_out: bool = False, max_seconds: float = 20.0,
+                    settle_seconds: float = 0.5, video: bool = False) -> dict:
+        """One episode; returns task, seed, scene_seed, instruction, success, seconds (to success
+        or the limit) and, when recording, bag. The expert's episode ends once success has held
+        for `settle_seconds` (a finished demonstration); the policy's at the first success."""
+        from std_msgs.msg import String
+        from std_srvs.srv import SetBool
+
+        from gr1_msgs.srv import SetInstruction, StartTask
+
+        requested = self.node.get_clock().now().nanoseconds
+        res = self._call(self.start_client, StartTask.Request(task=task, seed=seed, held_out=held_out))
+        if not res.success:
+            raise ValueError(f"the bridge refused task {task!r} seed {seed}: {res.message}")
+        self._wait(lambda: self._current(task, seed, requested) is not None, 10,
+                   f"the bridge's episode message for {task} seed {seed}")
+        bag = None
+        if self.o.record_dir is not None:
+            bag = self.o.record_dir.resolve() / f"{task}_seed{seed:04d}"
+            if bag.exists():
+                raise FileExistsError(f"{bag} exists; choose another --out or --seed")
+            self.control_pub.publish(String(data=json.dumps({
+                "event": "start", "instruction": res.instruction, "seed": seed, "task": task,
+                "scene_seed": int(res.scene_seed), "held_out": held_out, "name": bag.name,
+                "source": "gr1-expert on the live graph"})))
+            self._wait(lambda: (bag / "episode.yaml").exists(), 10, f"the recorder to start {bag}")
+        if self.o.agent == "policy":
+            r = self._call(self.instruction_client,
+                           SetInstruction.Request(instruction=res.instruction, reset_episode=True))
+            if not r.success:
+                raise LiveError(f"the policy refused the instruction: {r.message}")
+        with self._lock:
+            self._frames, self._predicted = ([] if video else None), None
+        started = time.monotonic()
+        held_since = None
+        success = False
+        while time.monotonic() - started < max_seconds:
+            ep = self._current(task, seed, requested) or {}
+            now = time.monotonic()
+            if ep.get("success"):
+                held_since = held_since or now
+                if self.o.agent == "policy" or now - held_since >= settle_seconds:
+                    success = True
+                    break
+            else:
+                held_since = None
+            self._wait(lambda: True, 1, "")  # checks that every node is still alive
+            time.sleep(0.05)
+        seconds = time.monotonic() - started
+        if self.o.agent == "policy":  # an empty instruction stops the policy: the arm holds
+            self._call(self.instruction_client, SetInstruction.Request(instruction=""))
+        with self._lock:
+            frames, self._frames = self._frames, None
+        out = {"task": task, "seed": seed, "scene_seed": int(res.scene_seed),
+               "instruction": res.instruction, "held_out": held_out, "success": success,
+               "seconds": round(seconds, 2), "frames": frames}
+        if bag is not None:
+            r = self._call(self.stop_client, SetBool.Request(data=success))
+            if not r.success:
+                raise LiveError(f"the recorder did not stop {bag}: {r.message}")
+            out["bag"] = str(bag)
+        return out
+
+    def _current(self, task: str, seed: int, since_ns: int) -> dict | None:
+        with self._lock:
+            ep = self.episode
+        if ep.get("task") == task and ep.get("seed") == seed and ep.get("started_ns", 0) >= since_ns:
+            return ep
+        return None
+
+
+def _start_recorder(out: Path, log_dir: Path, env: dict):
+    """gr1-record takes plain CLI arguments (not --ros-args), so not through start_node."""
+    import subprocess
+
+    from gr1_bringup.processes import NodeProcess, executable
+
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / "recorder.log"
+    cmd = [executable("gr1-record"), "--out", str(out.resolve()), "--flush-period", "0.5"]
+    log = open(log_path, "w")  # noqa: SIM115 - owned by the child for its lifetime
+    process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                               start_new_session=True)
+    return NodeProcess("recorder", process, log_path)
+
+
+def sim_overrides(static_px: int, wrist_px: int, camera_rate: float, seed: int) -> dict:
+    return {"seed": seed, "camera_rate": camera_rate,
+            "static_camera.width": static_px, "static_camera.height": static_px,
+            "wrist_camera.width": wrist_px, "wrist_camera.height": wrist_px}
+
+
+def record_live(tasks: list[str], episodes: int, out: Path, seed0: int = 0, held_out: bool = False,
+                max_seconds: float = 25.0, overrides: dict | None = None,
+                progress: bool = True) -> list[dict]:
+    """Expert demonstrations recorded from the live graph: one MCAP bag per episode in `out`."""
+    from tqdm import tqdm
+
+    from gr1_sim.tasks import get_task
+
+    for t in tasks:
+        get_task(t)  # fails before anything starts, naming an unknown task
+    out.mkdir(parents=True, exist_ok=True)
+    options = LiveOptions("expert", out / "logs", record_dir=out, sim_overrides=overrides or {})
+    results = []
+    with LiveSession(options) as live:
+        jobs = [(t, seed0 + k) for t in tasks for k in range(episodes)]
+        bar = tqdm(jobs, desc="live demos", unit="episode", disable=not progress)
+        for task, seed in bar:
+            r = live.run_episode(task, seed, held_out, max_seconds)
+            r.pop("frames")
+            results.append(r)
+            bar.set_postfix(successes=f"{sum(x['success'] for x in results)}/{len(results)}")
+    return results
+
+
+def evaluate_live(tasks: list[str], episodes: int, out: Path, checkpoint: str | None,
+                  seed0: int = 1000, held_out: bool = False, max_seconds: float = 15.0,
+                  videos: int = 2, backend: str = "torch", control_rate: float = 30.0,
+                  overrides: dict | None = None, progress: bool = True) -> dict:
+    """Closed-loop success over the live graph (policy node, or the expert node when
+    `checkpoint` is None); writes results.md, results.json and videos/*.gif into `out`."""
+    from tqdm import tqdm
+
+    from gr1_data.live_report import results_table, save_gif
+    from gr1_sim.tasks import get_task
+
+    for t in tasks:
+        get_task(t)
+    out.mkdir(parents=True, exist_ok=True)
+    agent = "expert" if checkpoint is None else "policy"
+    options = LiveOptions(agent, out / "logs", checkpoint=checkpoint, backend=backend,
+                          control_rate=control_rate, sim_overrides=overrides or {})
+    results, video_paths = [], []
+    with LiveSession(options) as live:
+        jobs = [(t, seed0 + k) for t in tasks for k in range(episodes)]
+        bar = tqdm(jobs, desc=f"live eval ({agent})", unit="episode", disable=not progress)
+        for i, (task, seed) in enumerate(bar):
+            r = live.run_episode(task, seed, held_out, max_seconds, video=i < videos)
+            frames = r.pop("frames")
+            if frames:
+                r["video"] = str(save_gif(frames, out / "videos" / f"{task}_seed{seed:04d}.gif",
+                                          VIDEO_FPS))
+                video_paths.append(r["video"])
+            results.append(r)
+            bar.set_postfix(successes=f"{sum(x['success'] for x in results)}/{len(results)}")
+        predicted = live.predicted_seen
+    who = f"checkpoint `{checkpoint}`" if checkpoint else "scripted expert (gr1-expert)"
+    table = results_table(results, f"Live closed-loop evaluation: {who}")
+    notes = [f"{'Held-out' if held_out else 'Training'} instructions, seeds from {seed0}, "
+             f"at most {max_seconds:g} s per episode, over the live ROS graph (gr1-sim + {agent})."]
+    if video_paths:
+        notes.append("Videos (static camera" + (" | frame the model predicted" if predicted else
+                     "; no predicted frames: the " + ("expert has no video head" if checkpoint is None
+                                                      else "model published none")) + "): "
+                     + ", ".join(f"`{Path(v).relative_to(out)}`" for v in video_paths))
+    report = table + "\n" + "\n\n".join(notes) + "\n"
+    (out / "results.md").write_text(report)
+    summary = {"agent": agent, "checkpoint": checkpoint, "held_out_instructions": held_out,
+               "success_rate": float(np.mean([r["success"] for r in results])) if results else 0.0,
+               "predicted_frames": predicted, "episodes": results}
+    (out / "results.json").write_text(json.dumps(summary, indent=1))
+    summary["markdown"] = report
+    return summary
