@@ -4,6 +4,9 @@
   gr1-dataset cache DATA --preset sim   read every bag under DATA once into the window cache
   gr1-dataset synth --out DIR --tasks lift_red,push_blue_left --episodes 10
                                         scripted-expert demos in the simulator, written as bags
+  gr1-dataset record-live --out DIR --tasks lift_red --episodes 3
+                                        expert demos recorded from the live ROS graph (gr1-sim,
+                                        gr1-expert, gr1-record as child processes)
   gr1-dataset tasks                     list the simulator's tasks and instructions
 """
 
@@ -76,6 +79,32 @@ def _synth(args: argparse.Namespace) -> int:
     return 0 if ok == len(results) else 1
 
 
+def _record_live(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gr1_data.live import LiveError, record_live, sim_overrides
+    from gr1_sim.tasks import TASKS
+
+    tasks = list(TASKS) if args.tasks == "all" else [t.strip() for t in args.tasks.split(",")]
+    try:
+        results = record_live(tasks, args.episodes, Path(args.out), args.seed, args.held_out,
+                              args.max_seconds, sim_overrides(args.static_px, args.wrist_px,
+                                                              args.camera_rate, args.seed))
+    except KeyError as exc:
+        print(f"gr1-dataset: error: {exc.args[0]}; see gr1-dataset tasks", file=sys.stderr)
+        return 2
+    except (LiveError, FileExistsError, ValueError) as exc:
+        print(f"gr1-dataset: error: {exc}", file=sys.stderr)
+        return 2
+    ok = sum(bool(r["success"]) for r in results)
+    for r in results:
+        print(f"  {'ok  ' if r['success'] else 'FAIL'} {r['task']:24s} seed {r['seed']:4d} "
+              f"{r['seconds']:5.1f} s  {r['bag']}")
+    print(f"{len(results)} live episodes in {args.out}, {ok} successful (success flag in each "
+          "episode.yaml; fine-tuning skips the failed ones)")
+    return 0 if ok == len(results) else 1
+
+
 def _tasks() -> int:
     from gr1_sim.tasks import TASKS
 
@@ -108,12 +137,31 @@ def main(argv: list[str] | None = None) -> int:
     syn.add_argument("--wrist-px", type=int, default=84, help="wrist camera size (CALVIN 84)")
     syn.add_argument("--held-out", action="store_true",
                      help="use the held-out paraphrases (evaluation sets)")
+    live = sub.add_parser("record-live", help="expert demos recorded from the live ROS graph",
+                          description="Starts gr1-sim, gr1-expert and gr1-record as child "
+                          "processes (DDS on loopback unless ROS_AUTOMATIC_DISCOVERY_RANGE is "
+                          "set); per episode: the bridge's ~/start_task, recording, success or "
+                          "--max-seconds, stop with the success flag. Logs in OUT/logs.")
+    live.add_argument("--out", required=True, help="folder for the bags")
+    live.add_argument("--tasks", default="lift_red", help="comma-separated task names, or all")
+    live.add_argument("--episodes", type=int, default=3, help="episodes (seeds) per task")
+    live.add_argument("--seed", type=int, default=0, help="first seed")
+    live.add_argument("--held-out", action="store_true", help="use the held-out paraphrases")
+    live.add_argument("--max-seconds", type=float, default=25.0, help="time limit per episode")
+    live.add_argument("--static-px", type=int, default=200, help="static camera size")
+    live.add_argument("--wrist-px", type=int, default=84, help="wrist camera size")
+    live.add_argument("--camera-rate", type=float, default=30.0, help="camera rate in Hz")
     sub.add_parser("tasks", help="list the simulator's tasks")
     args = p.parse_args(argv)
     if args.command == "synth":
         return _synth(args)
     if args.command == "tasks":
         return _tasks()
+    if args.command == "record-live":
+        if args.episodes < 1 or args.max_seconds <= 0:
+            p.error(f"--episodes must be >= 1 and --max-seconds > 0, got {args.episodes} and "
+                    f"{args.max_seconds}")
+        return _record_live(args)
     try:
         topics = TopicMap().remapped(args.remap)
     except ValueError as exc:

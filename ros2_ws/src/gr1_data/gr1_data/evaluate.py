@@ -2,6 +2,12 @@
 
   gr1-eval --checkpoint runs/ft/step_0010000 --tasks all --episodes 5 --held-out --out eval.json
   gr1-eval --expert --tasks lift_red --episodes 3          # the scripted expert as a baseline
+  gr1-eval --live --checkpoint CKPT --tasks lift_red --episodes 5 --out eval/   # over ROS
+
+--live runs over the live ROS graph instead: gr1-sim and gr1-policy (lifecycle-activated with the
+checkpoint, predicted frames on) or gr1-expert (--expert) as child processes; episodes start with
+the bridge's ~/start_task and succeed by its ~/episode detector. Writes OUT/results.md (printed),
+OUT/results.json and GIFs of the first --videos episodes: static camera | predicted frame.
 
 Each episode: the task's seeded start, an instruction (training or held-out paraphrase), then
 at 30 Hz: render both cameras -> policy step -> CALVIN action -> twist (gr1_core.action_mapping)
@@ -100,13 +106,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--static-px", type=int, default=200)
     p.add_argument("--wrist-px", type=int, default=84)
     p.add_argument("--max-seconds", type=float, default=15.0, help="time limit per episode")
-    p.add_argument("--out", default=None, help="write the full report as JSON here")
+    p.add_argument("--out", default=None,
+                   help="write the full report as JSON here (--live: a folder, default eval-live)")
+    p.add_argument("--live", action="store_true", help="run over the live ROS graph (see above)")
+    p.add_argument("--videos", type=int, default=2, help="--live: GIFs of the first N episodes")
+    p.add_argument("--control-rate", type=float, default=30.0, help="--live: policy rate in Hz")
+    p.add_argument("--camera-rate", type=float, default=30.0, help="--live: camera rate in Hz")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
 
     from gr1_sim.tasks import TASKS
 
     tasks = list(TASKS) if a.tasks == "all" else [t.strip() for t in a.tasks.split(",")]
+    if a.live:
+        return _main_live(a, tasks)
     try:
         if a.expert:
             from gr1_sim.expert import ExpertPolicy
@@ -138,6 +151,29 @@ def main(argv: list[str] | None = None) -> int:
           f"{' (held-out instructions)' if a.held_out else ''}")
     if a.out:
         Path(a.out).write_text(json.dumps(report, indent=1))
+    return 0
+
+
+def _main_live(a: argparse.Namespace, tasks: list[str]) -> int:
+    from gr1_data.live import LiveError, evaluate_live, sim_overrides
+
+    if a.checkpoint and not (Path(a.checkpoint) / "config.json").is_file():
+        print(f"gr1-eval: error: {a.checkpoint} is not a checkpoint (no config.json); give a "
+              "gr1-train / gr1-init output folder", file=sys.stderr)
+        return 2
+    try:
+        report = evaluate_live(tasks, a.episodes, Path(a.out or "eval-live"), a.checkpoint,
+                               a.seed, a.held_out, a.max_seconds, a.videos, a.backend,
+                               a.control_rate, sim_overrides(a.static_px, a.wrist_px,
+                                                             a.camera_rate, a.seed),
+                               progress=not a.no_progress)
+    except KeyError as exc:
+        print(f"gr1-eval: error: {exc.args[0]}; see gr1-dataset tasks", file=sys.stderr)
+        return 2
+    except (LiveError, ValueError) as exc:
+        print(f"gr1-eval: error: {exc}", file=sys.stderr)
+        return 2
+    print(report["markdown"])
     return 0
 
 

@@ -47,7 +47,7 @@ class LiveSession:
         self.nodes: list = []
         self._lock = threading.Lock()
         self.episode: dict = {}
-        self._frames: list[np.ndarray] | None = None  # collecting video when not None
+        self._frames: list[tuple] | None = None  # (camera, predicted) when collecting video
         self._last_frame_t = 0.0
         self._predicted: np.ndarray | None = None
         self.predicted_seen = False
@@ -182,13 +182,11 @@ class LiveSession:
     def _on_camera(self, msg) -> None:
         if self._frames is None or time.monotonic() - self._last_frame_t < 1.0 / VIDEO_FPS:
             return
-        from gr1_data.live_report import side_by_side
-
         self._last_frame_t = time.monotonic()
         camera = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width, 3)
         with self._lock:
             if self._frames is not None:
-                self._frames.append(side_by_side(camera.copy(), self._predicted))
+                self._frames.append((camera.copy(), self._predicted))
 
     def _on_predicted(self, msg) -> None:
         frame = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width, 3).copy()
@@ -320,7 +318,7 @@ def evaluate_live(tasks: list[str], episodes: int, out: Path, checkpoint: str | 
     `checkpoint` is None); writes results.md, results.json and videos/*.gif into `out`."""
     from tqdm import tqdm
 
-    from gr1_data.live_report import results_table, save_gif
+    from gr1_data.live_report import results_table, save_gif, side_by_side
     from gr1_sim.tasks import get_task
 
     for t in tasks:
@@ -337,7 +335,7 @@ def evaluate_live(tasks: list[str], episodes: int, out: Path, checkpoint: str | 
             r = live.run_episode(task, seed, held_out, max_seconds, video=i < videos)
             frames = r.pop("frames")
             if frames:
-                r["video"] = str(save_gif(frames, out / "videos" / f"{task}_seed{seed:04d}.gif",
+                r["video"] = str(save_gif(side_by_side(frames), out / "videos" / f"{task}_seed{seed:04d}.gif",
                                           VIDEO_FPS))
                 video_paths.append(r["video"])
             results.append(r)

@@ -32,17 +32,25 @@ def results_table(episodes: list[dict], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def side_by_side(camera: np.ndarray, predicted: np.ndarray | None) -> np.ndarray:
-    """Camera frame | predicted frame scaled to the camera's height (camera alone if None)."""
-    if predicted is None:
-        return camera
+def side_by_side(pairs: list[tuple[np.ndarray, np.ndarray | None]]) -> list[np.ndarray]:
+    """Video frames from (camera, predicted or None) pairs: camera | predicted, the prediction
+    scaled to the camera's height; grey where no prediction had arrived yet. Camera alone when
+    there was no prediction at all."""
     from PIL import Image
 
-    h = camera.shape[0]
-    scaled = Image.fromarray(predicted).resize(
-        (max(1, round(predicted.shape[1] * h / predicted.shape[0])), h), Image.NEAREST)
-    gap = np.full((h, 4, 3), 255, np.uint8)
-    return np.concatenate([camera, gap, np.asarray(scaled)], axis=1)
+    shapes = [p.shape for _, p in pairs if p is not None]
+    if not shapes:
+        return [c for c, _ in pairs]
+    out = []
+    for camera, predicted in pairs:
+        h = camera.shape[0]
+        w = max(1, round(shapes[0][1] * h / shapes[0][0]))
+        if predicted is None:
+            right = np.full((h, w, 3), 128, np.uint8)
+        else:
+            right = np.asarray(Image.fromarray(predicted).resize((w, h), Image.NEAREST))
+        out.append(np.concatenate([camera, np.full((h, 4, 3), 255, np.uint8), right], axis=1))
+    return out
 
 
 def save_gif(frames: list[np.ndarray], path: Path, fps: float = 10.0) -> Path:
