@@ -92,7 +92,7 @@ class OnnxRuntimeBackend:
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # warnings about unused initialisers are noise here
 
-        def session(graph: str):
+        def session(graph: str, precision: str = precision):
             path = graph_path(self.graph_dir, graph, precision)
             if not path.is_file():
                 hint = " --int8" if precision == "int8" else ""
@@ -104,11 +104,7 @@ class OnnxRuntimeBackend:
 
         self._frames = session("frame_encoder")
         # The text encoder runs once per instruction; keeping it fp32 costs nothing per step.
-        self._text = ort.InferenceSession(
-            str(graph_path(self.graph_dir, "text_encoder", "fp32")),
-            sess_options=options,
-            providers=providers,
-        )
+        self._text = session("text_encoder", "fp32")
         self._policy = session("policy")
         self._policy_video = session("policy_video") if video else None
 
