@@ -74,3 +74,81 @@ def test_eval_live_unknown_task_fails_before_starting_anything(tmp_path: Path, c
     assert gr1_eval(["--live", "--expert", "--tasks", "lift_purple", "--out", str(tmp_path)]) == 2
     assert "lift_purple" in capsys.readouterr().err
     assert not (tmp_path / "logs").exists()
+
+
+def test_bridge_start_task_service_and_latched_episode(ros_context) -> None:
+    import json
+    import threading
+    import time
+
+    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from std_msgs.msg import String
+    from std_srvs.srv import Trigger
+
+    from gr1_msgs.srv import StartTask
+    from gr1_sim.bridge_node import BridgeNode
+    from gr1_sim.scene import PandaScene
+    from gr1_sim.tasks import get_task, start_seed
+
+    bridge = BridgeNode(context=ros_context, parameter_overrides=[
+        Parameter("camera_rate", value=5.0), Parameter("static_camera.width", value=32),
+        Parameter("static_camera.height", value=32), Parameter("wrist_camera.width", value=16),
+        Parameter("wrist_camera.height", value=16)])
+    client = Node("start_task_probe", context=ros_context)
+    start = client.create_client(StartTask, "/gr1_sim_bridge/start_task")
+    reset = client.create_client(Trigger, "/gr1_sim_bridge/reset")
+    seen: list[dict] = []
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    executor = MultiThreadedExecutor(num_threads=2, context=ros_context)
+    executor.add_node(bridge)
+    executor.add_node(client)
+    running = True
+
+    def spin() -> None:
+        while running:
+            executor.spin_once(timeout_sec=0.02)
+
+    thread = threading.Thread(target=spin, daemon=True)
+    thread.start()
+
+    def call(cli, request):
+        assert cli.wait_for_service(timeout_sec=20)
+        future = cli.call_async(request)
+        deadline = time.monotonic() + 10
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return future.result()
+
+    try:
+        bad = call(start, StartTask.Request(task="lift_purple", seed=0))
+        assert not bad.success and "lift_purple" in bad.message
+        ok = call(start, StartTask.Request(task="lift_red", seed=4, held_out=True))
+        assert ok.success and ok.instruction in get_task("lift_red").held_out
+        scene = PandaScene(0)
+        try:
+            assert ok.scene_seed == start_seed(get_task("lift_red"), scene, 4)
+        finally:
+            scene.close()
+        # A subscriber that joins after the start still gets the episode (latched).
+        client.create_subscription(String, "/gr1_sim_bridge/episode",
+                                   lambda m: seen.append(json.loads(m.data)), latched)
+        deadline = time.monotonic() + 10
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert seen and seen[-1]["task"] == "lift_red" and seen[-1]["seed"] == 4
+        assert seen[-1]["instruction"] == ok.instruction and seen[-1]["success"] is False
+        assert call(reset, Trigger.Request()).success
+        deadline = time.monotonic() + 5
+        while seen[-1]["task"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert seen[-1]["task"] == "" and bridge.episode()["task"] == ""
+    finally:
+        running = False
+        thread.join(timeout=2)
+        executor.shutdown()
+        client.destroy_node()
+        bridge.destroy_node()
