@@ -7,8 +7,9 @@ The bags are scripted-expert episodes from the pure simulator written by the pro
 `gr1_data.synth.record_demo`, kept small (2 s, 48 px static / 32 px wrist cameras): one MCAP bag
 with raw rgb8 images and default topics, one sqlite3 bag with PNG CompressedImage cameras and a
 realsense-style static camera topic (read with --remap). The checkpoint is the `test` preset
-from `gr1-init --preset test --seed 0` (deterministic; 6.5 MB, so it is rebuilt rather than
-committed: the goldens record its sha256 and the tests refuse a different one). Goldens are the
+from `gr1-init --preset test --seed 0` with input-sensitive weights (`make_checkpoint`;
+deterministic; 6.5 MB, so it is rebuilt rather than committed: the goldens record its sha256
+and the tests refuse a different one). Goldens are the
 offline PyTorch actions per tick, `tests/data/bags/<bag>.golden.json`.
 """
 
@@ -36,11 +37,25 @@ SECONDS, STATIC_PX, WRIST_PX = 2.0, 48, 32
 
 
 def make_checkpoint(path: Path) -> Path:
-    """The test-preset checkpoint the goldens belong to (random init, seed 0)."""
+    """The test-preset checkpoint the goldens belong to: `gr1-init --preset test --seed 0`, then
+    every Linear re-drawn with std 1/sqrt(fan_in) (seed 0). Why: GR-1's own init (std 0.02) makes
+    a tiny model's action almost independent of its inputs (per-tick spread ~4e-4), so a golden
+    could not tell a shifted or skipped frame from the right one; re-drawn, actions move ~0.1."""
+    import torch
+
+    from gr1_core.checkpoint import load_pretrained, save_pretrained
     from gr1_core.checkpoint_cli import main as init_checkpoint
 
-    if not (path / "model.safetensors").is_file():
-        init_checkpoint(["--preset", "test", "--seed", "0", "--out", str(path)])
+    if (path / "model.safetensors").is_file():
+        return path
+    init_checkpoint(["--preset", "test", "--seed", "0", "--out", str(path)])
+    model, processors, meta = load_pretrained(path)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.Linear):
+                m.weight.normal_(0.0, m.in_features**-0.5)
+    save_pretrained(model, processors, path, meta=meta)
     return path
 
 
@@ -63,9 +78,38 @@ def record_bags() -> None:
                         max_seconds=SECONDS, storage=spec["storage"],
                         compressed=spec["compressed"],
                         topics=TopicMap().remapped(spec["remap"]))
+            if spec["storage"] == "mcap":
+                rechunk(out / f"{name}.mcap")
             print(f"{out}: {sum(f.stat().st_size for f in out.iterdir()) / 1e3:.0f} kB")
     finally:
         scene.close()
+
+
+def rechunk(path: Path, chunk_size: int = 64 * 1024) -> None:
+    """Rewrite an MCAP file with small chunks (same records, uncompressed). Why: rosbags writes
+    1 MiB chunks, so a small bag is one chunk and any truncation loses all of it; a recorder
+    flushing often (gr1-record) leaves many chunks, which the truncation test needs too."""
+    from mcap.reader import make_reader
+    from mcap.writer import CompressionType, Writer
+
+    tmp = path.with_suffix(".rechunk")
+    with path.open("rb") as src, tmp.open("wb") as dst:
+        reader = make_reader(src)
+        profile = reader.get_header().profile
+        w = Writer(dst, chunk_size=chunk_size, compression=CompressionType.NONE)
+        w.start(profile=profile, library="gr1-ros make_goldens")
+        schemas: dict[int, int] = {}
+        channels: dict[int, int] = {}
+        for schema, channel, msg in reader.iter_messages(log_time_order=False):
+            if schema.id not in schemas:
+                schemas[schema.id] = w.register_schema(schema.name, schema.encoding, schema.data)
+            if channel.id not in channels:
+                channels[channel.id] = w.register_channel(
+                    channel.topic, channel.message_encoding, schemas[schema.id], channel.metadata)
+            w.add_message(channels[channel.id], msg.log_time, msg.data, msg.publish_time,
+                          msg.sequence)
+        w.finish()
+    tmp.replace(path)
 
 
 def golden_actions(bag: Path, remap: list[str], checkpoint: Path, backend: str = "torch"):
@@ -83,8 +127,8 @@ def golden_actions(bag: Path, remap: list[str], checkpoint: Path, backend: str =
 def write_goldens(checkpoint: Path) -> None:
     for name, spec in BAGS.items():
         ep, produced = golden_actions(BAG_DIR / name, spec["remap"], checkpoint)
-        golden = {"bag": name, "remap": spec["remap"], "checkpoint": "gr1-init --preset test "
-                  "--seed 0", "checkpoint_sha256": checkpoint_sha(checkpoint),
+        golden = {"bag": name, "remap": spec["remap"], "checkpoint": "make_goldens.make_checkpoint "
+                  "(test preset, seed 0, fan-in init)", "checkpoint_sha256": checkpoint_sha(checkpoint),
                   "instruction": ep.instruction, "ticks": len(ep),
                   "arm": produced.arm.round(7).tolist(),
                   "open_prob": produced.open_prob.round(7).tolist()}
