@@ -46,6 +46,12 @@ class RecorderNode(Node):
         self.topic_types = {getattr(topics, k): types[k] for k in TopicMap.streams()}
         self.instruction_topic = topics.instruction
         self.recorder = EpisodeRecorder(out_dir, self.topic_types)
+        # Pay the bag writer's imports and the typestore build (~0.3 s) now, not at the first
+        # start: an episode's first moments would otherwise be missing from its bag.
+        import rosbags.rosbag2  # noqa: F401
+
+        from gr1_core.data.typestore import typestore
+        typestore()
         self.last_instruction = ""
         # Best-effort sensors and reliable commands both match a best-effort subscription.
         qos = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
