@@ -259,5 +259,5 @@ def _fill(out: Produced, r: _Replayer, ticks_ns: np.ndarray, period: int,
         "extra_actions": int(np.clip(per_tick - 1, 0, None).sum()),
         "gripper_commands": len(grippers),
         "latency_includes_settle_ms": settle * 1e3,
-        "clock_to_command_ms_mean": float(command_ms[done].mean()) if done.any() else None,
+        "clock_to_command_ms_mean": round(float(command_ms[done].mean()), 1) if done.any() else None,
     }
