@@ -83,7 +83,7 @@ class LiveSession:
                 "policy", "gr1-policy", o.log_dir,
                 params_files=[package_config("gr1_policy", "policy.yaml"),
                               package_config("gr1_policy", "sim.yaml")],
-                overrides={"checkpoint": str(o.checkpoint), "backend": o.backend,
+                overrides={"checkpoint": str(Path(o.checkpoint).resolve()), "backend": o.backend,
                            "control_rate": o.control_rate, "publish_predicted_frames": True,
                            "predicted_frames_topic_prefix": PREDICTED_PREFIX}, env=env))
         if o.record_dir is not None:
