@@ -152,3 +152,13 @@ def test_bridge_start_task_service_and_latched_episode(ros_context) -> None:
         executor.shutdown()
         client.destroy_node()
         bridge.destroy_node()
+
+
+def test_record_live_cli_rejects_bad_input_before_starting(tmp_path: Path, capsys) -> None:
+    from gr1_data.dataset_cli import main as gr1_dataset
+
+    assert gr1_dataset(["record-live", "--out", str(tmp_path / "b"), "--tasks", "lift_purple"]) == 2
+    assert "lift_purple" in capsys.readouterr().err and not (tmp_path / "b").exists()
+    with pytest.raises(SystemExit):
+        gr1_dataset(["record-live", "--out", str(tmp_path / "b"), "--episodes", "0"])
+    assert "--episodes must be >= 1" in capsys.readouterr().err
