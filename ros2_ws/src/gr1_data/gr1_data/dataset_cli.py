@@ -96,6 +96,9 @@ def _record_live(args: argparse.Namespace) -> int:
     except (LiveError, FileExistsError, ValueError) as exc:
         print(f"gr1-dataset: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # the nodes are stopped; a bag being recorded keeps success: null
+        print("gr1-dataset: interrupted", file=sys.stderr)
+        return 130
     ok = sum(bool(r["success"]) for r in results)
     for r in results:
         print(f"  {'ok  ' if r['success'] else 'FAIL'} {r['task']:24s} seed {r['seed']:4d} "

@@ -173,6 +173,9 @@ def _main_live(a: argparse.Namespace, tasks: list[str]) -> int:
     except (LiveError, ValueError) as exc:
         print(f"gr1-eval: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # the nodes are stopped; a bag being recorded keeps success: null
+        print("gr1-eval: interrupted", file=sys.stderr)
+        return 130
     print(report["markdown"])
     return 0
 
