@@ -16,7 +16,7 @@ os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="gr1-roslog-"))
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture
