@@ -53,6 +53,8 @@ def test_live_replay_reproduces_goldens(checkpoint, tmp_path, name, backend, cap
     assert report["ticks"] == n
     assert report["extra"]["ticks_missed"] <= 0.05 * n, report["extra"]
     assert report["extra"]["gripper_commands"] >= 1  # the node commanded the gripper
+    assert report["extra"]["gripper_commands"] == len(report["extra"]["gripper_command_ticks"])
+    assert np.isfinite(report["extra"]["twist_mae_linear_m_s"])  # commanded vs recorded twist
     assert np.isfinite(report["step_ms_mean"]) and report["step_ms_mean"] > 0  # input->command
     with (out / "ticks.csv").open() as f:
         rows = list(csv.DictReader(f))

@@ -41,6 +41,11 @@ def _stamp(t_ns: int):
     return Time(sec=int(t_ns // 10**9), nanosec=int(t_ns % 10**9))
 
 
+def _twist(msg) -> np.ndarray:
+    t = msg.twist
+    return np.array([t.linear.x, t.linear.y, t.linear.z, t.angular.x, t.angular.y, t.angular.z])
+
+
 class _Replayer:
     """Publishers for the inputs and /clock, subscribers for what the node commands."""
 
@@ -65,13 +70,13 @@ class _Replayer:
         self.clock = pub(Clock, "/clock", 10)
         self.lock = threading.Lock()
         self.actions: list[tuple[int, float, object]] = []  # (stamp ns, wall receipt, msg)
-        self.twists: list[tuple[int, float]] = []
-        self.grippers: list[tuple[int, int]] = []  # (stamp ns, command)
+        self.twists: list[tuple[int, float, np.ndarray]] = []  # (stamp ns, wall, twist)
+        self.grippers: list[tuple[int, float, int]] = []  # (stamp ns, wall, command)
         self.status = None
         sub = self.node.create_subscription
         sub(PolicyAction, "/gr1/action", lambda m: self._keep(self.actions, m, m), 100)
         sub(TwistStamped, "/servo_node/delta_twist_cmds",
-            lambda m: self._keep(self.twists, m, None), 100)
+            lambda m: self._keep(self.twists, m, _twist(m)), 100)
         sub(GripperCommand, "/gr1/gripper_command",
             lambda m: self._keep(self.grippers, m, int(m.command)), 100)
         sub(PolicyStatus, "/gr1/status", self._on_status, 10)
@@ -214,7 +219,7 @@ def run_live(ep: Episode, checkpoint: str, backend: str, instruction: str, log_d
                     break  # missed: left NaN
                 time.sleep(0.001)
         time.sleep(0.1)  # the last twist may trail its PolicyAction
-        _fill(out, r, ticks_ns, period, inputs_wall, clock_wall, settle)
+        _fill(out, r, ticks_ns, period, inputs_wall, clock_wall, settle, ep.twist)
     finally:
         if r is not None:
             r.close()
@@ -225,7 +230,8 @@ def run_live(ep: Episode, checkpoint: str, backend: str, instruction: str, log_d
 
 
 def _fill(out: Produced, r: _Replayer, ticks_ns: np.ndarray, period: int,
-          inputs_wall: np.ndarray, clock_wall: np.ndarray, settle: float) -> None:
+          inputs_wall: np.ndarray, clock_wall: np.ndarray, settle: float,
+          recorded_twist: np.ndarray | None) -> None:
     """Match each received message to the tick whose release window [T_i + p/2, T_i+1 + p/2)
     holds its stamp; the first PolicyAction of a window is that tick's action."""
     release = ticks_ns + period // 2
@@ -245,12 +251,21 @@ def _fill(out: Produced, r: _Replayer, ticks_ns: np.ndarray, period: int,
             out.arm[i] = np.asarray(msg.arm_action, float)
             out.open_prob[i] = float(msg.gripper_open_probability)
     command_ms = np.full(len(ticks_ns), np.nan)
-    for stamp, wall, _ in twists:
+    commanded = np.full((len(ticks_ns), 6), np.nan)  # the twist the node sent for each tick
+    for stamp, wall, twist in twists:
         i = tick_of(stamp)
         if i >= 0 and np.isnan(out.latency_ms[i]):
             out.latency_ms[i] = (wall - inputs_wall[i]) * 1e3
             command_ms[i] = (wall - clock_wall[i]) * 1e3
+            commanded[i] = twist
     done = np.isfinite(command_ms)
+    twist_err = {}
+    both = done & (np.all(np.isfinite(recorded_twist), axis=1) if recorded_twist is not None
+                   else np.zeros(len(done), bool))
+    if both.any():  # after the node's safety filter, vs the twist recorded in the bag
+        err = np.abs(commanded[both] - recorded_twist[both])
+        twist_err = {"twist_mae_linear_m_s": round(float(err[:, :3].mean()), 4),
+                     "twist_mae_angular_rad_s": round(float(err[:, 3:].mean()), 4)}
     out.extra = {
         "transport": "DDS, gr1-policy child process, use_sim_time (/clock from the bag's "
                      "timeline), sync inference, lock-step per tick",
@@ -258,6 +273,9 @@ def _fill(out: Produced, r: _Replayer, ticks_ns: np.ndarray, period: int,
         "ticks_missed": int((per_tick == 0).sum()),
         "extra_actions": int(np.clip(per_tick - 1, 0, None).sum()),
         "gripper_commands": len(grippers),
+        "gripper_command_ticks": [[tick_of(st), "open" if c == 0 else "close"]
+                                  for st, _, c in grippers],
+        **twist_err,
         "latency_includes_settle_ms": settle * 1e3,
         "clock_to_command_ms_mean": round(float(command_ms[done].mean()), 1) if done.any() else None,
     }
