@@ -60,7 +60,15 @@ def make_checkpoint(path: Path) -> Path:
 
 
 def checkpoint_sha(path: Path) -> str:
-    return hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()
+    """sha256 over the tensors (names, dtypes, values), not the file: the file's header may
+    change with the writer while the weights stay the same."""
+    from safetensors.numpy import load_file
+
+    digest = hashlib.sha256()
+    for name, value in sorted(load_file(path / "model.safetensors").items()):
+        digest.update(f"{name}:{value.dtype}:{value.shape}".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
 
 
 def record_bags() -> None:
