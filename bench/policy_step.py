@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -428,6 +429,7 @@ def bench_preset(preset, args, log) -> list[str]:
                               args.threads, naive_steps, log)
     floor_ms = flops["total"] / (gemm["fp32"] * 1e9) * 1e3
     lines += ["Targets:", *check_targets(preset, variants, naive_med, floor_ms), ""]
+    shutil.rmtree(graph_dir, ignore_errors=True)
     return lines
 
 
