@@ -12,7 +12,7 @@ from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Pose
 from sensor_msgs.msg import Image, JointState
 
-from gr1_core.action_mapping import rpy_to_matrix
+from gr1_core.rotations import rpy_to_matrix
 from gr1_policy import conversions as cv
 from gr1_policy.action_hold import HeldAction, scale_now
 from gr1_policy.inference_worker import InferenceWorker, Job

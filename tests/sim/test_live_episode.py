@@ -34,9 +34,9 @@ def test_task_episode_matches_the_offline_suite(scene) -> None:
 
 
 def test_expert_acts_the_same_on_observed_poses(scene) -> None:
+    from gr1_core.rotations import matrix_to_quat, quat_to_matrix
     from gr1_sim.episode import observed_snapshot
     from gr1_sim.expert import ScriptedExpert
-    from gr1_sim.rotations import mat_to_quat_xyzw, quat_xyzw_to_mat
     from gr1_sim.tasks import SceneSnapshot, get_task, start_seed
 
     task = get_task("stack_red_on_blue")
@@ -45,15 +45,15 @@ def test_expert_acts_the_same_on_observed_poses(scene) -> None:
     pos, quat = scene.tcp_pose()
     blocks = [scene.block_poses()[c] for c in ("red", "green", "blue", "yellow")]
     seen = observed_snapshot(blocks, pos, scene.gripper_width())
-    np.testing.assert_allclose(quat_xyzw_to_mat(quat), scene.tcp_matrix(), atol=1e-6)
-    np.testing.assert_allclose(quat_xyzw_to_mat(mat_to_quat_xyzw(scene.tcp_matrix())),
+    np.testing.assert_allclose(quat_to_matrix(quat), scene.tcp_matrix(), atol=1e-6)
+    np.testing.assert_allclose(quat_to_matrix(matrix_to_quat(scene.tcp_matrix())),
                                scene.tcp_matrix(), atol=1e-9)
     a, b = ScriptedExpert(task), ScriptedExpert(task)
     a.reset(truth)
     b.reset(seen)
     for _ in range(3):
         ta, ga = a.act(truth, scene.tcp_matrix())
-        tb, gb = b.act(seen, quat_xyzw_to_mat(quat))
+        tb, gb = b.act(seen, quat_to_matrix(quat))
         np.testing.assert_allclose(ta, tb, atol=1e-6)
         assert ga == gb
     assert np.abs(ta).max() > 0.01

@@ -23,67 +23,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# --- rotations (fixed-axis XYZ rpy, world-frame rotation vectors) -----------------------------
-
-
-def rpy_to_matrix(rpy: np.ndarray) -> np.ndarray:
-    """R = Rz(yaw) @ Ry(pitch) @ Rx(roll)."""
-    r, p, y = (float(v) for v in rpy)
-    cr, sr, cp, sp, cy, sy = np.cos(r), np.sin(r), np.cos(p), np.sin(p), np.cos(y), np.sin(y)
-    return np.array(
-        [
-            [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
-            [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
-            [-sp, cp * sr, cp * cr],
-        ]
-    )
-
-
-def matrix_to_rpy(m: np.ndarray) -> np.ndarray:
-    """Inverse of rpy_to_matrix; pitch in [-pi/2, pi/2]. At gimbal lock (|pitch| = 90 deg) roll
-    is set to 0 and the whole rotation about Z goes to yaw."""
-    sp = -float(np.clip(m[2, 0], -1.0, 1.0))
-    pitch = np.arcsin(sp)
-    if abs(sp) < 1.0 - 1e-9:
-        roll = np.arctan2(m[2, 1], m[2, 2])
-        yaw = np.arctan2(m[1, 0], m[0, 0])
-    else:
-        roll = 0.0
-        yaw = np.arctan2(-m[0, 1], m[1, 1])
-    return np.array([roll, pitch, yaw])
-
-
-def so3_exp(w: np.ndarray) -> np.ndarray:
-    """Rotation matrix of the rotation vector w (Rodrigues)."""
-    w = np.asarray(w, dtype=float)
-    theta = float(np.linalg.norm(w))
-    k = np.array([[0.0, -w[2], w[1]], [w[2], 0.0, -w[0]], [-w[1], w[0], 0.0]])
-    if theta < 1e-12:
-        return np.eye(3) + k
-    return np.eye(3) + np.sin(theta) / theta * k + (1 - np.cos(theta)) / theta**2 * (k @ k)
-
-
-def so3_log(m: np.ndarray) -> np.ndarray:
-    """Rotation vector of the rotation matrix m (angle in [0, pi])."""
-    cos_t = float(np.clip((np.trace(m) - 1.0) / 2.0, -1.0, 1.0))
-    theta = np.arccos(cos_t)
-    vee = np.array([m[2, 1] - m[1, 2], m[0, 2] - m[2, 0], m[1, 0] - m[0, 1]])
-    if theta < 1e-6:
-        return 0.5 * vee  # sin(theta)/theta ~ 1
-    if np.pi - theta < 1e-4:
-        # Near 180 deg the antisymmetric part vanishes: take the axis from the symmetric part.
-        b = (m + np.eye(3)) / 2.0
-        i = int(np.argmax(np.diag(b)))
-        axis = b[:, i] / np.sqrt(b[i, i])
-        if vee @ axis < 0:
-            axis = -axis
-        return axis * theta
-    return theta / (2.0 * np.sin(theta)) * vee
-
-
-def wrap_angle(a: np.ndarray) -> np.ndarray:
-    """Angles to [-pi, pi)."""
-    return (np.asarray(a, dtype=float) + np.pi) % (2 * np.pi) - np.pi
+from gr1_core.rotations import (
+    matrix_to_rpy,
+    rpy_to_matrix,
+    so3_exp,
+    so3_log,
+    wrap_angle,
+)
 
 
 def euler_rate_matrix(rpy: np.ndarray) -> np.ndarray:

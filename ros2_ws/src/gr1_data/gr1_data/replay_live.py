@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from gr1_core.data.bag_writer import rpy_to_quat
 from gr1_core.data.episode import Episode
 from gr1_core.data.replay import Produced
+from gr1_core.rotations import rpy_to_quat
 
 FINGERS = ("panda_finger_joint1", "panda_finger_joint2")  # gr1_policy's default finger_joints
 OPEN_HALF_WIDTH = 0.04  # m per finger: 0.08 m open, above the node's 0.07 m threshold

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from gr1_core.rotations import quat_to_rpy
+
 # encoding -> (channels, channel order that gives RGB)
 _ENCODINGS: dict[str, tuple[int, tuple[int, int, int]]] = {
     "rgb8": (3, (0, 1, 2)),
@@ -85,26 +87,13 @@ def gripper_width(msg, finger_joints: Sequence[str]) -> float:
     return width
 
 
-def quaternion_to_rpy(x: float, y: float, z: float, w: float) -> tuple[float, float, float]:
-    """Unit quaternion -> roll, pitch, yaw [rad] (R = Rz(yaw) Ry(pitch) Rx(roll), as CALVIN)."""
-    norm = math.sqrt(x * x + y * y + z * z + w * w)
-    if not math.isfinite(norm) or norm < 1e-6:
-        raise ValueError(f"orientation quaternion ({x}, {y}, {z}, {w}) is not a rotation")
-    x, y, z, w = x / norm, y / norm, z / norm, w / norm
-    roll = math.atan2(2.0 * (w * x + y * z), 1.0 - 2.0 * (x * x + y * y))
-    sinp = max(-1.0, min(1.0, 2.0 * (w * y - z * x)))
-    pitch = math.asin(sinp)
-    yaw = math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
-    return roll, pitch, yaw
-
-
 def pose_to_xyz_rpy(pose) -> np.ndarray:
     """geometry_msgs/Pose -> (6,) x, y, z [m], roll, pitch, yaw [rad]."""
     p, q = pose.position, pose.orientation
     xyz = (float(p.x), float(p.y), float(p.z))
     if not all(math.isfinite(v) for v in xyz):
         raise ValueError(f"position {xyz} has non-finite values")
-    return np.array([*xyz, *quaternion_to_rpy(q.x, q.y, q.z, q.w)], dtype=np.float64)
+    return np.array([*xyz, *quat_to_rpy(q.x, q.y, q.z, q.w)], dtype=np.float64)
 
 
 def transform_to_xyz_rpy(transform) -> np.ndarray:
@@ -113,4 +102,4 @@ def transform_to_xyz_rpy(transform) -> np.ndarray:
     xyz = (float(t.x), float(t.y), float(t.z))
     if not all(math.isfinite(v) for v in xyz):
         raise ValueError(f"translation {xyz} has non-finite values")
-    return np.array([*xyz, *quaternion_to_rpy(q.x, q.y, q.z, q.w)], dtype=np.float64)
+    return np.array([*xyz, *quat_to_rpy(q.x, q.y, q.z, q.w)], dtype=np.float64)

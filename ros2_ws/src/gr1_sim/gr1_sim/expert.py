@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gr1_core.action_mapping import so3_log, wrap_angle
+from gr1_core.rotations import so3_log, wrap_angle
 from gr1_sim.model import BLOCK_HALF_SIZE
 from gr1_sim.tasks import ZONES, SceneSnapshot, Task, block_yaw, start_seed
 

@@ -27,11 +27,11 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 
+from gr1_core.rotations import quat_to_matrix
 from gr1_msgs.msg import GripperCommand
 from gr1_sim.episode import observed_snapshot
 from gr1_sim.expert import CONTROL_RATE, ScriptedExpert
 from gr1_sim.model import FINGER_JOINTS
-from gr1_sim.rotations import quat_xyzw_to_mat
 from gr1_sim.tasks import get_task
 
 EPISODE_TOPIC = "/gr1_sim_bridge/episode"
@@ -104,7 +104,7 @@ class ExpertNode(Node):
         if self._tcp[0] < since_ns or self._blocks[0] < since_ns:
             return None
         return (observed_snapshot(self._blocks[1], self._tcp[1], self._width),
-                quat_xyzw_to_mat(self._tcp[2]))
+                quat_to_matrix(self._tcp[2]))
 
     def _tick(self) -> None:
         ep = self._episode

@@ -12,8 +12,8 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
+from gr1_core.rotations import matrix_to_quat, matrix_to_rpy
 from gr1_sim import model as scene_model
-from gr1_sim.rotations import mat_to_quat_xyzw, mat_to_rpy
 
 READY_JOINTS = np.array([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785])  # rad; TCP ~0.3 m ahead
 BLOCK_X_RANGE = (0.35, 0.62)  # m, world frame, where blocks are dropped at reset
@@ -159,12 +159,12 @@ class PandaScene:
     def tcp_pose(self) -> tuple[np.ndarray, np.ndarray]:
         """TCP position (m) and orientation quaternion (x, y, z, w), world frame."""
         site = self.data.site(self._tcp)
-        return site.xpos.copy(), mat_to_quat_xyzw(site.xmat)
+        return site.xpos.copy(), matrix_to_quat(site.xmat)
 
     def tcp_rpy(self) -> np.ndarray:
         """GR-1 arm state: TCP x, y, z (m) and roll, pitch, yaw (rad), world frame."""
         site = self.data.site(self._tcp)
-        return np.concatenate([site.xpos, mat_to_rpy(site.xmat)])
+        return np.concatenate([site.xpos, matrix_to_rpy(site.xmat)])
 
     def tcp_matrix(self) -> np.ndarray:
         return self.data.site(self._tcp).xmat.reshape(3, 3).copy()

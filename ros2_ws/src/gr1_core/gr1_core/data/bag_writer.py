@@ -15,6 +15,7 @@ import yaml
 from gr1_core.data.episode import SIDECAR
 from gr1_core.data.topics import TopicMap
 from gr1_core.data.typestore import typestore
+from gr1_core.rotations import rpy_to_quat
 
 TYPES = {
     "static_image": "sensor_msgs/msg/Image",
@@ -26,15 +27,6 @@ TYPES = {
     "gripper_command": "gr1_msgs/msg/GripperCommand",
     "policy_action": "gr1_msgs/msg/PolicyAction",
 }
-
-
-def rpy_to_quat(roll: float, pitch: float, yaw: float) -> tuple[float, float, float, float]:
-    """(x, y, z, w) of R = Rz(yaw) Ry(pitch) Rx(roll)."""
-    cr, sr = np.cos(roll / 2), np.sin(roll / 2)
-    cp, sp = np.cos(pitch / 2), np.sin(pitch / 2)
-    cy, sy = np.cos(yaw / 2), np.sin(yaw / 2)
-    return (sr * cp * cy - cr * sp * sy, cr * sp * cy + sr * cp * sy,
-            cr * cp * sy - sr * sp * cy, cr * cp * cy + sr * sp * sy)
 
 
 class EpisodeBagWriter:

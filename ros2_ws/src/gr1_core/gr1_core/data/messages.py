@@ -6,6 +6,8 @@ import io
 
 import numpy as np
 
+from gr1_core.rotations import quat_to_rpy
+
 # Channels and order of the raw encodings we accept (sensor_msgs/image_encodings names).
 _ENCODINGS = {"rgb8": (3, [0, 1, 2]), "bgr8": (3, [2, 1, 0]), "rgba8": (4, [0, 1, 2]),
               "bgra8": (4, [2, 1, 0]), "mono8": (1, [0, 0, 0])}
@@ -28,16 +30,6 @@ def image_to_rgb(msg: object) -> np.ndarray:
 
     with Image.open(io.BytesIO(np.asarray(msg.data, dtype=np.uint8).tobytes())) as img:
         return np.asarray(img.convert("RGB"))
-
-
-def quat_to_rpy(x: float, y: float, z: float, w: float) -> np.ndarray:
-    """Quaternion (x, y, z, w) -> roll, pitch, yaw with R = Rz(yaw) Ry(pitch) Rx(roll)."""
-    q = np.array([x, y, z, w], dtype=float)
-    x, y, z, w = q / np.linalg.norm(q)
-    roll = np.arctan2(2 * (w * x + y * z), 1 - 2 * (x * x + y * y))
-    pitch = np.arcsin(np.clip(2 * (w * y - z * x), -1.0, 1.0))
-    yaw = np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
-    return np.array([roll, pitch, yaw])
 
 
 def pose_to_state(msg: object) -> np.ndarray:
