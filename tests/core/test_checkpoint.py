@@ -108,3 +108,37 @@ def test_gr1_init(tmp_path, capsys):
     )
     with torch.no_grad():
         assert torch.isfinite(a.forward_policy(**inputs)[keys.ARM_ACTION]).all()
+
+
+@pytest.mark.parametrize("dtype,atol", [("float16", 2e-3), ("bfloat16", 2e-2), ("float32", 0.0)])
+def test_half_precision_storage_round_trip(saved, tmp_path, dtype, atol):
+    """A checkpoint stored as fp16 / bf16 is about half the size and loads back as fp32 weights
+    within that type's rounding, giving (nearly) the same actions."""
+    from safetensors.torch import load_file
+
+    model, procs, full = saved
+    path = save_pretrained(model, procs, tmp_path / dtype, meta={"note": "unit test"}, dtype=dtype)
+    stored = load_file(str(path / "model.safetensors"))
+    floats = [v for v in stored.values() if v.is_floating_point()]
+    assert floats and all(v.dtype == getattr(torch, dtype) for v in floats)
+    if dtype != "float32":
+        ratio = (path / "model.safetensors").stat().st_size / (full / "model.safetensors").stat().st_size
+        assert ratio < 0.55
+    loaded, lprocs, meta = load_pretrained(path)
+    assert lprocs == procs and meta == {"note": "unit test"}
+    for k, v in model.state_dict().items():
+        w = loaded.state_dict()[k]
+        assert w.dtype == v.dtype
+        torch.testing.assert_close(w, v, rtol=0, atol=atol * max(1.0, float(v.abs().max())))
+    c = model.config
+    g = torch.Generator().manual_seed(1)
+    rgb = torch.randn(2, 3, c.image_size, c.image_size, generator=g)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.encode_frames(rgb), model.encode_frames(rgb),
+                                   rtol=0.05, atol=max(atol, 1e-6) * 20)
+
+
+def test_storage_dtype_checked(saved, tmp_path):
+    model, procs, _ = saved
+    with pytest.raises(ValueError, match="dtype"):
+        save_pretrained(model, procs, tmp_path / "bad", dtype="int8")

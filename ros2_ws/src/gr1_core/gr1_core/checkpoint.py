@@ -1,7 +1,8 @@
 """Our self-describing checkpoint: a directory that rebuilds the model without other files.
 
     config.json         {"format": FORMAT, "model": GR1Config, "meta": {...}}
-    model.safetensors   the full state dict, frozen encoders included
+    model.safetensors   the full state dict, frozen encoders included (fp32, or fp16 / bf16
+                        when saved with `dtype=`; loading casts back to the model's fp32)
     preprocessor.json   image and state processors
     postprocessor.json  action processor
 """
@@ -25,6 +26,7 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 PREPROCESSOR_FILE = "preprocessor.json"
 POSTPROCESSOR_FILE = "postprocessor.json"
+STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 class CheckpointError(RuntimeError):
@@ -32,12 +34,23 @@ class CheckpointError(RuntimeError):
 
 
 def save_pretrained(
-    model: GR1, processors: Processors, path: str | Path, meta: dict[str, Any] | None = None
+    model: GR1, processors: Processors, path: str | Path, meta: dict[str, Any] | None = None,
+    dtype: str | None = None,
 ) -> Path:
-    """Write `model` and `processors` into directory `path` (created; files overwritten)."""
+    """Write `model` and `processors` into directory `path` (created; files overwritten).
+
+    `dtype` ("float32", "float16", "bfloat16") stores the floating-point weights in that type to
+    halve the file (a shipped checkpoint); `load_pretrained` casts them back to the model's fp32.
+    None keeps the tensors' own types.
+    """
+    if dtype is not None and dtype not in STORAGE_DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(STORAGE_DTYPES)} or None, got {dtype!r}")
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        state = {k: v.to(STORAGE_DTYPES[dtype]) if v.is_floating_point() else v
+                 for k, v in state.items()}
     save_file(state, str(path / WEIGHTS_FILE), metadata={"format": FORMAT})
     (path / WEIGHTS_FILE).chmod(0o644)  # safetensors writes 0600; containers read as other users
     config = {"format": FORMAT, "model": model.config.to_dict(), "meta": dict(meta or {})}
@@ -107,11 +120,17 @@ def load_state_strict(model: GR1, state: dict[str, torch.Tensor], source: str) -
         problems.append(f"{len(unexpected)} unexpected keys (first: {unexpected[:5]})")
     if shapes:
         problems.append(f"{len(shapes)} shape mismatches ({'; '.join(shapes[:5])})")
+    dtypes = [k for k, v in expected.items() if k in state
+              and state[k].is_floating_point() != v.is_floating_point()]
+    if dtypes:
+        problems.append(f"{len(dtypes)} tensors of the wrong kind (first: {dtypes[:5]})")
     if problems:
         raise CheckpointError(
             f"{source} does not fit its config: " + ", ".join(problems)
             + ". The weights and config.json come from different models."
         )
+    # Weights stored as fp16 / bf16 (save_pretrained(dtype=...)) come back in the model's dtype.
+    state = {k: v.to(expected[k].dtype) if v.is_floating_point() else v for k, v in state.items()}
     model.load_state_dict(state, strict=True)
 
 
