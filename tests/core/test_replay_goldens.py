@@ -111,3 +111,29 @@ def test_truncated_bag_replays_up_to_the_damage(checkpoint, tmp_path, capsys):
     assert offset <= int(size * 0.4)
     arm, _ = ticks_csv(out / "ticks.csv")
     np.testing.assert_allclose(arm, np.array(g["arm"])[:n], atol=2e-5, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def shipped_checkpoint(tmp_path_factory) -> Path:
+    """A copy of models/gr1-sim (ONNX Runtime exports its graphs beside the weights)."""
+    path = tmp_path_factory.mktemp("shipped") / "gr1-sim"
+    shutil.copytree(make_goldens.SHIPPED, path, ignore=shutil.ignore_patterns("onnx"))
+    want = json.loads(make_goldens.golden_path(BAGS[0], shipped=True).read_text())
+    if make_goldens.checkpoint_sha(path) != want["checkpoint_sha256"]:
+        pytest.fail("models/gr1-sim changed since its goldens were made: run "
+                    ".venv/bin/python tests/data/make_goldens.py")
+    return path
+
+
+# The shipped checkpoint's own regression: its actions on the committed bags, both backends.
+# (Its actions move little from tick to tick, ~2e-4, so the test-preset goldens above remain the
+# sharper check on frame handling; these catch changes to the shipped weights and numerics.)
+@pytest.mark.parametrize("name", BAGS)
+@pytest.mark.parametrize("backend,atol", [("torch", 1e-5), ("onnxruntime", 1e-4)])
+def test_shipped_checkpoint_reproduces_its_goldens(shipped_checkpoint, name, backend, atol):
+    g = json.loads(make_goldens.golden_path(name, shipped=True).read_text())
+    ep, produced = make_goldens.golden_actions(DATA / "bags" / name, g["remap"],
+                                               shipped_checkpoint, backend)
+    assert len(ep) == g["ticks"] and ep.instruction == g["instruction"]
+    np.testing.assert_allclose(produced.arm, np.array(g["arm"]), atol=atol, rtol=0)
+    np.testing.assert_allclose(produced.open_prob, np.array(g["open_prob"]), atol=atol, rtol=0)

@@ -11,6 +11,9 @@ from `gr1-init --preset test --seed 0` with input-sensitive weights (`make_check
 deterministic; 6.5 MB, so it is rebuilt rather than committed: the goldens record its sha256
 and the tests refuse a different one). Goldens are the
 offline PyTorch actions per tick, `tests/data/bags/<bag>.golden.json`.
+
+The shipped checkpoint (`models/gr1-sim`) has goldens of its own,
+`tests/data/bags/<bag>.shipped.golden.json`: refresh them whenever that checkpoint changes.
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ BAGS: dict[str, dict] = {
                               "remap": [f"static_image={REALSENSE_STATIC}"]},
 }
 SECONDS, STATIC_PX, WRIST_PX = 2.0, 48, 32
+SHIPPED = HERE.parents[1] / "models" / "gr1-sim"
+
+
+def golden_path(name: str, shipped: bool = False) -> Path:
+    return BAG_DIR / (f"{name}.shipped.golden.json" if shipped else f"{name}.golden.json")
 
 
 def make_checkpoint(path: Path) -> Path:
@@ -132,15 +140,17 @@ def golden_actions(bag: Path, remap: list[str], checkpoint: Path, backend: str =
     return ep, run_offline(ep, runner, ep.instruction, progress=False)
 
 
-def write_goldens(checkpoint: Path) -> None:
+def write_goldens(checkpoint: Path, shipped: bool = False) -> None:
+    label = (f"shipped {SHIPPED.relative_to(HERE.parents[1])}" if shipped else
+             "make_goldens.make_checkpoint (test preset, seed 0, fan-in init)")
     for name, spec in BAGS.items():
         ep, produced = golden_actions(BAG_DIR / name, spec["remap"], checkpoint)
-        golden = {"bag": name, "remap": spec["remap"], "checkpoint": "make_goldens.make_checkpoint "
-                  "(test preset, seed 0, fan-in init)", "checkpoint_sha256": checkpoint_sha(checkpoint),
+        golden = {"bag": name, "remap": spec["remap"], "checkpoint": label,
+                  "checkpoint_sha256": checkpoint_sha(checkpoint),
                   "instruction": ep.instruction, "ticks": len(ep),
                   "arm": produced.arm.round(7).tolist(),
                   "open_prob": produced.open_prob.round(7).tolist()}
-        path = BAG_DIR / f"{name}.golden.json"
+        path = golden_path(name, shipped)
         path.write_text(json.dumps(golden, indent=None) + "\n")
         print(f"{path}: {len(ep)} ticks")
 
@@ -155,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.bags:
         record_bags()
     write_goldens(make_checkpoint(Path(a.checkpoint)))
+    write_goldens(SHIPPED, shipped=True)
     return 0
 
 

@@ -1,5 +1,6 @@
 """gr1-replay --live on real DDS: a gr1-policy child process on sim time reproduces the offline
-goldens on the committed bags (tests/data/bags), on PyTorch and ONNX Runtime.
+goldens on the committed bags (tests/data/bags), on PyTorch and ONNX Runtime, for the test
+checkpoint and for the shipped one (models/gr1-sim).
 
 Lock-step replay matches every PolicyAction to the tick whose input produced it, so the check is
 tick by tick; PolicyAction carries float32, and the values come back through ticks.csv (5
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -34,13 +36,22 @@ def checkpoint(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name,backend", [("lift_red_mcap", "torch"),
-                                          ("push_blue_sqlite3_png", "onnxruntime")])
-def test_live_replay_reproduces_goldens(checkpoint, tmp_path, name, backend, capsys):
+@pytest.fixture(scope="module")
+def shipped_checkpoint(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("shipped") / "gr1-sim"
+    shutil.copytree(make_goldens.SHIPPED, path, ignore=shutil.ignore_patterns("onnx"))
+    return path
+
+
+@pytest.mark.parametrize("name,backend,shipped", [("lift_red_mcap", "torch", False),
+                                                  ("push_blue_sqlite3_png", "onnxruntime", False),
+                                                  ("lift_red_mcap", "onnxruntime", True)])
+def test_live_replay_reproduces_goldens(request, tmp_path, name, backend, shipped, capsys):
     from gr1_core.data.replay import AXES
     from gr1_core.data.replay_cli import main
 
-    golden = json.loads((DATA / "bags" / f"{name}.golden.json").read_text())
+    checkpoint = request.getfixturevalue("shipped_checkpoint" if shipped else "checkpoint")
+    golden = json.loads(make_goldens.golden_path(name, shipped).read_text())
     out = tmp_path / "report"
     args = [str(DATA / "bags" / name), "--checkpoint", str(checkpoint), "--backend", backend,
             "--live", "--speed", "0", "--out", str(out), "--no-progress"]
