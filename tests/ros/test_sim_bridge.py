@@ -14,7 +14,7 @@ pytestmark = pytest.mark.ros
 rclpy = pytest.importorskip("rclpy")
 
 from geometry_msgs.msg import PoseArray, PoseStamped, TwistStamped  # noqa: E402
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
+from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image, JointState  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
@@ -97,27 +97,34 @@ def graph(ros_context):
     bridge = BridgeNode(context=ros_context,
                         parameter_overrides=[Parameter("seed", value=5)])
     probe = Probe(ros_context)
-    executor = MultiThreadedExecutor(num_threads=2, context=ros_context)
-    executor.add_node(bridge)
-    executor.add_node(probe.node)
+    # The bridge and the probe each get an executor and a thread, as two processes would: in one
+    # executor, the probe's ~350 messages/s (images, 100 Hz joints and poses) queue ahead of the
+    # bridge's twist callbacks, which then arrive seconds late and are refused as stale.
+    executors = [MultiThreadedExecutor(num_threads=2, context=ros_context),
+                 SingleThreadedExecutor(context=ros_context)]
+    executors[0].add_node(bridge)
+    executors[1].add_node(probe.node)
     spinning = True
 
-    def spin():
+    def spin(executor):
         while spinning:
             executor.spin_once(timeout_sec=0.05)
 
-    thread = threading.Thread(target=spin, daemon=True)
-    thread.start()
+    threads = [threading.Thread(target=spin, args=(e,), daemon=True) for e in executors]
+    for thread in threads:
+        thread.start()
     try:
         yield bridge, probe
     finally:
         spinning = False
-        thread.join(timeout=5.0)
-        executor.remove_node(bridge)
-        executor.remove_node(probe.node)
+        for thread in threads:
+            thread.join(timeout=5.0)
+        executors[0].remove_node(bridge)
+        executors[1].remove_node(probe.node)
         bridge.destroy_node()
         probe.node.destroy_node()
-        executor.shutdown()
+        for executor in executors:
+            executor.shutdown()
 
 
 def test_bridge_publishes_images_joints_and_pose(graph):
