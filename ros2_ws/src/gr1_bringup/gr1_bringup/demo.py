@@ -83,10 +83,6 @@ def ensure_checkpoint(path: Path) -> str:
     return "random"
 
 
-def image_to_array(msg) -> np.ndarray:
-    return np.frombuffer(msg.data, dtype=np.uint8).reshape(msg.height, msg.width, -1)[:, :, :3]
-
-
 def save_outputs(out: Path, log: EpisodeLog, summary: dict) -> dict[str, str]:
     from PIL import Image
 
@@ -152,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
     from gr1_bringup.lifecycle import LifecycleClient
     from gr1_bringup.processes import package_config, start_node, stop_nodes
     from gr1_msgs.msg import PolicyStatus
+    from gr1_policy.conversions import image_to_rgb
 
     weights = ensure_checkpoint(args.checkpoint)
     out: Path = args.out
@@ -191,12 +188,12 @@ def run(args: argparse.Namespace) -> int:
         with log.lock:
             log.frames_seen += 1
             if log.recording and log.frames_seen % args.frame_every == 0:
-                log.static_frames.append(image_to_array(msg).copy())
+                log.static_frames.append(image_to_rgb(msg))
 
     def on_wrist(msg: Image) -> None:
         with log.lock:
             if log.recording:
-                log.wrist_frame = image_to_array(msg).copy()
+                log.wrist_frame = image_to_rgb(msg)
 
     def on_twist(msg: TwistStamped) -> None:
         t = msg.twist
