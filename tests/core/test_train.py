@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +96,48 @@ def test_bad_arguments_are_explained(data, tmp_path, capsys):
     assert main(["--mode", "finetune", "--data", str(data), "--out", str(tmp_path / "o"),
                  "--resume", str(tmp_path), "--no-progress"]) == 2
     assert "trainer_state.pt" in capsys.readouterr().err
+
+
+def test_data_fraction_loss_weights_config_overrides_and_val_data(tmp_path):
+    for task in ("push_left", "push_right"):
+        for seed in range(3):
+            write_demo(tmp_path / "data" / f"{task}_seed{seed:04d}", 1.0 if task == "push_left" else -1.0)
+    write_demo(tmp_path / "val" / "push_left_seed0099", 1.0)
+    run = tmp_path / "run"
+    assert main(["--mode", "finetune", "--preset", "test", "--data", str(tmp_path / "data"),
+                 "--out", str(run), "--batch-size", "2", "--steps", "2", "--save-every", "2",
+                 "--episodes", "2", "--loss-weight", "arm=100", "--set", "dropout=0.25",
+                 "--set", "n_layer=1", "--val-data", str(tmp_path / "val"), "--no-progress"]) == 0
+    model, _, meta = load_pretrained(run / "step_0000002")
+    assert model.config.dropout == 0.25 and model.config.n_layer == 1
+    assert meta["episodes"] == 2 and meta["loss_weights"] == {"arm": 100.0}
+    with (run / "metrics.csv").open() as f:
+        row = next(csv.DictReader(f))
+    terms = ("arm", "gripper", "video_static", "video_wrist")
+    weighted = 100 * float(row["loss_arm"]) + sum(float(row[f"loss_{t}"]) for t in terms[1:])
+    assert float(row["loss_total"]) == pytest.approx(weighted, rel=1e-5)
+    assert (run / "val.csv").is_file()
+
+
+def test_data_fraction_keeps_every_task():
+    from gr1_core.train.loop import _subset
+
+    bags = [Path(f"{t}_seed{s:04d}") for t in ("lift", "push") for s in range(5)]
+    assert [b.name for b in _subset(bags, 4)] == ["lift_seed0000", "lift_seed0001",
+                                                  "push_seed0000", "push_seed0001"]
+    assert _subset(bags, 0) == bags
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "dropout"], "expected NAME=VALUE"),
+    (["--loss-weight", "arms=3"], "unknown loss terms ['arms']"),
+    (["--set", "n_layer=two"], "n_layer='two': expected a int"),
+    (["--set", "layers=2"], "unknown config field 'layers'"),
+])
+def test_bad_training_options_quote_the_value(data, tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) if "NAME=VALUE" in message else nullcontext():
+        code = main(["--mode", "finetune", "--preset", "test", "--data", str(data), "--out",
+                     str(tmp_path / "o"), "--steps", "1", "--no-progress", *args])
+        assert code == 2
+    assert message in capsys.readouterr().err
+

@@ -186,6 +186,27 @@ class GR1Config:
     def replace(self, **changes: Any) -> GR1Config:
         return dataclasses.replace(self, **changes).validate()
 
+    def with_overrides(self, overrides: dict[str, str]) -> GR1Config:
+        """A copy with fields given as text (e.g. from `--set dropout=0.0`), each parsed to the
+        field's type."""
+        known = {f.name: f for f in fields(self)}
+        changes: dict[str, Any] = {}
+        for name, text in overrides.items():
+            if name not in known or name == "name":
+                raise ConfigError(f"unknown config field {name!r} in override {name}={text!r}; "
+                                  f"fields: {sorted(n for n in known if n != 'name')}")
+            kind = type(getattr(self, name))
+            try:
+                if kind is bool:
+                    if text.lower() not in ("true", "false", "1", "0"):
+                        raise ValueError(text)
+                    changes[name] = text.lower() in ("true", "1")
+                else:
+                    changes[name] = kind(text)
+            except ValueError:
+                raise ConfigError(f"override {name}={text!r}: expected a {kind.__name__}") from None
+        return self.replace(**changes)
+
     @classmethod
     def preset(cls, name: str) -> GR1Config:
         if name not in PRESETS:

@@ -17,6 +17,13 @@ import sys
 from gr1_core.train.loop import TrainOptions, train
 
 
+def _pair(text: str, flag: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise ValueError(f"{flag} {text!r}: expected NAME=VALUE")
+    return name, value
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="gr1-train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -46,17 +53,35 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--val-episodes", type=int, default=0,
                    help="hold out this many bags (the last in sorted order); their loss is "
                         "logged to OUT/val.csv at every checkpoint")
+    p.add_argument("--episodes", type=int, default=0,
+                   help="train on N bags only, taken round-robin over tasks (0: all); for data "
+                        "fraction ablations")
+    p.add_argument("--loss-weight", action="append", default=[], metavar="TERM=W",
+                   help="weight of a loss term: arm, gripper, video_static, video_wrist "
+                        "(default 1 each)")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="overrides",
+                   help="change a config field of a fresh model, e.g. dropout=0.0")
+    p.add_argument("--val-data", default=None,
+                   help="a folder of held-out bags whose loss is logged to OUT/val.csv at every "
+                        "checkpoint (instead of --val-episodes)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
+    try:
+        loss_weights = tuple((k, float(v)) for k, v in (_pair(x, "--loss-weight") for x in a.loss_weight))
+        overrides = tuple(_pair(x, "--set") for x in a.overrides)
+    except ValueError as exc:
+        p.error(str(exc))
     opts = TrainOptions(
         mode=a.mode, data=a.data, out=a.out, preset=a.preset, init=a.init, resume=a.resume,
         steps=a.steps, batch_size=a.batch_size, lr=a.lr, weight_decay=a.weight_decay,
         warmup=a.warmup, save_every=a.save_every, keep=a.keep, workers=a.workers, seed=a.seed,
         device=a.device, cache_dir=a.cache_dir, remap=tuple(a.remap), rate=a.rate,
-        stride=a.stride, val_episodes=a.val_episodes, progress=not a.no_progress)
+        stride=a.stride, val_episodes=a.val_episodes, progress=not a.no_progress,
+        loss_weights=loss_weights, overrides=overrides, episodes=a.episodes,
+        val_data=a.val_data)
     try:
         last = train(opts)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:  # ConfigError is a ValueError
         print(f"gr1-train: error: {exc}", file=sys.stderr)
         return 2
     if last is not None:  # only rank 0 saves

@@ -27,7 +27,7 @@ from gr1_core.config import GR1Config
 from gr1_core.data.dataset import WindowDataset, find_bags
 from gr1_core.data.topics import TopicMap
 from gr1_core.model.gr1 import GR1
-from gr1_core.model.losses import gr1_losses
+from gr1_core.model.losses import DEFAULT_WEIGHTS, gr1_losses
 from gr1_core.processors import ActionProcessor, Processors
 
 STATE_FILE = "trainer_state.pt"
@@ -60,6 +60,26 @@ class TrainOptions:
     val_episodes: int = 0  # bags held out for validation (the last ones in sorted order)
     val_batches: int = 20  # batches per validation
     progress: bool = True
+    loss_weights: tuple[tuple[str, float], ...] = ()  # overrides of losses.DEFAULT_WEIGHTS
+    overrides: tuple[tuple[str, str], ...] = ()  # GR1Config fields for a fresh start (--set)
+    episodes: int = 0  # train on the first N bags only (0: all), e.g. the 10 % data ablation
+    val_data: str | None = None  # a folder of held-out bags for validation (instead of val_episodes)
+
+
+def _subset(bags: list[Path], n: int) -> list[Path]:
+    """The first n bags of each task in turn (bags named TASK_seedNNNN, as gr1-dataset synth
+    writes them), so a data fraction keeps every task; other names: the first n in order."""
+    if n <= 0 or n >= len(bags):
+        return bags
+    groups: dict[str, list[Path]] = {}
+    for b in bags:
+        groups.setdefault(b.name.rsplit("_seed", 1)[0], []).append(b)
+    picked: list[Path] = []
+    while len(picked) < n and any(groups.values()):
+        for g in groups.values():
+            if g and len(picked) < n:
+                picked.append(g.pop(0))
+    return sorted(picked)
 
 
 def _checkpoints(out: Path) -> list[Path]:
@@ -108,6 +128,15 @@ def train(opts: TrainOptions) -> Path:
         resume_dir = found[-1] if found else None
     source = resume_dir or (Path(opts.init) if opts.init else None)
     config = load_config(source)[0] if source else GR1Config.preset(opts.preset)
+    if opts.overrides:
+        if source:
+            raise ValueError("--set changes the sizes of a fresh model; it cannot be combined "
+                             "with --init or --resume (their config is saved with the weights)")
+        config = config.with_overrides(dict(opts.overrides))
+    weights = dict(opts.loss_weights)
+    unknown = sorted(set(weights) - set(DEFAULT_WEIGHTS))
+    if unknown:
+        raise ValueError(f"unknown loss terms {unknown}; known: {sorted(DEFAULT_WEIGHTS)}")
     config = config.replace(video_only=opts.mode == "pretrain")
     torch.manual_seed(opts.seed + rank)
     random.seed(opts.seed + rank)
@@ -131,6 +160,16 @@ def train(opts: TrainOptions) -> Path:
         raise ValueError(f"--val-episodes {opts.val_episodes} must be below the number of bags "
                          f"({len(bags)}) in {opts.data}")
     val_bags = bags[len(bags) - opts.val_episodes:] if opts.val_episodes else []
+    bags = _subset(bags[: len(bags) - len(val_bags)], opts.episodes) + val_bags
+    if opts.val_data:
+        if opts.val_episodes:
+            raise ValueError("give --val-episodes or --val-data, not both")
+        val_bags = find_bags(opts.val_data)
+        overlap = {b.resolve() for b in val_bags} & {b.resolve() for b in bags}
+        if overlap:
+            raise ValueError(f"--val-data shares {len(overlap)} bags with --data, e.g. "
+                             f"{sorted(overlap)[0]}")
+        bags = bags + val_bags
     data_root = Path(opts.data)
     cache_dir = opts.cache_dir or (data_root if data_root.is_dir() else data_root.parent) / ".gr1_cache"
     common = dict(config=config, mode=opts.mode, cache_dir=cache_dir,
@@ -188,7 +227,7 @@ def train(opts: TrainOptions) -> Path:
                 sampler.set_epoch(epoch)
             for batch in loader:
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                losses = gr1_losses(ddp(batch), batch, config)
+                losses = gr1_losses(ddp(batch), batch, config, weights)
                 optim.zero_grad(set_to_none=True)
                 losses["total"].backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(params, opts.grad_clip)
@@ -252,7 +291,8 @@ def _save(model: GR1, processors: Processors, out: Path, step: int, optim, sched
           opts: TrainOptions) -> Path:
     path = out / f"step_{step:07d}"
     meta = {"trained_steps": step, "mode": opts.mode, "data": str(opts.data),
-            "init": opts.init, "preset": opts.preset}
+            "init": opts.init, "preset": opts.preset, "episodes": opts.episodes,
+            "loss_weights": dict(opts.loss_weights), "overrides": dict(opts.overrides)}
     save_pretrained(model, processors, path, meta=meta)
     torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step,
                 "torch_rng": torch.get_rng_state()}, path / STATE_FILE)
