@@ -44,3 +44,12 @@ def test_checkpoint_that_only_rises_fails_to_lift(tmp_path, capsys):
     assert report["success_rate"] == 0.0 and report["episodes"][0]["ticks"] == 15
     assert "0.0% over 1 episodes" in capsys.readouterr().out
     assert main(["--checkpoint", str(tmp_path / "missing"), "--no-progress"]) == 2
+
+    # Two worker processes give the episodes a single process gives, in the same order.
+    args = ["--checkpoint", str(ckpt), "--tasks", "lift_red,push_red_left", "--episodes", "2",
+            "--static-px", "16", "--wrist-px", "16", "--max-seconds", "0.3", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "one.json")]) == 0
+    assert main([*args, "--out", str(tmp_path / "two.json"), "--workers", "2"]) == 0
+    one, two = (json.loads((tmp_path / f).read_text()) for f in ("one.json", "two.json"))
+    assert len(two["episodes"]) == 4 and two["episodes"] == one["episodes"]
+    assert [e["seed"] // 1000 for e in two["episodes"]] == [1000, 1001, 1000, 1001]

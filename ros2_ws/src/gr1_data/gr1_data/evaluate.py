@@ -64,19 +64,32 @@ def evaluate(make_policy: Callable, tasks: list[str], episodes: int, seed0: int 
              held_out: bool = False, static_px: int = 200, wrist_px: int = 84,
              max_seconds: float = 15.0, progress: bool = True) -> dict:
     """make_policy(scene, task) -> object with reset(instruction) and step(Observation)."""
+    jobs = [(t, seed0 + k) for t in tasks for k in range(episodes)]
+    results = _run_jobs(make_policy, jobs, held_out, static_px, wrist_px, max_seconds, progress)
+    return summarise(results, held_out)
+
+
+def _run_jobs(make_policy: Callable, jobs: list[tuple[str, int]], held_out: bool, static_px: int,
+              wrist_px: int, max_seconds: float, progress: bool = False) -> list[dict]:
     from gr1_sim.scene import PandaScene
     from gr1_sim.tasks import get_task
 
-    chosen = [get_task(t) for t in tasks]
-    scene = PandaScene(seed0)
-    episodes_out = []
+    scene = PandaScene(jobs[0][1] if jobs else 0)
+    out = []
     try:
-        jobs = [(t, seed0 + k) for t in chosen for k in range(episodes)]
-        for task, seed in tqdm(jobs, desc="evaluating", unit="episode", disable=not progress):
-            episodes_out.append(run_episode(scene, task, seed, make_policy(scene, task), held_out,
-                                            static_px, wrist_px, max_seconds))
+        for name, seed in tqdm(jobs, desc="evaluating", unit="episode", disable=not progress):
+            task = get_task(name)
+            out.append(run_episode(scene, task, seed, make_policy(scene, task), held_out,
+                                   static_px, wrist_px, max_seconds))
     finally:
         scene.close()
+    return out
+
+
+def summarise(episodes_out: list[dict], held_out: bool) -> dict:
+    """Success rates overall, per task and per family of a list of run_episode results."""
+    from gr1_sim.tasks import get_task
+
     by_task: dict[str, list[bool]] = defaultdict(list)
     by_family: dict[str, list[bool]] = defaultdict(list)
     for e in episodes_out:
@@ -89,6 +102,50 @@ def evaluate(make_policy: Callable, tasks: list[str], episodes: int, seed0: int 
         "held_out_instructions": held_out,
         "episodes": episodes_out,
     }
+
+
+def _policy_factory(checkpoint: str | None, backend: str) -> Callable:
+    if checkpoint is None:
+        from gr1_sim.expert import ExpertPolicy
+
+        return ExpertPolicy
+    from gr1_core.runtime.runner import PolicyRunner
+
+    runner = PolicyRunner.from_pretrained(checkpoint, backend)
+    return lambda scene, task: runner
+
+
+_WORKER: dict = {}  # per evaluation process: the policy factory, loaded once
+
+
+def _worker(args: tuple) -> list[dict]:
+    """One episode in an evaluation process, which loads its policy once and runs one intra-op
+    thread (the processes share the cores; more threads per process only spin)."""
+    checkpoint, backend, jobs, held_out, static_px, wrist_px, max_seconds = args
+    if _WORKER.get("key") != (checkpoint, backend):
+        import torch
+
+        torch.set_num_threads(1)
+        _WORKER.update(key=(checkpoint, backend), factory=_policy_factory(checkpoint, backend))
+    return _run_jobs(_WORKER["factory"], jobs, held_out, static_px, wrist_px, max_seconds)
+
+
+def evaluate_parallel(checkpoint: str | None, backend: str, tasks: list[str], episodes: int,
+                      seed0: int = 1000, held_out: bool = False, static_px: int = 200,
+                      wrist_px: int = 84, max_seconds: float = 15.0, workers: int = 2,
+                      progress: bool = True) -> dict:
+    """evaluate() over `workers` processes (checkpoint None: the scripted expert). Episodes are
+    dealt out one at a time, so the report is the same as a single process gives."""
+    import multiprocessing as mp
+
+    jobs = [(t, seed0 + k) for t in tasks for k in range(episodes)]
+    args = [(checkpoint, backend, [job], held_out, static_px, wrist_px, max_seconds) for job in jobs]
+    results: list[list[dict]] = []
+    with mp.get_context("spawn").Pool(workers) as pool:
+        for r in tqdm(pool.imap(_worker, args), total=len(args), desc="evaluating",
+                      unit="episode", disable=not progress):
+            results.append(r)
+    return summarise([e for r in results for e in r], held_out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,30 +169,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--videos", type=int, default=2, help="--live: GIFs of the first N episodes")
     p.add_argument("--control-rate", type=float, default=30.0, help="--live: policy rate in Hz")
     p.add_argument("--camera-rate", type=float, default=30.0, help="--live: camera rate in Hz")
+    p.add_argument("--workers", type=int, default=1,
+                   help="evaluation processes (not --live), one thread each; e.g. the core count")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
+    if a.workers < 1:
+        p.error(f"--workers must be at least 1, got {a.workers}")
 
-    from gr1_sim.tasks import TASKS
+    from gr1_sim.tasks import TASKS, get_task
 
     tasks = list(TASKS) if a.tasks == "all" else [t.strip() for t in a.tasks.split(",")]
     if a.live:
         return _main_live(a, tasks)
     try:
-        if a.expert:
-            from gr1_sim.expert import ExpertPolicy
-
-            def make_policy(scene, task):
-                return ExpertPolicy(scene, task)
+        for name in tasks:
+            get_task(name)  # unknown names fail here, before any process starts
+        checkpoint = None if a.expert else a.checkpoint
+        if a.workers > 1:
+            report = evaluate_parallel(checkpoint, a.backend, tasks, a.episodes, a.seed,
+                                       a.held_out, a.static_px, a.wrist_px, a.max_seconds,
+                                       a.workers, progress=not a.no_progress)
         else:
-            from gr1_core.runtime.runner import PolicyRunner
-
-            runner = PolicyRunner.from_pretrained(a.checkpoint, a.backend)
-
-            def make_policy(scene, task):
-                return runner
-
-        report = evaluate(make_policy, tasks, a.episodes, a.seed, a.held_out, a.static_px,
-                          a.wrist_px, a.max_seconds, progress=not a.no_progress)
+            report = evaluate(_policy_factory(checkpoint, a.backend), tasks, a.episodes, a.seed,
+                              a.held_out, a.static_px, a.wrist_px, a.max_seconds,
+                              progress=not a.no_progress)
     except (KeyError, ValueError, FileNotFoundError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) else exc
         print(f"gr1-eval: error: {msg}", file=sys.stderr)
