@@ -81,6 +81,10 @@ def test_dataset_windows_shapes_cache_and_loss(tmp_path):
     write_bag(tmp_path / "data" / "ep1", instruction="lift the red block", n=8)
     write_bag(tmp_path / "data" / "failed", success=False)
     assert len(find_bags(tmp_path / "data")) == 3
+    # A split made of symbolic links finds the bags (and shares their cache entries).
+    (tmp_path / "split").mkdir()
+    (tmp_path / "split" / "ep1").symlink_to(tmp_path / "data" / "ep1", target_is_directory=True)
+    assert [b.name for b in find_bags(tmp_path / "split")] == ["ep1"]
     config = GR1Config.preset("test")
     T, S = config.window, config.image_size
     ds = WindowDataset(tmp_path / "data", config, progress=False)

@@ -104,10 +104,11 @@ def test_data_fraction_loss_weights_config_overrides_and_val_data(tmp_path):
             write_demo(tmp_path / "data" / f"{task}_seed{seed:04d}", 1.0 if task == "push_left" else -1.0)
     write_demo(tmp_path / "val" / "push_left_seed0099", 1.0)
     run = tmp_path / "run"
-    assert main(["--mode", "finetune", "--preset", "test", "--data", str(tmp_path / "data"),
-                 "--out", str(run), "--batch-size", "2", "--steps", "2", "--save-every", "2",
-                 "--episodes", "2", "--loss-weight", "arm=100", "--set", "dropout=0.25",
-                 "--set", "n_layer=1", "--val-data", str(tmp_path / "val"), "--no-progress"]) == 0
+    args = ["--mode", "finetune", "--preset", "test", "--data", str(tmp_path / "data"),
+            "--out", str(run), "--batch-size", "2", "--save-every", "1", "--episodes", "2",
+            "--loss-weight", "arm=100", "--val-data", str(tmp_path / "val"), "--no-progress",
+            "--set", "n_layer=1", "--set", "dropout=0.25"]
+    assert main([*args, "--steps", "2"]) == 0
     model, _, meta = load_pretrained(run / "step_0000002")
     assert model.config.dropout == 0.25 and model.config.n_layer == 1
     assert meta["episodes"] == 2 and meta["loss_weights"] == {"arm": 100.0}
@@ -117,6 +118,9 @@ def test_data_fraction_loss_weights_config_overrides_and_val_data(tmp_path):
     weighted = 100 * float(row["loss_arm"]) + sum(float(row[f"loss_{t}"]) for t in terms[1:])
     assert float(row["loss_total"]) == pytest.approx(weighted, rel=1e-5)
     assert (run / "val.csv").is_file()
+    # Re-running the command with --resume keeps its --set; another --set is refused.
+    assert main([*args, "--steps", "3", "--resume"]) == 0
+    assert main([*args[:-2], "--set", "dropout=0.5", "--steps", "4", "--resume"]) == 2
 
 
 def test_data_fraction_keeps_every_task():

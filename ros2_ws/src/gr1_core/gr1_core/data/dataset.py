@@ -34,16 +34,22 @@ CACHE_VERSION = 1
 
 def find_bags(root: str | Path) -> list[Path]:
     """rosbag2 directories (metadata.yaml or .mcap inside), loose .mcap files and video clip
-    folders (clip.yaml, see gr1_core.data.clips) under root."""
+    folders (clip.yaml, see gr1_core.data.clips) under root. Symbolic links to bags are followed,
+    so a data set can be a folder of links (e.g. a held-out split of another one)."""
     root = Path(root)
     if not root.exists():
         raise FileNotFoundError(f"data path {root} does not exist")
     if (root / "metadata.yaml").is_file() or (root.is_file() and root.suffix == ".mcap") or is_clip(root):
         return [root]
-    bags: set[Path] = {c.parent for c in root.rglob(CLIP_FILE)}
-    for meta in root.rglob("metadata.yaml"):
-        bags.add(meta.parent)
-    for mcap in root.rglob("*.mcap"):
+    bags: set[Path] = set()
+    mcaps: list[Path] = []
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]  # e.g. the window cache
+        here = Path(folder)
+        if CLIP_FILE in files or "metadata.yaml" in files:
+            bags.add(here)
+        mcaps += [here / f for f in files if f.endswith(".mcap")]
+    for mcap in mcaps:
         if mcap.parent not in bags:
             bags.add(mcap.parent if mcap.parent != root else mcap)
     return sorted(bags)

@@ -129,10 +129,13 @@ def train(opts: TrainOptions) -> Path:
     source = resume_dir or (Path(opts.init) if opts.init else None)
     config = load_config(source)[0] if source else GR1Config.preset(opts.preset)
     if opts.overrides:
-        if source:
-            raise ValueError("--set changes the sizes of a fresh model; it cannot be combined "
-                             "with --init or --resume (their config is saved with the weights)")
-        config = config.with_overrides(dict(opts.overrides))
+        changed = config.with_overrides(dict(opts.overrides))
+        # A resumed or initialised run keeps the config saved with its weights; repeating the
+        # --set it was started with is fine (re-running the same command with --resume).
+        if source and changed != config:
+            raise ValueError(f"--set {' '.join(f'{k}={v}' for k, v in opts.overrides)} differs "
+                             f"from the config saved in {source}; a run's sizes cannot change")
+        config = changed
     weights = dict(opts.loss_weights)
     unknown = sorted(set(weights) - set(DEFAULT_WEIGHTS))
     if unknown:
