@@ -23,12 +23,11 @@ def test_record_live_expert_episode_reads_back_as_windows(tmp_path: Path) -> Non
     from gr1_sim.tasks import get_task
 
     out = tmp_path / "bags"
-    # Whether the expert succeeds over the live graph is not asserted here: on these 2 cores it
-    # succeeds in ~7 s in some runs and grasps too early in others (a known issue, see
-    # docs/DATA.md); this test is about recording the live graph and reading the bag back.
-    results = record_live(["lift_red"], 1, out, seed0=0, max_seconds=12.0,
+    # The expert counts simulated time (from the bridge's ~/episode), so a simulator slowed by a
+    # busy machine delays it but does not make it give up on its descent and grasp in mid-air.
+    results = record_live(["lift_red"], 1, out, seed0=0, max_seconds=15.0,
                           overrides=sim_overrides(seed=0, **SMALL), progress=False)
-    assert len(results) == 1 and isinstance(results[0]["success"], bool), results
+    assert len(results) == 1 and results[0]["success"] is True, results
     bag = Path(results[0]["bag"])
     ep = load_episode(bag)
     assert ep.damage is None and ep.meta["task"] == "lift_red"

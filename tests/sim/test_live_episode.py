@@ -61,6 +61,28 @@ def test_expert_acts_the_same_on_observed_poses(scene) -> None:
         observed_snapshot(blocks[:3], pos, 0.08)
 
 
+def test_expert_phases_count_simulated_time(scene) -> None:
+    """Over ROS the simulator may run slower than the expert's timer: calls in which no simulated
+    time passed must not use up a phase's time limit (that made it close in mid-air)."""
+    from gr1_sim.expert import ScriptedExpert
+    from gr1_sim.tasks import SceneSnapshot, get_task, start_seed
+
+    task = get_task("lift_red")
+    start_seed(task, scene, 0)
+    s, m = SceneSnapshot.of(scene), scene.tcp_matrix()
+    stalled, timed = ScriptedExpert(task), ScriptedExpert(task)
+    stalled.reset(s)
+    timed.reset(s)
+    stalled.index = timed.index = 1  # "above": the TCP is far from it, so only a timeout ends it
+    limit = stalled.phases[1].max_ticks
+    for _ in range(3 * limit):
+        stalled.act(s, m, elapsed_ticks=0.0)  # the simulator did not advance
+    assert stalled.index == 1 and stalled.ticks == 0.0
+    for _ in range(limit // 3 + 1):
+        timed.act(s, m, elapsed_ticks=3.0)  # three ticks of simulated time per call
+    assert timed.index == 2
+
+
 def test_results_table_and_video_frames() -> None:
     from gr1_data.live_report import results_table, side_by_side
 

@@ -47,7 +47,7 @@ class ScriptedExpert:
     max_rot_speed: float = 1.0  # rad/s
     phases: list[Phase] = field(default_factory=list)
     index: int = 0
-    ticks: int = 0
+    ticks: float = 0.0  # control ticks of simulated time spent in the current phase
 
     def reset(self, start: SceneSnapshot) -> None:
         self.phases, self.index, self.ticks = plan(self.task, start), 0, 0
@@ -56,13 +56,20 @@ class ScriptedExpert:
     def done(self) -> bool:
         return self.index >= len(self.phases)
 
-    def act(self, s: SceneSnapshot, tcp_matrix: np.ndarray) -> tuple[np.ndarray, bool]:
-        """(twist (6,) world frame m/s, rad/s; gripper open) for this tick."""
+    def act(self, s: SceneSnapshot, tcp_matrix: np.ndarray,
+            elapsed_ticks: float = 1.0) -> tuple[np.ndarray, bool]:
+        """(twist (6,) world frame m/s, rad/s; gripper open) for this tick.
+
+        elapsed_ticks: simulated time since the last call, in control ticks. The pure simulator
+        steps exactly one tick per call; over ROS the simulator can fall behind the caller's
+        wall-clock timer, and phase timeouts and gripper waits must count simulated time, or a
+        slow simulator makes the expert give up on a descent and close in mid-air.
+        """
         if self.done:
             return np.zeros(6), self.phases[-1].gripper_open if self.phases else True
         ph = self.phases[self.index]
         err = ph.target(s) - s.tcp
-        self.ticks += 1
+        self.ticks += max(0.0, elapsed_ticks)
         if (np.linalg.norm(err) < ph.tolerance and self.ticks >= ph.min_ticks) or (
             self.ticks >= ph.max_ticks
         ):

@@ -57,6 +57,7 @@ class ExpertNode(Node):
         self._blocks: tuple[int, list] | None = None  # stamp, [(position, quat)] x 4
         self._episode: dict | None = None
         self._planned = -1  # episode number the expert was reset for
+        self._acted_sim_time = 0.0  # simulated time (s, from ~/episode) of the last expert step
         self.expert: ScriptedExpert | None = None
         self._last_instruction = 0.0
         self.ticks = 0  # commands sent, for tests and logs
@@ -121,15 +122,20 @@ class ExpertNode(Node):
             self.expert.reset(snapshot)
             self._planned = ep["episode"]
             self._planned_at = now.nanoseconds * 1e-9
+            self._acted_sim_time = float(ep.get("time", 0.0))
             self._last_instruction = 0.0
             self.get_logger().info(f"episode {ep['episode']}: {ep['task']} ({ep['instruction']!r})")
         if now.nanoseconds * 1e-9 - self._last_instruction >= INSTRUCTION_PERIOD:
             self._instruction_pub.publish(String(data=ep["instruction"]))
             self._last_instruction = now.nanoseconds * 1e-9
+        # Phases count simulated time: a busy simulator runs slower than this timer.
+        sim_time = float(ep.get("time", self._acted_sim_time))
+        elapsed = max(0.0, sim_time - self._acted_sim_time) * CONTROL_RATE
+        self._acted_sim_time = max(self._acted_sim_time, sim_time)
         if now.nanoseconds * 1e-9 - self._planned_at < self.start_delay:
             twist, gripper_open = np.zeros(6), True
         else:
-            twist, gripper_open = self.expert.act(snapshot, tcp_matrix)
+            twist, gripper_open = self.expert.act(snapshot, tcp_matrix, elapsed)
         msg = TwistStamped()
         msg.header.stamp = now.to_msg()
         msg.header.frame_id = self.frame_id
