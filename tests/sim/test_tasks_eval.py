@@ -18,6 +18,9 @@ def test_expert_through_the_policy_interface_solves_tasks(tmp_path):
                  "--no-progress"]) == 0
     report = json.loads(out.read_text())
     assert report["success_rate"] == 1.0 and len(report["episodes"]) == 2
+    table = out.with_suffix(".md").read_text()  # the results table beside the JSON
+    assert "| lift_red | 1 | 1 | 100% |" in table and "| **all** | 2 | 2 | 100% |" in table
+    assert "Held-out instructions, 1 seed(s) per task from 1000" in table
     from gr1_sim.tasks import get_task
 
     for e in report["episodes"]:  # held-out wordings were used

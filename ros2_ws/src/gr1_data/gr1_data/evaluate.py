@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wrist-px", type=int, default=84)
     p.add_argument("--max-seconds", type=float, default=15.0, help="time limit per episode")
     p.add_argument("--out", default=None,
-                   help="write the full report as JSON here (--live: a folder, default eval-live)")
+                   help="write the full report as JSON here and its results table beside it (.md); --live: a folder, default eval-live")
     p.add_argument("--live", action="store_true", help="run over the live ROS graph (see above)")
     p.add_argument("--videos", type=int, default=2, help="--live: GIFs of the first N episodes")
     p.add_argument("--control-rate", type=float, default=30.0, help="--live: policy rate in Hz")
@@ -202,12 +202,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"gr1-eval: error: {exc}", file=sys.stderr)
             return 2
         raise
+    from gr1_data.live_report import results_table
+
     for family, rate in sorted(report["per_family"].items()):
         print(f"{family:12s} {rate:6.1%}")
     print(f"{'all':12s} {report['success_rate']:6.1%} over {len(report['episodes'])} episodes"
           f"{' (held-out instructions)' if a.held_out else ''}")
+    who = "scripted expert" if a.expert else f"{a.checkpoint} ({a.backend})"
+    words = "held-out" if a.held_out else "training"
+    table = results_table([{**e, "seconds": e["ticks"] / CONTROL_RATE} for e in report["episodes"]],
+                          f"Closed-loop evaluation: {who}")
+    table += (f"\n{words.capitalize()} instructions, {a.episodes} seed(s) per task from {a.seed}, at "
+              f"most {a.max_seconds:g} s per episode, pure simulator (gr1-eval).\n")
+    print(table)
     if a.out:
         Path(a.out).write_text(json.dumps(report, indent=1))
+        Path(a.out).with_suffix(".md").write_text(table)
     return 0
 
 
