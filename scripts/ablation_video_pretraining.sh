@@ -15,7 +15,7 @@
 # Results: docs/RESULTS.md, "Video pre-training ablation".
 #
 # Environment overrides: DATA=out/train/sim5/bags  OUT=out/train/ablation  PRE_STEPS=400
-#   FT_STEPS=400  BATCH=16  LR=5e-4  EVAL_EPISODES=5  WORKERS=2
+#   FT_STEPS=400  BATCH=16  LR=5e-4  EVAL_EPISODES=3  MAX_SECONDS=12  WORKERS=2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 V=.venv/bin
@@ -25,7 +25,8 @@ PRE_STEPS=${PRE_STEPS:-400}
 FT_STEPS=${FT_STEPS:-400}
 BATCH=${BATCH:-16}
 LR=${LR:-5e-4}
-EVAL_EPISODES=${EVAL_EPISODES:-5}
+EVAL_EPISODES=${EVAL_EPISODES:-3}
+MAX_SECONDS=${MAX_SECONDS:-12}
 WORKERS=${WORKERS:-2}
 TASKS=lift_red,push_red_left,push_red_right,stack_red_on_blue,place_red_left
 N="nice -n 19"
@@ -52,5 +53,5 @@ $N $V/gr1-train "${FT[@]}" --init "$PRE" --out "$OUT/ft_pre"
 for run in ft_scratch ft_pre; do
     CKPT=$(ls -d "$OUT/$run"/step_* | tail -n 1)
     $N $V/gr1-eval --checkpoint "$CKPT" --tasks "$TASKS" --episodes "$EVAL_EPISODES" \
-        --workers "$WORKERS" --no-progress --out "$OUT/eval_$run.json"
+        --max-seconds "$MAX_SECONDS" --workers "$WORKERS" --no-progress --out "$OUT/eval_$run.json"
 done
