@@ -189,7 +189,7 @@ class GR1Config:
     def with_overrides(self, overrides: dict[str, str]) -> GR1Config:
         """A copy with fields given as text (e.g. from `--set dropout=0.0`), each parsed to the
         field's type."""
-        known = {f.name: f for f in fields(self)}
+        known = {f.name for f in fields(self)}
         changes: dict[str, Any] = {}
         for name, text in overrides.items():
             if name not in known or name == "name":

@@ -64,26 +64,25 @@ def evaluate(make_policy: Callable, tasks: list[str], episodes: int, seed0: int 
              held_out: bool = False, static_px: int = 200, wrist_px: int = 84,
              max_seconds: float = 15.0, progress: bool = True) -> dict:
     """make_policy(scene, task) -> object with reset(instruction) and step(Observation)."""
-    jobs = [(t, seed0 + k) for t in tasks for k in range(episodes)]
-    results = _run_jobs(make_policy, jobs, held_out, static_px, wrist_px, max_seconds, progress)
-    return summarise(results, held_out)
-
-
-def _run_jobs(make_policy: Callable, jobs: list[tuple[str, int]], held_out: bool, static_px: int,
-              wrist_px: int, max_seconds: float, progress: bool = False) -> list[dict]:
     from gr1_sim.scene import PandaScene
     from gr1_sim.tasks import get_task
 
-    scene = PandaScene(jobs[0][1] if jobs else 0)
-    out = []
+    scene = PandaScene(seed0)
+    results = []
     try:
-        for name, seed in tqdm(jobs, desc="evaluating", unit="episode", disable=not progress):
+        for name, seed in tqdm(_jobs(tasks, episodes, seed0), desc="evaluating", unit="episode",
+                               disable=not progress):
             task = get_task(name)
-            out.append(run_episode(scene, task, seed, make_policy(scene, task), held_out,
-                                   static_px, wrist_px, max_seconds))
+            results.append(run_episode(scene, task, seed, make_policy(scene, task), held_out,
+                                       static_px, wrist_px, max_seconds))
     finally:
         scene.close()
-    return out
+    return summarise(results, held_out)
+
+
+def _jobs(tasks: list[str], episodes: int, seed0: int) -> list[tuple[str, int]]:
+    """(task, seed) of every episode, in report order."""
+    return [(t, seed0 + k) for t in tasks for k in range(episodes)]
 
 
 def summarise(episodes_out: list[dict], held_out: bool) -> dict:
@@ -115,19 +114,30 @@ def _policy_factory(checkpoint: str | None, backend: str) -> Callable:
     return lambda scene, task: runner
 
 
-_WORKER: dict = {}  # per evaluation process: the policy factory, loaded once
+_WORKER: dict = {}  # per evaluation process: its policy factory and scene, made once
 
 
-def _worker(args: tuple) -> list[dict]:
-    """One episode in an evaluation process, which loads its policy once and runs one intra-op
-    thread (the processes share the cores; more threads per process only spin)."""
-    checkpoint, backend, jobs, held_out, static_px, wrist_px, max_seconds = args
+def _worker(args: tuple) -> dict:
+    """One episode in an evaluation process, which loads its policy and builds its scene once and
+    runs one intra-op thread (the processes share the cores; more threads per process only spin)."""
+    checkpoint, backend, (name, seed), held_out, static_px, wrist_px, max_seconds = args
     if _WORKER.get("key") != (checkpoint, backend):
+        import atexit
+
         import torch
 
+        from gr1_sim.scene import PandaScene
+
         torch.set_num_threads(1)
+        if "scene" not in _WORKER:
+            _WORKER["scene"] = PandaScene(seed)
+            atexit.register(_WORKER["scene"].close)
         _WORKER.update(key=(checkpoint, backend), factory=_policy_factory(checkpoint, backend))
-    return _run_jobs(_WORKER["factory"], jobs, held_out, static_px, wrist_px, max_seconds)
+    from gr1_sim.tasks import get_task
+
+    scene, task = _WORKER["scene"], get_task(name)
+    return run_episode(scene, task, seed, _WORKER["factory"](scene, task), held_out, static_px,
+                       wrist_px, max_seconds)
 
 
 def evaluate_parallel(checkpoint: str | None, backend: str, tasks: list[str], episodes: int,
@@ -138,14 +148,12 @@ def evaluate_parallel(checkpoint: str | None, backend: str, tasks: list[str], ep
     dealt out one at a time, so the report is the same as a single process gives."""
     import multiprocessing as mp
 
-    jobs = [(t, seed0 + k) for t in tasks for k in range(episodes)]
-    args = [(checkpoint, backend, [job], held_out, static_px, wrist_px, max_seconds) for job in jobs]
-    results: list[list[dict]] = []
+    jobs = _jobs(tasks, episodes, seed0)
+    args = [(checkpoint, backend, job, held_out, static_px, wrist_px, max_seconds) for job in jobs]
     with mp.get_context("spawn").Pool(workers) as pool:
-        for r in tqdm(pool.imap(_worker, args), total=len(args), desc="evaluating",
-                      unit="episode", disable=not progress):
-            results.append(r)
-    return summarise([e for r in results for e in r], held_out)
+        results = list(tqdm(pool.imap(_worker, args), total=len(args), desc="evaluating",
+                            unit="episode", disable=not progress))
+    return summarise(results, held_out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wrist-px", type=int, default=84)
     p.add_argument("--max-seconds", type=float, default=15.0, help="time limit per episode")
     p.add_argument("--out", default=None,
-                   help="write the full report as JSON here and its results table beside it (.md); --live: a folder, default eval-live")
+                   help="write the full report as JSON here and its results table beside it "
+                        "(.md); --live: a folder, default eval-live")
     p.add_argument("--live", action="store_true", help="run over the live ROS graph (see above)")
     p.add_argument("--videos", type=int, default=2, help="--live: GIFs of the first N episodes")
     p.add_argument("--control-rate", type=float, default=30.0, help="--live: policy rate in Hz")

@@ -163,22 +163,21 @@ def train(opts: TrainOptions) -> Path:
         raise ValueError(f"--val-episodes {opts.val_episodes} must be below the number of bags "
                          f"({len(bags)}) in {opts.data}")
     val_bags = bags[len(bags) - opts.val_episodes:] if opts.val_episodes else []
-    bags = _subset(bags[: len(bags) - len(val_bags)], opts.episodes) + val_bags
+    train_bags = _subset(bags[: len(bags) - len(val_bags)], opts.episodes)
     if opts.val_data:
         if opts.val_episodes:
             raise ValueError("give --val-episodes or --val-data, not both")
         val_bags = find_bags(opts.val_data)
-        overlap = {b.resolve() for b in val_bags} & {b.resolve() for b in bags}
+        overlap = {b.resolve() for b in val_bags} & {b.resolve() for b in train_bags}
         if overlap:
             raise ValueError(f"--val-data shares {len(overlap)} bags with --data, e.g. "
                              f"{sorted(overlap)[0]}")
-        bags = bags + val_bags
     data_root = Path(opts.data)
     cache_dir = opts.cache_dir or (data_root if data_root.is_dir() else data_root.parent) / ".gr1_cache"
     common = dict(config=config, mode=opts.mode, cache_dir=cache_dir,
                   topics=TopicMap().remapped(list(opts.remap)), rate=opts.rate,
                   progress=opts.progress and rank == 0)
-    dataset = WindowDataset(bags[: len(bags) - len(val_bags)], stride=opts.stride, **common)
+    dataset = WindowDataset(train_bags, stride=opts.stride, **common)
     val_set = WindowDataset(val_bags, stride=max(opts.stride, config.window), **common) if val_bags else None
     if len(dataset) == 0:
         raise ValueError(f"no training windows in {opts.data} (all episodes failed or empty?)")
