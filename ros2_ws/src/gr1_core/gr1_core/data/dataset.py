@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from gr1_core import keys
 from gr1_core.config import GR1Config
+from gr1_core.data.augment import random_shift
 from gr1_core.data.clips import CLIP_FILE, is_clip, load_clip
 from gr1_core.data.episode import load_episode
 from gr1_core.data.topics import TopicMap
@@ -112,12 +113,14 @@ class WindowDataset(Dataset):
     mode "pretrain": video-only clips: images, mask and instruction tokens, no state or actions.
     Episodes whose sidecar says success: false, and video clips, are skipped for fine-tuning
     (keep_failures=True keeps the failures).
+    shift > 0 translates each window's frames by up to +-shift pixels (augment.random_shift), for
+    training sets only.
     """
 
     def __init__(self, data: str | Path | list[Path], config: GR1Config, mode: str = "finetune",
                  cache_dir: str | Path | None = None, topics: TopicMap | None = None,
                  rate: float = 30.0, stride: int = 1, keep_failures: bool = False,
-                 progress: bool = True) -> None:
+                 progress: bool = True, shift: int = 0) -> None:
         if mode not in ("finetune", "pretrain"):
             raise ValueError(f"mode must be 'finetune' or 'pretrain', got {mode!r}")
         bags = data if isinstance(data, list) else find_bags(data)
@@ -126,6 +129,10 @@ class WindowDataset(Dataset):
         root = Path(data if not isinstance(data, list) else bags[0].parent)
         self.cache_dir = Path(cache_dir) if cache_dir else (root if root.is_dir() else root.parent) / ".gr1_cache"
         self.config, self.mode = config, mode
+        if shift < 0 or shift >= config.image_size // 2:
+            raise ValueError(f"shift {shift!r} px must be in 0..{config.image_size // 2 - 1} for "
+                             f"{config.image_size}x{config.image_size} images")
+        self.shift = int(shift)
         self.image = ImageProcessor(size=config.image_size)
         self.episodes: list[dict] = []
         self.index: list[tuple[int, int]] = []
@@ -166,6 +173,11 @@ class WindowDataset(Dataset):
                            video_only=self.mode == "pretrain")
         out = {k: torch.from_numpy(np.array(v)) for k, v in win.items()}  # copy: mmaps are read-only
         for cam in keys.CAMERAS:  # (T, S, S, 3) uint8 -> (T, 3, S, S) normalised
+            if self.shift:
+                # torch's RNG, which DataLoader seeds per worker and the trainer per run
+                rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ())))
+                out[cam] = torch.from_numpy(np.ascontiguousarray(
+                    random_shift(out[cam].numpy(), self.shift, rng)))
             out[cam] = self.image(out[cam])
         out[INSTRUCTION_TOKENS] = torch.from_numpy(self._tokens[ep["meta"]["instruction"]])
         return out

@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--val-data", default=None,
                    help="a folder of held-out bags whose loss is logged to OUT/val.csv at every "
                         "checkpoint (instead of --val-episodes)")
+    p.add_argument("--shift", type=int, default=0, metavar="PX",
+                   help="augmentation: translate each training window's images by a random "
+                        "0..PX pixels (edges repeated; 0: off). 4 at 64x64 in the sim recipe")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     try:
@@ -78,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         device=a.device, cache_dir=a.cache_dir, remap=tuple(a.remap), rate=a.rate,
         stride=a.stride, val_episodes=a.val_episodes, progress=not a.no_progress,
         loss_weights=loss_weights, overrides=overrides, episodes=a.episodes,
-        val_data=a.val_data)
+        val_data=a.val_data, shift=a.shift)
     try:
         last = train(opts)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # ConfigError is a ValueError

@@ -64,6 +64,7 @@ class TrainOptions:
     overrides: tuple[tuple[str, str], ...] = ()  # GR1Config fields for a fresh start (--set)
     episodes: int = 0  # train on the first N bags only (0: all), e.g. the 10 % data ablation
     val_data: str | None = None  # a folder of held-out bags for validation (instead of val_episodes)
+    shift: int = 0  # random image translation of the training windows, +- pixels (0: off)
 
 
 def _subset(bags: list[Path], n: int) -> list[Path]:
@@ -177,7 +178,7 @@ def train(opts: TrainOptions) -> Path:
     common = dict(config=config, mode=opts.mode, cache_dir=cache_dir,
                   topics=TopicMap().remapped(list(opts.remap)), rate=opts.rate,
                   progress=opts.progress and rank == 0)
-    dataset = WindowDataset(train_bags, stride=opts.stride, **common)
+    dataset = WindowDataset(train_bags, stride=opts.stride, shift=opts.shift, **common)
     val_set = WindowDataset(val_bags, stride=max(opts.stride, config.window), **common) if val_bags else None
     if len(dataset) == 0:
         raise ValueError(f"no training windows in {opts.data} (all episodes failed or empty?)")
@@ -294,7 +295,8 @@ def _save(model: GR1, processors: Processors, out: Path, step: int, optim, sched
     path = out / f"step_{step:07d}"
     meta = {"trained_steps": step, "mode": opts.mode, "data": str(opts.data),
             "init": opts.init, "preset": opts.preset, "episodes": opts.episodes,
-            "loss_weights": dict(opts.loss_weights), "overrides": dict(opts.overrides)}
+            "loss_weights": dict(opts.loss_weights), "overrides": dict(opts.overrides),
+            "shift": opts.shift}
     save_pretrained(model, processors, path, meta=meta)
     torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step,
                 "torch_rng": torch.get_rng_state()}, path / STATE_FILE)
