@@ -116,3 +116,16 @@ def test_encode_text_matches_reference():
     ids2[ids2 == 0] = 123
     with torch.no_grad():
         torch.testing.assert_close(model.encode_text(ids2), ours)
+
+
+def test_vit_position_table_starts_as_mae_sincos_and_trains_unless_frozen():
+    from gr1_core.model.decoder import sincos_2d
+
+    model = GR1(GR1Config.preset("test"))
+    pos = model.model_mae.pos_embed  # (1, 1 + P, D)
+    grid = model.config.image_size // model.config.patch_size
+    torch.testing.assert_close(pos[0, 1:], sincos_2d(pos.shape[-1], grid))
+    assert torch.count_nonzero(pos[0, 0]) == 0  # CLS row, as MAE
+    assert pos.requires_grad  # freeze_vision is off in the test preset
+    frozen = GR1(GR1Config.preset("test").replace(freeze_vision=True))
+    assert not frozen.model_mae.pos_embed.requires_grad

@@ -54,8 +54,8 @@ def make_checkpoint(path: Path) -> Path:
     from gr1_core.checkpoint import load_pretrained, save_pretrained
     from gr1_core.checkpoint_cli import main as init_checkpoint
 
-    if (path / "model.safetensors").is_file():
-        return path
+    # Always rebuilt: a folder left by an earlier run may hold weights of an older init.
+    shutil.rmtree(path, ignore_errors=True)
     init_checkpoint(["--preset", "test", "--seed", "0", "--out", str(path)])
     model, processors, meta = load_pretrained(path)
     torch.manual_seed(0)

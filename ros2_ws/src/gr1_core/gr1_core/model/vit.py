@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gr1_core.model.decoder import sincos_2d
+
 
 class PatchEmbed(nn.Module):
     def __init__(self, image_size: int, patch_size: int, width: int) -> None:
@@ -73,10 +75,13 @@ class VisionTransformer(nn.Module):
         super().__init__()
         self.patch_embed = PatchEmbed(image_size, patch_size, width)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, width))
-        self.pos_embed = nn.Parameter(torch.zeros(1, self.patch_embed.num_patches + 1, width))
+        # Starts as MAE's 2-D sin-cos table (a zero row for CLS), the values in the weights GR-1
+        # loads, so a model trained from scratch knows where each patch is from the first step;
+        # it trains with the rest of the ViT unless freeze_vision is set.
+        table = sincos_2d(width, image_size // patch_size)  # (P, D)
+        self.pos_embed = nn.Parameter(torch.cat((table.new_zeros(1, width), table)).unsqueeze(0))
         self.blocks = nn.ModuleList(Block(width, heads, mlp_ratio) for _ in range(depth))
         self.norm = nn.LayerNorm(width, eps=1e-6)
-        nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         self.apply(_init_vit)
 
