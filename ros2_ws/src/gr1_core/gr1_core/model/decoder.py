@@ -1,4 +1,5 @@
-"""Pieces of GR-1's MAE-style video decoder: the fixed 2-D sin-cos position table.
+"""Pieces of GR-1's MAE-style video decoder: the fixed 2-D sin-cos position table (also the
+starting value of the ViT encoder's learnt table, vit.py).
 
 The decoder blocks are `vit.Block` (timm names, LayerNorm eps 1e-5 as GR-1 builds them); the
 decoder's linear layers live on GR1 itself under the official names.
