@@ -25,8 +25,8 @@ HOVER_Z = 0.13  # m, TCP height for travelling above blocks
 GRASP_Z = BLOCK_HALF_SIZE + 0.002  # TCP height when closing on a block on the table
 PUSH_Z = 0.02
 GRIPPER_TICKS = 15  # ticks to wait for the fingers to open or close (0.5 s)
-# The hand keeps yaw 0 (fingers along the world y axis) for every grasp by default: the open
-# fingers (8 cm) span a 4.5 cm cube's 6.4 cm diagonal at any yaw, and closing squares the block
+# The hand keeps yaw 0 (fingers closing along the world y axis) for every grasp by default: the
+# open fingers (8 cm) span a 4.5 cm cube's 6.4 cm diagonal at any yaw, and closing squares the block
 # between them (100/100 expert successes on seeds 1000-1019 x 5 tasks). Turning the hand to the
 # block's yaw made the rotation labels (up to 1 rad/s) the largest term of the action loss, a
 # quantity a policy must read off a few pixels, for no gain in success.
@@ -145,8 +145,8 @@ def plan(task: Task, start: SceneSnapshot, align_yaw: bool = False) -> list[Phas
     before grasping (off by default, see GRASP_YAW)."""
     p = task.params
     if task.family == "lift":
-        return [*pick(p["colour"], align_yaw), Phase("hold", _at(p["colour"], HOVER_Z + 0.02), False, None,
-                                          0.01, GRIPPER_TICKS)]
+        hold = Phase("hold", _at(p["colour"], HOVER_Z + 0.02), False, None, 0.01, GRIPPER_TICKS)
+        return [*pick(p["colour"], align_yaw), hold]
     if task.family in ("push_left", "push_right"):
         c, sign = p["colour"], 1.0 if task.family == "push_left" else -1.0
         p0 = start.blocks[c].copy()
