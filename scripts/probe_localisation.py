@@ -11,11 +11,15 @@ metres, standardised), with a small MLP head on top of one of these encoders, al
   vit-patches  the same ViT's 64 patch tokens, flattened (no perceiver: position by layout)
   cnn          three strided 3x3 convolutions, flattened (a common visuomotor baseline)
 
+With --checkpoint, nothing trains: a ridge regression reads the position off the frozen tokens of
+a trained policy's encoder (GR1.encode_frames), which says whether that policy localises at all.
+
 Episodes are split by index (the last --test of them are never trained on); the test error is
 reported as MSE / variance per axis, so 1.0 is "predicts the mean" and 0 is perfect. Block
 positions come from the episodes' scene seeds (gr1_sim.scene.PandaScene.reset).
 
   .venv/bin/python scripts/probe_localisation.py out/train/v4/.gr1_cache --encoder gr1 --seconds 150
+  .venv/bin/python scripts/probe_localisation.py out/train/v4/.gr1_cache --checkpoint models/gr1-sim
 """
 
 from __future__ import annotations
@@ -55,8 +59,10 @@ def load(cache: Path, camera: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.concatenate(frames), np.concatenate(targets).astype(np.float32), np.array(episode)
 
 
-def encoder(name: str) -> tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor], int]:
-    """(module to train, frames -> (N, F) features, F)."""
+def encoder(
+    name: str, overrides: dict[str, str]
+) -> tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor], int]:
+    """(module to train, frames -> (N, F) features, F); overrides are GR1Config fields."""
     if name == "cnn":
         net = nn.Sequential(nn.Conv2d(3, 32, 5, 2, 2), nn.ReLU(), nn.Conv2d(32, 32, 3, 2, 1),
                             nn.ReLU(), nn.Conv2d(32, 32, 3, 2, 1), nn.ReLU(), nn.Flatten())
@@ -64,13 +70,33 @@ def encoder(name: str) -> tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor
     from gr1_core.config import GR1Config
     from gr1_core.model.gr1 import GR1
 
-    config = GR1Config.preset("sim")
+    config = GR1Config.preset("sim").with_overrides(overrides)
     model = GR1(config)
     if name == "gr1":
         net = nn.ModuleList([model.model_mae, model.perceiver_resampler])
         return net, lambda x: model.encode_frames(x).flatten(1), config.tokens_per_frame * config.vit_width
     patches = (config.image_size // config.patch_size) ** 2
     return model.model_mae, lambda x: model.model_mae(x)[1].flatten(1), patches * config.vit_width
+
+
+def ridge_probe(
+    checkpoint: Path, frames: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray,
+    alpha: float,
+) -> np.ndarray:
+    """Held-out MSE / variance per axis of a ridge regression on a checkpoint's frozen tokens."""
+    from gr1_core.checkpoint import load_pretrained
+    from gr1_core.processors import ImageProcessor
+
+    model, _, _ = load_pretrained(checkpoint)
+    image = ImageProcessor(size=model.config.image_size)
+    with torch.no_grad():
+        feats = torch.cat([model.encode_frames(image(torch.from_numpy(frames[i : i + 256]))).flatten(1)
+                           for i in range(0, len(frames), 256)]).double().numpy()  # (N, K*D)
+    mu, sd = feats[train].mean(0), feats[train].std(0) + 1e-6
+    f = (feats - mu) / sd
+    a = f[train]
+    w = np.linalg.solve(a.T @ a + alpha * len(train) * np.eye(a.shape[1]), a.T @ y[train])
+    return ((f[test] @ w - y[test]) ** 2).mean(0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,7 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test", type=int, default=50, help="episodes held out for the test error")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint", type=Path,
+                   help="probe this trained model's frozen encoder (ridge regression, no training)")
+    p.add_argument("--alpha", type=float, default=1e-3,
+                   help="ridge strength per training frame, on standardised features (--checkpoint)")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="overrides",
+                   help="override a field of the sim preset, e.g. --set perceiver_depth=3")
     a = p.parse_args(argv)
+    overrides = dict(x.split("=", 1) for x in a.overrides)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
@@ -97,8 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--test {a.test} must be between 1 and {n_ep - 1} (episodes in the cache)")
     train, test = np.flatnonzero(episode < n_ep - a.test), np.flatnonzero(episode >= n_ep - a.test)
     y = (y - y[train].mean(0)) / y[train].std(0)
+    if a.checkpoint is not None:
+        err = ridge_probe(a.checkpoint, frames, y, train, test, a.alpha)
+        print(f"result: frozen {a.checkpoint} {a.camera} test MSE/var x {err[0]:.3f} y {err[1]:.3f}")
+        return 0
     image = ImageProcessor(size=frames.shape[1])
-    net, features, dim = encoder(a.encoder)
+    net, features, dim = encoder(a.encoder, overrides)
     head = nn.Sequential(nn.Linear(dim, 256), nn.ReLU(), nn.Linear(256, 2))
     opt = torch.optim.AdamW([*net.parameters(), *head.parameters()], lr=a.lr)
 
@@ -120,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                 err = ((predict(test) - torch.from_numpy(y[test])) ** 2).mean(0).numpy()
             print(f"{time.time() - start:6.0f} s  step {step:5d}  train {loss.item():.3f}  "
                   f"test MSE/var x {err[0]:.3f} y {err[1]:.3f}", flush=True)
-    print(f"result: {a.encoder} {a.camera} steps {step} test MSE/var x {err[0]:.3f} y {err[1]:.3f}")
+    print(f"result: {a.encoder} {a.camera} {' '.join(a.overrides)} steps {step} test MSE/var x {err[0]:.3f} y {err[1]:.3f}")
     return 0
 
 

@@ -69,6 +69,33 @@ def test_onnxruntime_runner_matches_torch(exported):
     assert 0.0 < diff8 < 0.1, f"int8 graphs differ from torch by {diff8:.3f}"
 
 
+def test_policy_without_arm_state_input_keeps_its_graph_inputs(tmp_path):
+    import dataclasses
+
+    from runtime_testkit import sensitive_model
+
+    from gr1_core.checkpoint import save_pretrained
+    from gr1_core.model import GR1
+
+    weights, config, processors = sensitive_model()
+    model = GR1(config.replace(arm_state_input=False)).eval()
+    model.load_state_dict(weights.state_dict())
+    ckpt = save_pretrained(model, processors, tmp_path / "ckpt")
+    assert main([str(ckpt)]) == 0  # exports and validates the graphs against torch
+    inputs = json.loads((ckpt / "onnx" / MANIFEST_FILE).read_text())["graphs"]["policy"]["inputs"]
+    assert "arm_state" in inputs  # the runtime feeds the same names for every checkpoint
+    runners = [PolicyRunner.from_pretrained(ckpt),
+               PolicyRunner.from_pretrained(ckpt, backend="onnxruntime", num_threads=1),
+               PolicyRunner.from_pretrained(ckpt, backend="onnxruntime", num_threads=1)]
+    for r in runners:
+        r.reset("lift the red block")
+    for o in observations(6, seed=2):
+        moved = dataclasses.replace(o, arm_state=o.arm_state + 0.5)
+        a, b, c = runners[0].step(o), runners[1].step(o), runners[2].step(moved)
+        np.testing.assert_allclose(a.info["raw_arm"], b.info["raw_arm"], atol=1e-5)
+        np.testing.assert_allclose(b.info["raw_arm"], c.info["raw_arm"], atol=1e-6)
+
+
 def test_onnxruntime_video_graph_gives_frames(exported):
     from gr1_core import keys
 

@@ -200,6 +200,25 @@ def test_video_only_has_no_state_or_action():
     assert set(out) == {keys.PRED_RGB_STATIC, keys.PRED_RGB_WRIST}
 
 
+def test_arm_state_input_off_ignores_the_pose_but_not_the_gripper():
+    from runtime_testkit import sensitive_model  # GR-1's 0.02 init barely reacts to any input
+
+    kept, config, _ = sensitive_model()
+    blind = GR1(config.replace(arm_state_input=False)).eval()
+    blind.load_state_dict(kept.state_dict())  # same weights: only the flag differs
+    inputs = policy_inputs(kept)
+    moved = dict(inputs, arm_state=inputs["arm_state"] + 1.0)
+    flipped = dict(inputs, gripper_state=inputs["gripper_state"].flip(-1))
+    with torch.no_grad():
+        arm = {name: m.forward_policy(**x)[keys.ARM_ACTION]
+               for name, m, x in (("kept", kept, inputs), ("kept moved", kept, moved),
+                                  ("blind", blind, inputs), ("blind moved", blind, moved),
+                                  ("blind flipped", blind, flipped))}
+    assert (arm["kept"] - arm["kept moved"]).abs().max() > 1e-4
+    torch.testing.assert_close(arm["blind"], arm["blind moved"], atol=0, rtol=0)
+    assert (arm["blind"] - arm["blind flipped"]).abs().max() > 1e-4
+
+
 def test_frozen_encoders_in_full_preset_counts():
     """Published sizes: 45,988,039 trainable and 195,290,055 in total (no CLIP image tower)."""
     with torch.device("meta"):  # shapes only: no memory, no init time

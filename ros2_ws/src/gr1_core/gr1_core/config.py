@@ -63,6 +63,11 @@ class GR1Config:
     norm_pixel_loss: bool = True
 
     arm_state_dim: int = 6
+    # False feeds zeros in place of the arm pose (the token, its inputs and the exported graph
+    # stay). Scripted demos that all start at one pose let a policy read where it is heading off
+    # its pose history and never look at the cameras (scripts/probe_shortcut.py); the gripper
+    # state is still given.
+    arm_state_input: bool = True
     arm_action_dim: int = 6
 
     # Pre-training on videos: no state token, no [ACT] token, no action loss.

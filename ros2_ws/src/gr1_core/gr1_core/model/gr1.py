@@ -160,6 +160,9 @@ class GR1(nn.Module):
         if act:
             if arm_state is None or gripper_state is None:
                 raise ValueError("arm_state and gripper_state are required unless video_only")
+            if not c.arm_state_input:
+                # Multiplied, not replaced: the exported graph keeps its arm_state input.
+                arm_state = arm_state * 0.0  # (B, T, 6); see GR1Config.arm_state_input
             state = torch.cat(
                 (self.embed_arm_state(arm_state), self.embed_gripper_state(gripper_state)), dim=-1
             )  # (B, T, 2h)
