@@ -7,11 +7,14 @@ B different episodes and predicts the arm action three ways:
 
   real     the window as recorded
   frames   both cameras' frames taken from another episode (same tick), state kept
+  static   only the static camera's frames swapped; wrist: only the wrist camera's
   state    the arm/gripper state taken from another episode, frames kept
 
 and reports the arm-action MSE of each against the labels, per start tick, next to the MSE of
 predicting the batch-mean action ("mean"). If "frames" stays near "real" the policy ignores the
-cameras at that tick; if "state" jumps, it reads the target off the state.
+cameras at that tick; if "state" jumps, it reads the target off the state. "first" and "mean@1"
+are "real" and "mean" on the window's first slot only: a prediction from one frame and one state,
+no history, so no motion to extrapolate.
 
   .venv/bin/python scripts/probe_shortcut.py out/train/v4 out/train/v4/runA_w4/step_0003200
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 import torch
 
 
@@ -55,23 +59,31 @@ def main(argv: list[str] | None = None) -> int:
         by_start.setdefault(start, []).append(i)
 
     print(f"{a.checkpoint}: arm-action MSE x1e3 over {a.episodes} episodes per start tick")
-    print(f"{'start':>5} {'mean':>8} {'real':>8} {'frames':>8} {'state':>8}")
+    names = ("real", "frames", "static", "wrist", "state")
+    print(f"{'start':>5} {'mean':>8} " + " ".join(f"{n:>8}" for n in names)
+          + f" {'mean@1':>8} {'first':>8}")
     for start in (int(s) for s in a.starts.split(",")):
-        items = by_start.get(start, [])[: a.episodes]
+        found = by_start.get(start, [])  # episodes in name order, so spread over the tasks
+        items = [found[i] for i in np.linspace(0, len(found) - 1, min(a.episodes, len(found))).astype(int)]
         if len(items) < 2:
             continue
         batch = torch.utils.data.default_collate([data[i] for i in items])
         label, mask = batch[keys.ARM_ACTION], batch[keys.ATTENTION_MASK].unsqueeze(-1)
 
+        first = torch.zeros_like(mask)
+        first[:, 0] = 1.0
         mean = label.mean(0, keepdim=True).expand_as(label)
         with torch.no_grad():
-            out = {name: masked_mse(model(b)[keys.ARM_ACTION], label, mask) for name, b in (
+            pred = {name: model(b)[keys.ARM_ACTION] for name, b in (
                 ("real", batch),
                 ("frames", rolled(batch, keys.CAMERAS)),
+                ("static", rolled(batch, (keys.RGB_STATIC,))),
+                ("wrist", rolled(batch, (keys.RGB_WRIST,))),
                 ("state", rolled(batch, (keys.ARM_STATE, keys.GRIPPER_STATE))),
             )}
-        print(f"{start:5d} {masked_mse(mean, label, mask) * 1e3:8.3f} {out['real'] * 1e3:8.3f} "
-              f"{out['frames'] * 1e3:8.3f} {out['state'] * 1e3:8.3f}", flush=True)
+        cols = [masked_mse(mean, label, mask)] + [masked_mse(pred[n], label, mask) for n in pred]
+        cols += [masked_mse(mean, label, first), masked_mse(pred["real"], label, first)]
+        print(f"{start:5d} " + " ".join(f"{c * 1e3:8.3f}" for c in cols), flush=True)
     return 0
 
 

@@ -70,7 +70,10 @@ def _synth(args: argparse.Namespace) -> int:
     tasks = list(TASKS) if args.tasks == "all" else [t.strip() for t in args.tasks.split(",")]
     try:
         results = synth(tasks, args.episodes, Path(args.out), args.seed, args.static_px,
-                        args.wrist_px, args.held_out)
+                        args.wrist_px, args.held_out, start_offset_m=args.start_offset)
+    except ValueError as exc:
+        print(f"gr1-dataset: error: {exc}", file=sys.stderr)
+        return 2
     except KeyError as exc:
         print(f"gr1-dataset: error: {exc.args[0]}; see gr1-dataset tasks", file=sys.stderr)
         return 2
@@ -140,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     syn.add_argument("--wrist-px", type=int, default=84, help="wrist camera size (CALVIN 84)")
     syn.add_argument("--held-out", action="store_true",
                      help="use the held-out paraphrases (evaluation sets)")
+    syn.add_argument("--start-offset", type=float, default=0.0, metavar="M",
+                     help="start each demo with the TCP moved from the ready pose by a seeded "
+                     "offset of up to M metres in x and y (M/2 in z), 0..0.15; default 0")
     live = sub.add_parser("record-live", help="expert demos recorded from the live ROS graph",
                           description="Starts gr1-sim, gr1-expert and gr1-record as child "
                           "processes (DDS on loopback unless ROS_AUTOMATIC_DISCOVERY_RANGE is "

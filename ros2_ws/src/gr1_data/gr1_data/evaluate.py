@@ -30,12 +30,14 @@ CONTROL_RATE = 30.0
 
 
 def run_episode(scene, task, seed: int, policy, held_out: bool, static_px: int, wrist_px: int,
-                max_seconds: float) -> dict:
+                max_seconds: float, start_offset_m: float = 0.0) -> dict:
     from gr1_core.action_mapping import ActionMapping
     from gr1_core.types import Observation
+    from gr1_sim.start_pose import apply_start_offset
     from gr1_sim.tasks import SceneSnapshot, start_seed
 
     used = start_seed(task, scene, seed)
+    apply_start_offset(scene, used, start_offset_m)
     start = SceneSnapshot.of(scene)
     instruction = task.instruction(np.random.default_rng(used), held_out=held_out)
     policy.reset(instruction)
@@ -62,8 +64,9 @@ def run_episode(scene, task, seed: int, policy, held_out: bool, static_px: int, 
 
 def evaluate(make_policy: Callable, tasks: list[str], episodes: int, seed0: int = 1000,
              held_out: bool = False, static_px: int = 200, wrist_px: int = 84,
-             max_seconds: float = 15.0, progress: bool = True) -> dict:
-    """make_policy(scene, task) -> object with reset(instruction) and step(Observation)."""
+             max_seconds: float = 15.0, progress: bool = True, start_offset_m: float = 0.0) -> dict:
+    """make_policy(scene, task) -> object with reset(instruction) and step(Observation).
+    start_offset_m > 0 starts each episode from a seeded TCP position (gr1_sim.start_pose)."""
     from gr1_sim.scene import PandaScene
     from gr1_sim.tasks import get_task
 
@@ -74,7 +77,7 @@ def evaluate(make_policy: Callable, tasks: list[str], episodes: int, seed0: int 
                                disable=not progress):
             task = get_task(name)
             results.append(run_episode(scene, task, seed, make_policy(scene, task), held_out,
-                                       static_px, wrist_px, max_seconds))
+                                       static_px, wrist_px, max_seconds, start_offset_m))
     finally:
         scene.close()
     return summarise(results, held_out)
@@ -120,7 +123,7 @@ _WORKER: dict = {}  # per evaluation process: its policy factory and scene, made
 def _worker(args: tuple) -> dict:
     """One episode in an evaluation process, which loads its policy and builds its scene once and
     runs one intra-op thread (the processes share the cores; more threads per process only spin)."""
-    checkpoint, backend, (name, seed), held_out, static_px, wrist_px, max_seconds = args
+    checkpoint, backend, (name, seed), held_out, static_px, wrist_px, max_seconds, offset = args
     if _WORKER.get("key") != (checkpoint, backend):
         import atexit
 
@@ -137,19 +140,20 @@ def _worker(args: tuple) -> dict:
 
     scene, task = _WORKER["scene"], get_task(name)
     return run_episode(scene, task, seed, _WORKER["factory"](scene, task), held_out, static_px,
-                       wrist_px, max_seconds)
+                       wrist_px, max_seconds, offset)
 
 
 def evaluate_parallel(checkpoint: str | None, backend: str, tasks: list[str], episodes: int,
                       seed0: int = 1000, held_out: bool = False, static_px: int = 200,
                       wrist_px: int = 84, max_seconds: float = 15.0, workers: int = 2,
-                      progress: bool = True) -> dict:
+                      progress: bool = True, start_offset_m: float = 0.0) -> dict:
     """evaluate() over `workers` processes (checkpoint None: the scripted expert). Episodes are
     dealt out one at a time, so the report is the same as a single process gives."""
     import multiprocessing as mp
 
     jobs = _jobs(tasks, episodes, seed0)
-    args = [(checkpoint, backend, job, held_out, static_px, wrist_px, max_seconds) for job in jobs]
+    args = [(checkpoint, backend, job, held_out, static_px, wrist_px, max_seconds, start_offset_m)
+            for job in jobs]
     with mp.get_context("spawn").Pool(workers) as pool:
         results = list(tqdm(pool.imap(_worker, args), total=len(args), desc="evaluating",
                             unit="episode", disable=not progress))
@@ -171,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--static-px", type=int, default=200)
     p.add_argument("--wrist-px", type=int, default=84)
     p.add_argument("--max-seconds", type=float, default=15.0, help="time limit per episode")
+    p.add_argument("--start-offset", type=float, default=0.0, metavar="M",
+                   help="start each episode with the TCP moved from the ready pose by a seeded "
+                        "offset of up to M metres in x and y (M/2 in z), 0..0.15; not --live")
     p.add_argument("--out", default=None,
                    help="write the full report as JSON here and its results table beside it "
                         "(.md); --live: a folder, default eval-live")
@@ -189,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
 
     tasks = list(TASKS) if a.tasks == "all" else [t.strip() for t in a.tasks.split(",")]
     if a.live:
+        if a.start_offset:
+            p.error("--start-offset is for the pure simulator, not --live")
         return _main_live(a, tasks)
     try:
         for name in tasks:
@@ -197,11 +206,12 @@ def main(argv: list[str] | None = None) -> int:
         if a.workers > 1:
             report = evaluate_parallel(checkpoint, a.backend, tasks, a.episodes, a.seed,
                                        a.held_out, a.static_px, a.wrist_px, a.max_seconds,
-                                       a.workers, progress=not a.no_progress)
+                                       a.workers, progress=not a.no_progress,
+                                       start_offset_m=a.start_offset)
         else:
             report = evaluate(_policy_factory(checkpoint, a.backend), tasks, a.episodes, a.seed,
                               a.held_out, a.static_px, a.wrist_px, a.max_seconds,
-                              progress=not a.no_progress)
+                              progress=not a.no_progress, start_offset_m=a.start_offset)
     except (KeyError, ValueError, FileNotFoundError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) else exc
         print(f"gr1-eval: error: {msg}", file=sys.stderr)
@@ -222,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     table = results_table([{**e, "seconds": e["ticks"] / CONTROL_RATE} for e in report["episodes"]],
                           f"Closed-loop evaluation: {who}")
     table += (f"\n{words.capitalize()} instructions, {a.episodes} seed(s) per task from {a.seed}, at "
-              f"most {a.max_seconds:g} s per episode, pure simulator (gr1-eval).\n")
+              f"most {a.max_seconds:g} s per episode, pure simulator (gr1-eval)"
+              f"{f', start offsets up to {a.start_offset:g} m' if a.start_offset else ''}.\n")
     print(table)
     if a.out:
         Path(a.out).write_text(json.dumps(report, indent=1))
