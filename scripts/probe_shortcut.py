@@ -59,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         by_start.setdefault(start, []).append(i)
 
     print(f"{a.checkpoint}: arm-action MSE x1e3 over {a.episodes} episodes per start tick")
-    names = ("real", "frames", "static", "wrist", "state")
-    print(f"{'start':>5} {'mean':>8} " + " ".join(f"{n:>8}" for n in names)
+    swaps = {"real": (), "frames": keys.CAMERAS, "static": (keys.RGB_STATIC,),
+             "wrist": (keys.RGB_WRIST,), "state": (keys.ARM_STATE, keys.GRIPPER_STATE)}
+    print(f"{'start':>5} {'mean':>8} " + " ".join(f"{n:>8}" for n in swaps)
           + f" {'mean@1':>8} {'first':>8}")
     for start in (int(s) for s in a.starts.split(",")):
         found = by_start.get(start, [])  # episodes in name order, so spread over the tasks
@@ -74,13 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         first[:, 0] = 1.0
         mean = label.mean(0, keepdim=True).expand_as(label)
         with torch.no_grad():
-            pred = {name: model(b)[keys.ARM_ACTION] for name, b in (
-                ("real", batch),
-                ("frames", rolled(batch, keys.CAMERAS)),
-                ("static", rolled(batch, (keys.RGB_STATIC,))),
-                ("wrist", rolled(batch, (keys.RGB_WRIST,))),
-                ("state", rolled(batch, (keys.ARM_STATE, keys.GRIPPER_STATE))),
-            )}
+            pred = {name: model(rolled(batch, swapped))[keys.ARM_ACTION]
+                    for name, swapped in swaps.items()}
         cols = [masked_mse(mean, label, mask)] + [masked_mse(pred[n], label, mask) for n in pred]
         cols += [masked_mse(mean, label, first), masked_mse(pred["real"], label, first)]
         print(f"{start:5d} " + " ".join(f"{c * 1e3:8.3f}" for c in cols), flush=True)

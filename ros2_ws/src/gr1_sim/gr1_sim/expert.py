@@ -18,7 +18,6 @@ import numpy as np
 
 from gr1_core.rotations import so3_log, wrap_angle
 from gr1_sim.model import BLOCK_HALF_SIZE
-from gr1_sim.start_pose import apply_start_offset
 from gr1_sim.tasks import ZONES, SceneSnapshot, Task, block_yaw, start_seed
 
 CONTROL_RATE = 30.0  # Hz, GR-1's CALVIN rate
@@ -190,6 +189,8 @@ def rollout(scene, task: Task, seed: int, max_seconds: float = 20.0,
     """Run the expert from the feasible start of (task, seed). render=(static px, wrist px)
     records camera frames each tick. Ends `settle_ticks` after success or when the plan ends.
     start_offset_m > 0 first moves the TCP to a seeded start pose (gr1_sim.start_pose)."""
+    from gr1_sim.start_pose import apply_start_offset  # it imports CONTROL_RATE from here
+
     used = start_seed(task, scene, seed)
     apply_start_offset(scene, used, start_offset_m)
     start = SceneSnapshot.of(scene)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 
-CONTROL_RATE = 30.0  # Hz
 MOVE_SPEED = 0.25  # m/s, cap of the pre-episode move
 MOVE_GAIN = 4.0  # 1/s, proportional gain of the move
 TOLERANCE = 0.003  # m
@@ -38,6 +37,8 @@ def move_tcp_by(scene, offset: np.ndarray) -> float:
 
     Returns the remaining position error in m (below TOLERANCE unless MAX_TICKS ran out).
     """
+    from gr1_sim.expert import CONTROL_RATE  # here: expert.rollout calls this module
+
     dt = 1.0 / CONTROL_RATE
     target = scene.tcp_rpy()[:3] + np.asarray(offset, dtype=float)
     for _ in range(MAX_TICKS):
