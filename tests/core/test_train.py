@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import shutil
 from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from gr1_core.checkpoint import load_pretrained
 from gr1_core.data.bag_writer import EpisodeBagWriter
@@ -146,3 +149,25 @@ def test_bad_training_options_quote_the_value(data, tmp_path, capsys, args, mess
         assert code == 2
     assert message in capsys.readouterr().err
 
+
+
+def test_resume_mid_epoch_trains_exactly_like_the_uninterrupted_run(data, tmp_path):
+    """Resuming from step 12 (mid-epoch) to 24 gives the weights and losses of one 24-step run:
+    the same batches, in the same order, with the same dropout draws."""
+    args = ["--mode", "finetune", "--preset", "test", "--data", str(data), "--batch-size", "4",
+            "--lr", "3e-3", "--warmup", "2", "--no-progress", "--seed", "0", "--steps", "24",
+            "--save-every", "12", "--keep", "0", "--set", "dropout=0.1"]
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    assert main([*args, "--out", str(whole)]) == 0
+    state = torch.load(whole / "step_0000012" / "trainer_state.pt", weights_only=False)
+    assert state["batch_in_epoch"] > 0, "the test must stop mid-epoch to mean anything"
+    shutil.copytree(whole / "step_0000012", resumed / "step_0000012")
+    assert main([*args, "--out", str(resumed), "--resume"]) == 0
+
+    _, total_whole = losses(whole)
+    steps, total_resumed = losses(resumed)
+    assert steps == list(range(13, 25))
+    assert total_resumed == total_whole[12:]
+    a = load_file(str(whole / "step_0000024" / "model.safetensors"))
+    b = load_file(str(resumed / "step_0000024" / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)

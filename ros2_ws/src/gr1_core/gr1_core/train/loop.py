@@ -1,9 +1,10 @@
 """The training loop: data, optimiser, CSV metrics, checkpoints in our format, resume, DDP.
 
 Checkpoints are ordinary gr1-ros checkpoints (gr1_core.checkpoint) written to OUT/step_NNNNNNN;
-each also holds `trainer_state.pt` (optimiser, scheduler, step, RNG) so `--resume` continues
-where it stopped. Under torchrun (WORLD_SIZE set) every rank trains on its shard of the windows
-(DistributedSampler) with DistributedDataParallel; rank 0 alone logs and saves.
+each also holds `trainer_state.pt` (optimiser, scheduler, step, RNG, place in the epoch) so
+`--resume` continues where it stopped, on the batches the run would have seen. Under torchrun
+(WORLD_SIZE set) every rank trains on its shard of the windows (EpochSampler) with
+DistributedDataParallel; rank 0 alone logs and saves.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from gr1_core.checkpoint import load_config, save_pretrained
@@ -29,6 +30,7 @@ from gr1_core.data.topics import TopicMap
 from gr1_core.model.gr1 import GR1
 from gr1_core.model.losses import DEFAULT_WEIGHTS, gr1_losses
 from gr1_core.processors import ActionProcessor, Processors
+from gr1_core.train.sampler import EpochSampler
 
 STATE_FILE = "trainer_state.pt"
 METRICS_FILE = "metrics.csv"
@@ -182,22 +184,29 @@ def train(opts: TrainOptions) -> Path:
     val_set = WindowDataset(val_bags, stride=max(opts.stride, config.window), **common) if val_bags else None
     if len(dataset) == 0:
         raise ValueError(f"no training windows in {opts.data} (all episodes failed or empty?)")
-    sampler = DistributedSampler(dataset, shuffle=True, seed=opts.seed) if world > 1 else None
+    sampler = EpochSampler(len(dataset), opts.seed, rank=rank, world=world)
+    # The loader's generator seeds its workers; without one it would draw from the global RNG,
+    # which the trainer state restores, and a resumed run's dropout would differ.
     gen = torch.Generator().manual_seed(opts.seed)
-    loader = DataLoader(dataset, batch_size=opts.batch_size, shuffle=sampler is None,
-                        sampler=sampler, num_workers=opts.workers, drop_last=len(dataset) >= opts.batch_size * world,
+    loader = DataLoader(dataset, batch_size=opts.batch_size, sampler=sampler,
+                        num_workers=opts.workers, drop_last=sampler.per_rank() >= opts.batch_size,
                         generator=gen, persistent_workers=opts.workers > 0)
 
     params = [p for p in model.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=opts.lr, weight_decay=opts.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: _lr_factor(s, opts.warmup, opts.steps))
-    step = 0
+    step = epoch = batch_in_epoch = 0
+    elapsed = 0.0
     if resume_dir:
         state = torch.load(resume_dir / STATE_FILE, map_location="cpu", weights_only=False)
         optim.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         step = int(state["step"])
+        # Checkpoints from before the sampler was resumable lack these: they restart epoch 0.
+        epoch = int(state.get("epoch", 0))
+        batch_in_epoch = int(state.get("batch_in_epoch", 0))
+        elapsed = float(state.get("seconds", 0.0))
         torch.set_rng_state(state["torch_rng"])
     # Some parameters get no gradient in a given mode (e.g. the action head while pre-training),
     # so DDP must look for unused ones.
@@ -222,12 +231,10 @@ def train(opts: TrainOptions) -> Path:
     bar = tqdm(total=opts.steps, initial=step, desc=f"gr1-train {opts.mode}", unit="step",
                disable=not (opts.progress and rank == 0))
     last = resume_dir
-    epoch = 0
-    t0 = time.monotonic()
+    t0 = time.monotonic() - elapsed
     try:
         while step < opts.steps:
-            if sampler is not None:
-                sampler.set_epoch(epoch)
+            sampler.set_epoch(epoch, skip=batch_in_epoch * opts.batch_size)
             for batch in loader:
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
                 losses = gr1_losses(ddp(batch), batch, config, weights)
@@ -237,6 +244,7 @@ def train(opts: TrainOptions) -> Path:
                 optim.step()
                 sched.step()
                 step += 1
+                batch_in_epoch += 1
                 if writer is not None:
                     row = {"step": step, "epoch": epoch, "lr": sched.get_last_lr()[0],
                            "grad_norm": float(grad_norm), "seconds": round(time.monotonic() - t0, 3),
@@ -249,12 +257,16 @@ def train(opts: TrainOptions) -> Path:
                 bar.update(1)
                 bar.set_postfix(loss=f"{float(losses['total'].detach()):.4f}")
                 if rank == 0 and (step % opts.save_every == 0 or step == opts.steps):
-                    last = _save(model, processors, out, step, optim, sched, opts)
+                    last = _save(model, processors, out, step, optim, sched, opts,
+                                 {"epoch": epoch, "batch_in_epoch": batch_in_epoch,
+                                  "seconds": time.monotonic() - t0})
                     if val_set is not None:
                         _validate(model, val_set, config, opts, device, out, step)
                 if step >= opts.steps:
                     break
-            epoch += 1
+            else:  # the epoch ran out (not the step budget): the next one starts from its top
+                epoch += 1
+                batch_in_epoch = 0
     finally:
         bar.close()
         if fh is not None:
@@ -291,7 +303,7 @@ def _validate(model: GR1, val_set: WindowDataset, config: GR1Config, opts: Train
 
 
 def _save(model: GR1, processors: Processors, out: Path, step: int, optim, sched,
-          opts: TrainOptions) -> Path:
+          opts: TrainOptions, position: dict) -> Path:
     path = out / f"step_{step:07d}"
     meta = {"trained_steps": step, "mode": opts.mode, "data": str(opts.data),
             "init": opts.init, "preset": opts.preset, "episodes": opts.episodes,
@@ -299,7 +311,7 @@ def _save(model: GR1, processors: Processors, out: Path, step: int, optim, sched
             "shift": opts.shift}
     save_pretrained(model, processors, path, meta=meta)
     torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step,
-                "torch_rng": torch.get_rng_state()}, path / STATE_FILE)
+                "torch_rng": torch.get_rng_state(), **position}, path / STATE_FILE)
     if opts.keep > 0:
         import shutil
 
