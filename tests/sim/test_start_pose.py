@@ -1,11 +1,19 @@
-"""Seeded start poses: the TCP moves by the seed's offset, the blocks stay, the expert still wins."""
+"""Seeded start poses (offsets from the ready pose, recovery starts near the block): the TCP moves
+there, the blocks stay, the expert still wins."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from gr1_sim.start_pose import TOLERANCE, apply_start_offset, start_offset
+from gr1_sim.start_pose import (
+    NEAR_Z,
+    TOLERANCE,
+    apply_start,
+    apply_start_offset,
+    near_block_target,
+    start_offset,
+)
 from gr1_sim.tasks import SceneSnapshot, get_task, start_seed
 
 
@@ -70,3 +78,48 @@ def test_synth_rejects_an_offset_that_would_reach_the_blocks(tmp_path, capsys):
                  "--start-offset", "0.3"]) == 2
     assert "start offset 0.3 m must be in 0..0.15" in capsys.readouterr().err
     assert not list((tmp_path / "d").glob("*/metadata.yaml"))  # no bag was written
+
+
+def test_recovery_starts_are_seeded_and_stay_in_their_box():
+    block = np.array([0.5, -0.1, 0.0225])
+    a = near_block_target(3, block, 0.06)
+    np.testing.assert_array_equal(a, near_block_target(3, block, 0.06))
+    many = np.array([near_block_target(s, block, 0.06) for s in range(200)])
+    assert np.abs(many[:, :2] - block[:2]).max() <= 0.06
+    assert many[:, 0].std() > 0.025 and many[:, 1].std() > 0.025
+    assert NEAR_Z[0] <= many[:, 2].min() and many[:, 2].max() <= NEAR_Z[1]
+    for bad in (0.0, 0.2):
+        with pytest.raises(ValueError, match=f"{bad!r} m must be in"):
+            near_block_target(3, block, bad)
+
+
+@pytest.mark.parametrize("name", ["push_red_right", "stack_red_on_blue"])
+def test_expert_succeeds_from_recovery_starts_above_its_block(name):
+    from gr1_sim.expert import rollout
+    from gr1_sim.scene import PandaScene
+
+    task = get_task(name)
+    scene = PandaScene(0)
+    try:
+        used = start_seed(task, scene, 5)
+        block = SceneSnapshot.of(scene).blocks["red"]
+        apply_start(scene, task, used, near_m=0.06)
+        np.testing.assert_allclose(SceneSnapshot.of(scene).tcp, near_block_target(used, block, 0.06),
+                                   atol=TOLERANCE)
+        r = rollout(scene, task, 5, start_near_m=0.06)
+    finally:
+        scene.close()
+    assert r.success, f"{name} failed from a recovery start after {r.ticks} ticks"
+    tcp0 = np.array(r.arm_state[0][:3])
+    assert np.abs(tcp0[:2] - block[:2]).max() <= 0.06 and tcp0[2] < 0.25  # starts near the block
+
+
+def test_synth_refuses_both_start_kinds_and_a_wide_recovery_box(tmp_path, capsys):
+    from gr1_data.dataset_cli import main
+
+    base = ["synth", "--out", str(tmp_path / "d"), "--tasks", "lift_red", "--episodes", "1"]
+    assert main([*base, "--start-near", "0.05", "--start-offset", "0.1"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert main([*base, "--start-near", "0.3"]) == 2
+    assert "near-block start offset 0.3 m must be in (0, 0.1]" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists() or not list((tmp_path / "d").glob("*/metadata.yaml"))

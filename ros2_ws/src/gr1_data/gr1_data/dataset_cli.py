@@ -70,7 +70,8 @@ def _synth(args: argparse.Namespace) -> int:
     tasks = list(TASKS) if args.tasks == "all" else [t.strip() for t in args.tasks.split(",")]
     try:
         results = synth(tasks, args.episodes, Path(args.out), args.seed, args.static_px,
-                        args.wrist_px, args.held_out, start_offset_m=args.start_offset)
+                        args.wrist_px, args.held_out, start_offset_m=args.start_offset,
+                        start_near_m=args.start_near)
     except ValueError as exc:
         print(f"gr1-dataset: error: {exc}", file=sys.stderr)
         return 2
@@ -146,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     syn.add_argument("--start-offset", type=float, default=0.0, metavar="M",
                      help="start each demo with the TCP moved from the ready pose by a seeded "
                      "offset of up to M metres in x and y (M/2 in z), 0..0.15; default 0")
+    syn.add_argument("--start-near", type=float, default=0.0, metavar="M",
+                     help="recovery demos: start each with the TCP at a seeded spot within M "
+                     "metres (x, y; up to 0.1) of the task's block, 13-23 cm above the table, "
+                     "so the expert's first move corrects a near miss; default 0 (off)")
     live = sub.add_parser("record-live", help="expert demos recorded from the live ROS graph",
                           description="Starts gr1-sim, gr1-expert and gr1-record as child "
                           "processes (DDS on loopback unless ROS_AUTOMATIC_DISCOVERY_RANGE is "

@@ -185,14 +185,15 @@ class Rollout:
 
 def rollout(scene, task: Task, seed: int, max_seconds: float = 20.0,
             render: tuple[int, int] | None = None, settle_ticks: int = 10,
-            start_offset_m: float = 0.0) -> Rollout:
+            start_offset_m: float = 0.0, start_near_m: float = 0.0) -> Rollout:
     """Run the expert from the feasible start of (task, seed). render=(static px, wrist px)
     records camera frames each tick. Ends `settle_ticks` after success or when the plan ends.
-    start_offset_m > 0 first moves the TCP to a seeded start pose (gr1_sim.start_pose)."""
-    from gr1_sim.start_pose import apply_start_offset  # it imports CONTROL_RATE from here
+    start_offset_m > 0 first moves the TCP to a seeded start pose, start_near_m > 0 to a seeded
+    recovery start above the task's block (gr1_sim.start_pose)."""
+    from gr1_sim.start_pose import apply_start  # it imports CONTROL_RATE from here
 
     used = start_seed(task, scene, seed)
-    apply_start_offset(scene, used, start_offset_m)
+    apply_start(scene, task, used, start_offset_m, start_near_m)
     start = SceneSnapshot.of(scene)
     expert = ScriptedExpert(task)
     expert.reset(start)
