@@ -1,48 +1,62 @@
 #!/usr/bin/env bash
 # Reproduces models/gr1-sim/: the `sim`-preset GR-1 policy the README's demo uses.
 #
-#   scripts/train_sim_policy.sh            # synth -> cache -> train -> eval -> models/gr1-sim
+#   scripts/train_sim_policy.sh            # synth -> cache -> train (2 stages) -> eval -> ship
 #
 # Scope: all five task families, one task each on the red block (lift_red, push_red_left,
-# push_red_right, stack_red_on_blue, place_red_left), 60 scripted-expert demos per task
-# (seeds 0-59, training paraphrases), each from a seeded start pose (--start-offset 0.1), and a
-# 4-step history window. Fine-tuning from scratch with GR-1's losses (actions +
-# video prediction of the frame 3 steps ahead), no video pre-training; the arm term weighted
-# 100 (expert steps are ~0.1 in CALVIN units, so unweighted SmoothL1 is ~1e-3 against ~0.3 for
-# the pixels) and no dropout (on a CPU, attention dropout costs a quarter of the step).
+# push_red_right, stack_red_on_blue, place_red_left), and a 4-step history window.
+# Demos (scripted expert, training paraphrases): 60 per task (seeds 0-59) from seeded start
+# poses around the ready pose (--start-offset 0.1), and 40 per task (seeds 100-139) of recovery
+# demos that start near the block (--start-near 0.06).
+# Fine-tuning from scratch with GR-1's losses (actions + video prediction of the frame 3 steps
+# ahead), no video pre-training; the arm term weighted 100 (expert steps are ~0.1 in CALVIN
+# units, so unweighted SmoothL1 is ~1e-3 against ~0.3 for the pixels) and no dropout (on a CPU,
+# attention dropout costs a quarter of the step). Stage 1 trains on the start-offset demos,
+# stage 2 continues from it on all demos with a fresh schedule.
 # Evaluation on held-out seeds (1000+) with seen and held-out paraphrases, plus the scripted
 # expert as the ceiling.
-# Results and the time it took: docs/RESULTS.md, "Simulator policy" (the fifth run made the
-# shipped checkpoint; its two synth halves ran in parallel, here they run in one process).
-# Earlier runs (docs/RESULTS.md: the first shipped checkpoint, and the second to fourth runs)
+# Results and the time it took: docs/RESULTS.md, "Simulator policy" (the sixth run made the
+# shipped checkpoint; its stage 1 was the fifth run's 2,800 steps plus 400 resumed ones, and its
+# synth halves ran in parallel, here they run in one process).
+# Earlier runs (docs/RESULTS.md: the first shipped checkpoint, and the second to fifth runs)
 # give their own commands.
 #
 # Everything runs under `nice -n 19` (a shared machine). Environment overrides:
-#   OUT=out/train/v5  EPISODES=60  STEPS=2800  BATCH=32  LR=3e-4  EVAL_EPISODES=20  WORKERS=2
-#   SHIP=models/gr1-sim  (set SHIP= to skip copying the checkpoint)
+#   OUT=out/train/v6  EPISODES=60  NEAR_EPISODES=40  STEPS1=3200  STEPS2=3000  BATCH=32
+#   EVAL_EPISODES=20  WORKERS=2  SHIP=models/gr1-sim  (set SHIP= to skip copying the checkpoint)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 V=.venv/bin
-OUT=${OUT:-out/train/v5}
+OUT=${OUT:-out/train/v6}
 EPISODES=${EPISODES:-60}
-STEPS=${STEPS:-2800}
+NEAR_EPISODES=${NEAR_EPISODES:-40}
+STEPS1=${STEPS1:-3200}
+STEPS2=${STEPS2:-3000}
 BATCH=${BATCH:-32}
-LR=${LR:-3e-4}
 EVAL_EPISODES=${EVAL_EPISODES:-20}
 WORKERS=${WORKERS:-2}
 SHIP=${SHIP-models/gr1-sim}
 TASKS=lift_red,push_red_left,push_red_right,stack_red_on_blue,place_red_left
 N="nice -n 19"
 
+D="$OUT/demos"
 # 1. expert demonstrations (about 3 s each on an idle core; 22 MB per episode)
-$N $V/gr1-dataset synth --out "$OUT/bags" --tasks "$TASKS" --episodes "$EPISODES" --seed 0 \
+$N $V/gr1-dataset synth --out "$D/offset" --tasks "$TASKS" --episodes "$EPISODES" --seed 0 \
     --start-offset 0.1
-# 2. window cache (64x64 frames + labels as .npy)
-$N $V/gr1-dataset cache "$OUT/bags" --preset sim
-# 3. fine-tune the sim preset: actions + video prediction
-$N $V/gr1-train --mode finetune --preset sim --data "$OUT/bags" --out "$OUT/run" \
-    --steps "$STEPS" --batch-size "$BATCH" --lr "$LR" --warmup 100 --save-every 400 --keep 3 \
-    --loss-weight arm=100 --set dropout=0.0 --set window=4 --seed 0 --no-progress
+$N $V/gr1-dataset synth --out "$D/near" --tasks "$TASKS" --episodes "$NEAR_EPISODES" --seed 100 \
+    --start-near 0.06
+# 2. window cache (64x64 frames + labels as .npy), one for both stages
+$N $V/gr1-dataset cache "$D" --preset sim
+# 3. fine-tune the sim preset: actions + video prediction. Stage 1 on the start-offset demos,
+#    stage 2 from its last checkpoint on all demos, recovery starts included.
+COMMON=(--mode finetune --preset sim --batch-size "$BATCH" --save-every 400 --keep 3
+        --loss-weight arm=100 --set dropout=0.0 --set window=4 --cache-dir "$D/.gr1_cache"
+        --no-progress)
+$N $V/gr1-train "${COMMON[@]}" --data "$D/offset" --out "$OUT/stage1" --steps "$STEPS1" \
+    --lr 3e-4 --warmup 100 --seed 0
+STAGE1=$(ls -d "$OUT"/stage1/step_* | tail -n 1)
+$N $V/gr1-train "${COMMON[@]}" --data "$D" --out "$OUT/run" --init "$STAGE1" --steps "$STEPS2" \
+    --lr 2e-4 --warmup 50 --seed 1
 CKPT=$(ls -d "$OUT"/run/step_* | tail -n 1)
 # 4. closed-loop evaluation on held-out seeds (EVAL_EPISODES per task, WORKERS processes of one
 #    thread each): seen paraphrases, held-out paraphrases, the expert
