@@ -12,7 +12,8 @@
 # ahead), no video pre-training; the arm term weighted 100 (expert steps are ~0.1 in CALVIN
 # units, so unweighted SmoothL1 is ~1e-3 against ~0.3 for the pixels) and no dropout (on a CPU,
 # attention dropout costs a quarter of the step). Stage 1 trains on the start-offset demos,
-# stage 2 continues from it on all demos with a fresh schedule.
+# stage 2 continues from it on all demos with a fresh schedule, stage 3 from stage 2 on the
+# same demos at half the rate.
 # Evaluation on held-out seeds (1000+) with seen and held-out paraphrases, plus the scripted
 # expert as the ceiling.
 # Results and the time it took: docs/RESULTS.md, "Simulator policy" (the sixth run made the
@@ -22,7 +23,8 @@
 # give their own commands.
 #
 # Everything runs under `nice -n 19` (a shared machine). Environment overrides:
-#   OUT=out/train/v6  EPISODES=60  NEAR_EPISODES=40  STEPS1=3200  STEPS2=3000  BATCH=32
+#   OUT=out/train/v6  EPISODES=60  NEAR_EPISODES=40  STEPS1=3200  STEPS2=3000  STEPS3=1500
+#   BATCH=32
 #   EVAL_EPISODES=20  WORKERS=2  SHIP=models/gr1-sim  (set SHIP= to skip copying the checkpoint)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +34,7 @@ EPISODES=${EPISODES:-60}
 NEAR_EPISODES=${NEAR_EPISODES:-40}
 STEPS1=${STEPS1:-3200}
 STEPS2=${STEPS2:-3000}
+STEPS3=${STEPS3:-1500}
 BATCH=${BATCH:-32}
 EVAL_EPISODES=${EVAL_EPISODES:-20}
 WORKERS=${WORKERS:-2}
@@ -45,19 +48,23 @@ $N $V/gr1-dataset synth --out "$D/offset" --tasks "$TASKS" --episodes "$EPISODES
     --start-offset 0.1
 $N $V/gr1-dataset synth --out "$D/near" --tasks "$TASKS" --episodes "$NEAR_EPISODES" --seed 100 \
     --start-near 0.06
-# 2. window cache (64x64 frames + labels as .npy), one for both stages
+# 2. window cache (64x64 frames + labels as .npy), one for all stages
 $N $V/gr1-dataset cache "$D" --preset sim
 # 3. fine-tune the sim preset: actions + video prediction. Stage 1 on the start-offset demos,
-#    stage 2 from its last checkpoint on all demos, recovery starts included.
+#    stage 2 from its last checkpoint on all demos, recovery starts included, stage 3 from
+#    stage 2's at half the rate.
 COMMON=(--mode finetune --preset sim --batch-size "$BATCH" --save-every 400 --keep 3
         --loss-weight arm=100 --set dropout=0.0 --set window=4 --cache-dir "$D/.gr1_cache"
         --no-progress)
 $N $V/gr1-train "${COMMON[@]}" --data "$D/offset" --out "$OUT/stage1" --steps "$STEPS1" \
     --lr 3e-4 --warmup 100 --seed 0
 STAGE1=$(ls -d "$OUT"/stage1/step_* | tail -n 1)
-$N $V/gr1-train "${COMMON[@]}" --data "$D" --out "$OUT/run" --init "$STAGE1" --steps "$STEPS2" \
+$N $V/gr1-train "${COMMON[@]}" --data "$D" --out "$OUT/stage2" --init "$STAGE1" --steps "$STEPS2" \
     --lr 2e-4 --warmup 50 --seed 1
-CKPT=$(ls -d "$OUT"/run/step_* | tail -n 1)
+STAGE2=$(ls -d "$OUT"/stage2/step_* | tail -n 1)
+$N $V/gr1-train "${COMMON[@]}" --data "$D" --out "$OUT/stage3" --init "$STAGE2" --steps "$STEPS3" \
+    --lr 1e-4 --warmup 20 --seed 2
+CKPT=$(ls -d "$OUT"/stage3/step_* | tail -n 1)
 # 4. closed-loop evaluation on held-out seeds (EVAL_EPISODES per task, WORKERS processes of one
 #    thread each): seen paraphrases, held-out paraphrases, the expert
 EV=(--tasks "$TASKS" --episodes "$EVAL_EPISODES" --workers "$WORKERS" --no-progress)
