@@ -71,7 +71,7 @@ def _synth(args: argparse.Namespace) -> int:
     try:
         results = synth(tasks, args.episodes, Path(args.out), args.seed, args.static_px,
                         args.wrist_px, args.held_out, start_offset_m=args.start_offset,
-                        start_near_m=args.start_near)
+                        start_near_m=args.start_near, push_mps=args.push)
     except ValueError as exc:
         print(f"gr1-dataset: error: {exc}", file=sys.stderr)
         return 2
@@ -151,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
                      help="recovery demos: start each with the TCP at a seeded spot within M "
                      "metres (x, y; up to 0.1) of the task's block, 13-23 cm above the table, "
                      "so the expert's first move corrects a near miss; default 0 (off)")
+    syn.add_argument("--push", type=float, default=0.0, metavar="M/S",
+                     help="DART-style demos: nudge the TCP at seeded moments (0.27-0.67 s bursts "
+                     "at M/2..M m/s, 1-2.5 s apart, motion phases only) while the bag records the "
+                     "expert's commands, so the data holds its corrections; 0..0.3, default 0 "
+                     "(off)")
     live = sub.add_parser("record-live", help="expert demos recorded from the live ROS graph",
                           description="Starts gr1-sim, gr1-expert and gr1-record as child "
                           "processes (DDS on loopback unless ROS_AUTOMATIC_DISCOVERY_RANGE is "

@@ -19,16 +19,17 @@ PERIOD_NS = round(1e9 / 30.0)
 def record_demo(scene, task, seed: int, out: Path, static_px: int = 200, wrist_px: int = 84,
                 held_out: bool = False, max_seconds: float = 20.0, storage: str = "mcap",
                 compressed: bool = False, topics=None, start_offset_m: float = 0.0,
-                start_near_m: float = 0.0) -> dict:
+                start_near_m: float = 0.0, push_mps: float = 0.0) -> dict:
     """Roll the expert out on (task, seed) and write the bag `out`; returns its sidecar.
     `storage` (mcap, sqlite3), `compressed` (PNG CompressedImage cameras) and `topics` (a
     TopicMap) make the kinds of bags labs have, e.g. for replay regression tests.
     start_offset_m > 0 starts from a seeded TCP position, start_near_m > 0 from a seeded spot
-    above the task's block (gr1_sim.start_pose)."""
+    above the task's block (gr1_sim.start_pose); push_mps > 0 nudges the TCP at seeded moments
+    while the bag records the expert's commands (gr1_sim.disturbance)."""
     from gr1_sim.expert import rollout
 
     r = rollout(scene, task, seed, max_seconds=max_seconds, render=(static_px, wrist_px),
-                start_offset_m=start_offset_m, start_near_m=start_near_m)
+                start_offset_m=start_offset_m, start_near_m=start_near_m, push_mps=push_mps)
     rng = np.random.default_rng(r.seed)
     instruction = task.instruction(rng, held_out=held_out)
     names = scene.joint_state()[0]
@@ -44,13 +45,16 @@ def record_demo(scene, task, seed: int, out: Path, static_px: int = 200, wrist_p
             w.gripper(t, r.gripper_open[i])
         w.sidecar = {"instruction": instruction, "seed": r.seed, "success": r.success,
                      "task": task.name, "held_out": held_out, "source": "gr1_sim scripted expert",
-                     "start_offset_m": start_offset_m, "start_near_m": start_near_m}
+                     "start_offset_m": start_offset_m, "start_near_m": start_near_m,
+                     "push_mps": push_mps}
     return w.sidecar
 
 
 def synth(tasks: list[str], episodes: int, out: Path, seed0: int = 0, static_px: int = 200,
           wrist_px: int = 84, held_out: bool = False, progress: bool = True,
-          start_offset_m: float = 0.0, start_near_m: float = 0.0) -> list[dict]:
+          start_offset_m: float = 0.0, start_near_m: float = 0.0,
+          push_mps: float = 0.0) -> list[dict]:
+    from gr1_sim.disturbance import push_schedule
     from gr1_sim.scene import PandaScene
     from gr1_sim.start_pose import near_block_target, start_offset
     from gr1_sim.tasks import get_task
@@ -58,6 +62,7 @@ def synth(tasks: list[str], episodes: int, out: Path, seed0: int = 0, static_px:
     chosen = [get_task(t) for t in tasks]  # fails early, naming an unknown task
     # Bad start options fail here, before a scene is built or a bag written.
     start_offset(0, start_offset_m)
+    push_schedule(0, 0, push_mps)
     if start_near_m:
         near_block_target(0, np.zeros(3), start_near_m)
         if start_offset_m:
@@ -73,7 +78,7 @@ def synth(tasks: list[str], episodes: int, out: Path, seed0: int = 0, static_px:
                 raise FileExistsError(f"{path} exists; choose another --out or --seed")
             results.append(record_demo(scene, task, seed, path, static_px, wrist_px, held_out,
                                        start_offset_m=start_offset_m,
-                                       start_near_m=start_near_m))
+                                       start_near_m=start_near_m, push_mps=push_mps))
     finally:
         scene.close()
     return results

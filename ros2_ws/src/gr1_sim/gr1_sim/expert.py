@@ -185,13 +185,19 @@ class Rollout:
 
 def rollout(scene, task: Task, seed: int, max_seconds: float = 20.0,
             render: tuple[int, int] | None = None, settle_ticks: int = 10,
-            start_offset_m: float = 0.0, start_near_m: float = 0.0) -> Rollout:
+            start_offset_m: float = 0.0, start_near_m: float = 0.0,
+            push_mps: float = 0.0) -> Rollout:
     """Run the expert from the feasible start of (task, seed). render=(static px, wrist px)
     records camera frames each tick. Ends `settle_ticks` after success or when the plan ends.
     start_offset_m > 0 first moves the TCP to a seeded start pose, start_near_m > 0 to a seeded
-    recovery start above the task's block (gr1_sim.start_pose)."""
+    recovery start above the task's block (gr1_sim.start_pose). push_mps > 0 pushes the TCP at
+    seeded moments (gr1_sim.disturbance): the push is executed, the record keeps the expert's
+    twist."""
+    from gr1_sim.disturbance import gate_push, push_schedule
     from gr1_sim.start_pose import apply_start  # it imports CONTROL_RATE from here
 
+    n_ticks = int(max_seconds * CONTROL_RATE)
+    pushes = push_schedule(seed, n_ticks, push_mps)  # validated before the scene moves
     used = start_seed(task, scene, seed)
     apply_start(scene, task, used, start_offset_m, start_near_m)
     start = SceneSnapshot.of(scene)
@@ -200,7 +206,7 @@ def rollout(scene, task: Task, seed: int, max_seconds: float = 20.0,
     rec = Rollout(task.name, used, False, 0)
     dt = 1.0 / CONTROL_RATE
     after = None
-    for tick in range(int(max_seconds * CONTROL_RATE)):
+    for tick in range(n_ticks):
         s = SceneSnapshot.of(scene)
         twist, grip = expert.act(s, scene.tcp_matrix())
         rec.arm_state.append(scene.tcp_rpy())
@@ -211,7 +217,9 @@ def rollout(scene, task: Task, seed: int, max_seconds: float = 20.0,
             rec.frames.append({"static": scene.render("static", render[0], render[0]),
                                "wrist": scene.render("wrist", render[1], render[1])})
         scene.set_gripper(0.08 if grip else 0.0)
-        scene.step(twist, dt)
+        moving = not expert.done and expert.phases[expert.index].min_ticks == 0
+        push = gate_push(pushes[tick], float(s.tcp[2]), moving)
+        scene.step(twist + np.concatenate([push, np.zeros(3)]) if push.any() else twist, dt)
         rec.ticks = tick + 1
         if after is None and task.success(start, SceneSnapshot.of(scene)):
             after = tick

@@ -1,0 +1,76 @@
+"""DART-style pushes: seeded and bounded, left out of gripper waits, executed by the simulator but
+never recorded as the expert's command, which corrects them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gr1_sim.disturbance import FIRST_TICK, LOW_Z, PUSH_TICKS, gate_push, push_schedule
+
+
+def _bursts(schedule: np.ndarray) -> list[tuple[int, int]]:
+    on = np.linalg.norm(schedule, axis=1) > 0
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(int), [0]])))
+    return list(zip(edges[::2], edges[1::2], strict=True))
+
+
+def test_schedules_are_seeded_bounded_bursts():
+    a = push_schedule(3, 600, 0.2)
+    np.testing.assert_array_equal(a, push_schedule(3, 600, 0.2))
+    assert np.abs(a - push_schedule(4, 600, 0.2)).max() > 0.05
+    speed = np.linalg.norm(a, axis=1)
+    on = speed > 0
+    assert not on[:FIRST_TICK].any()
+    assert speed[on].min() >= 0.1 - 1e-9 and speed.max() <= 0.2 + 1e-9
+    bursts = _bursts(a)
+    assert len(bursts) >= 6  # 20 s of episode: a push every 1-3 s
+    for start, end in bursts[:-1]:  # the last one may be cut by the episode's end
+        assert PUSH_TICKS[0] <= end - start <= PUSH_TICKS[1]
+        np.testing.assert_array_equal(a[start], a[end - 1])  # constant within a burst
+    np.testing.assert_array_equal(push_schedule(3, 600, 0.0), np.zeros((600, 3)))
+    with pytest.raises(ValueError, match=r"push speed 0\.5 m/s must be in 0\.\.0\.3"):
+        push_schedule(3, 600, 0.5)
+
+
+def test_pushes_skip_gripper_waits_and_never_point_down_near_the_table():
+    push = np.array([0.1, -0.05, -0.1])
+    np.testing.assert_array_equal(gate_push(push, 0.2, motion_phase=False), np.zeros(3))
+    np.testing.assert_array_equal(gate_push(push, 0.2, motion_phase=True), push)
+    np.testing.assert_array_equal(gate_push(push, LOW_Z - 0.01, True), [0.1, -0.05, 0.0])
+    up = np.array([0.0, 0.0, 0.1])
+    np.testing.assert_array_equal(gate_push(up, 0.02, True), up)
+
+
+def test_the_expert_still_wins_and_its_recorded_commands_oppose_the_pushes():
+    from gr1_sim.expert import rollout
+    from gr1_sim.scene import PandaScene
+    from gr1_sim.tasks import get_task
+
+    task = get_task("place_red_left")
+    scene = PandaScene(0)
+    try:
+        pushed = rollout(scene, task, 2, push_mps=0.2)
+        calm = rollout(scene, task, 2)
+    finally:
+        scene.close()
+    assert pushed.success and calm.success
+    path = lambda r: np.array(r.arm_state)[:, :3]  # noqa: E731
+    n = min(pushed.ticks, calm.ticks)
+    assert np.abs(path(pushed)[:n] - path(calm)[:n]).max() > 0.02  # the pushes moved the TCP
+    schedule = push_schedule(2, pushed.ticks, 0.2)
+    twist = np.array(pushed.twist)[:, :3]
+    # A few ticks into each burst the expert has seen the drift and steers against it; had the
+    # record held the executed twist (command + push), these would point along the push.
+    dots = [float(twist[t] @ schedule[t]) for s, e in _bursts(schedule) for t in range(s + 3, e)
+            if np.array(pushed.arm_state)[t, 2] > LOW_Z]
+    assert len(dots) > 10 and np.median(dots) < 0.0
+
+
+def test_synth_rejects_a_push_beyond_the_limit(tmp_path, capsys):
+    from gr1_data.dataset_cli import main
+
+    assert main(["synth", "--out", str(tmp_path / "d"), "--tasks", "lift_red", "--episodes", "1",
+                 "--push", "0.5"]) == 2
+    assert "push speed 0.5 m/s must be in 0..0.3" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists() or not list((tmp_path / "d").glob("*/metadata.yaml"))
