@@ -21,9 +21,9 @@ import numpy as np
 
 DEFAULT_TASK = "lift_red"
 DEFAULT_INSTRUCTION = "pick up the red block"  # one of lift_red's training paraphrases
-# A held-out seed (gr1-eval uses 1000+) on which models/gr1-sim lifts the block; over 20 such
-# seeds it lifts on most, not all (docs/RESULTS.md).
-DEFAULT_SEED = 1000
+# A held-out seed (gr1-eval uses 1000+) on which models/gr1-sim lifts the block, in about 10 s on
+# the live graph (on seed 1000 it misses); over 20 such seeds it lifts on 15 (docs/RESULTS.md).
+DEFAULT_SEED = 1001
 REPO_ROOT = Path(__file__).resolve().parents[4]
 # A trained checkpoint is shipped here when one exists; otherwise the demo makes a randomly
 # initialised one (git-ignored) so the whole loop still runs.
@@ -54,7 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"what the robot should do; default {DEFAULT_INSTRUCTION!r} for {DEFAULT_TASK} and "
         "--task none, else the task's instruction for --seed as gr1-eval draws it",
     )
-    parser.add_argument("--duration", type=float, default=10.0, help="episode length [s]")
+    parser.add_argument(
+        "--duration", type=float, default=15.0, help="episode length [s]; gr1-eval's limit is 15 s"
+    )
     parser.add_argument(
         "--checkpoint",
         type=Path,
