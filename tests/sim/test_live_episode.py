@@ -31,6 +31,11 @@ def test_task_episode_matches_the_offline_suite(scene) -> None:
     with pytest.raises(KeyError, match="lift_purple"):
         TaskEpisode.start_on(scene, "lift_purple", 0, False, 1, 0)
     assert episode_state(None, 4, 12, 0.0)["task"] == ""
+    from gr1_sim.episode import is_episode_of
+
+    assert is_episode_of(state, "push_red_left", 7, since_ns=5)
+    assert not is_episode_of(state, "push_red_left", 7, since_ns=6)  # older than the request
+    assert not is_episode_of(state, "push_red_left", 8, since_ns=0)
 
 
 def test_expert_acts_the_same_on_observed_poses(scene) -> None:

@@ -382,6 +382,7 @@ def start_task(node, client, log: EpisodeLog, task: str, seed: int, deadline: fl
     """Start (task, seed) in the bridge and wait for its episode message; the service response,
     or why it failed."""
     from gr1_msgs.srv import StartTask
+    from gr1_sim.episode import is_episode_of
 
     if not client.wait_for_service(timeout_sec=max(1.0, deadline - time.monotonic())):
         return "the bridge's ~/start_task service did not appear"
@@ -397,7 +398,7 @@ def start_task(node, client, log: EpisodeLog, task: str, seed: int, deadline: fl
     while True:
         with log.lock:
             ep = log.episode
-        if ep.get("task") == task and ep.get("seed") == seed and ep.get("started_ns", 0) >= requested:
+        if is_episode_of(ep, task, seed, requested):
             return res
         if time.monotonic() > deadline + 10.0:
             return f"no episode message from the bridge for {task} seed {seed}"

@@ -258,11 +258,11 @@ class LiveSession:
         return out
 
     def _current(self, task: str, seed: int, since_ns: int) -> dict | None:
+        from gr1_sim.episode import is_episode_of
+
         with self._lock:
             ep = self.episode
-        if ep.get("task") == task and ep.get("seed") == seed and ep.get("started_ns", 0) >= since_ns:
-            return ep
-        return None
+        return ep if is_episode_of(ep, task, seed, since_ns) else None
 
 
 def _start_recorder(out: Path, log_dir: Path, env: dict):

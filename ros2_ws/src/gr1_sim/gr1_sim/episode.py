@@ -64,6 +64,13 @@ def episode_state(episode: TaskEpisode | None, number: int, seed: int, sim_time:
             "started_ns": episode.started_ns, "time": sim_time}
 
 
+def is_episode_of(state: dict, task: str, seed: int, since_ns: int) -> bool:
+    """Whether an `~/episode` message is the episode of (task, seed) started at or after
+    `since_ns` (node clock): a listener's test that its ~/start_task request took effect."""
+    return (state.get("task") == task and state.get("seed") == seed
+            and state.get("started_ns", 0) >= since_ns)
+
+
 def observed_snapshot(block_poses: list[tuple[np.ndarray, np.ndarray]], tcp: np.ndarray,
                       gripper_width: float) -> SceneSnapshot:
     """A snapshot from observed poses: blocks in the bridge's PoseArray order (red, green, blue,
