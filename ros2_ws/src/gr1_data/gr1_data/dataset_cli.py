@@ -4,6 +4,8 @@
   gr1-dataset cache DATA --preset sim   read every bag under DATA once into the window cache
   gr1-dataset synth --out DIR --tasks lift_red,push_blue_left --episodes 10
                                         scripted-expert demos in the simulator, written as bags
+  gr1-dataset dagger --checkpoint CKPT --out DIR --tasks stack_red_on_blue --episodes 20
+                                        the checkpoint drives, the expert labels (DAgger)
   gr1-dataset record-live --out DIR --tasks lift_red --episodes 3
                                         expert demos recorded from the live ROS graph (gr1-sim,
                                         gr1-expert, gr1-record as child processes)
@@ -83,6 +85,31 @@ def _synth(args: argparse.Namespace) -> int:
     return 0 if ok == len(results) else 1
 
 
+def _dagger(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from gr1_data.dagger import collect
+    from gr1_sim.tasks import TASKS
+
+    torch.set_num_threads(args.threads)
+    tasks = list(TASKS) if args.tasks == "all" else [t.strip() for t in args.tasks.split(",")]
+    try:
+        results = collect(args.checkpoint, tasks, args.episodes, Path(args.out), args.seed,
+                          args.backend, args.static_px, args.wrist_px, args.max_seconds,
+                          args.start_offset, args.beta, progress=not args.no_progress)
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:
+        print(f"gr1-dataset: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyError as exc:
+        print(f"gr1-dataset: error: {exc.args[0]}; see gr1-dataset tasks", file=sys.stderr)
+        return 2
+    ok = sum(bool(r["success"]) for r in results)
+    print(f"{len(results)} DAgger episodes in {args.out}; the learner succeeded in {ok}")
+    return 0
+
+
 def _record_live(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -156,6 +183,29 @@ def main(argv: list[str] | None = None) -> int:
                      "at M/2..M m/s, 1-2.5 s apart, motion phases only) while the bag records the "
                      "expert's commands, so the data holds its corrections; 0..0.3, default 0 "
                      "(off)")
+    dag = sub.add_parser("dagger", help="learner rollouts labelled by the scripted expert",
+                         description="DAgger data: CHECKPOINT drives the simulator as in "
+                         "gr1-eval; every tick the bag also records the scripted expert's action "
+                         "for the state reached (gr1_sim.relabel) on /gr1/expert_action, which "
+                         "training uses as the label. Use training seeds, not gr1-eval's 1000+.")
+    dag.add_argument("--checkpoint", required=True, help="policy checkpoint folder (the learner)")
+    dag.add_argument("--out", required=True, help="folder for the bags")
+    dag.add_argument("--tasks", default="all", help="comma-separated task names, or all")
+    dag.add_argument("--episodes", type=int, default=5, help="episodes (seeds) per task")
+    dag.add_argument("--seed", type=int, default=300, help="first seed (default 300)")
+    dag.add_argument("--backend", default="torch", help="runtime backend (default torch)")
+    dag.add_argument("--max-seconds", type=float, default=15.0,
+                     help="time limit per episode in s (gr1-eval's default, 15)")
+    dag.add_argument("--start-offset", type=float, default=0.0, metavar="M",
+                     help="seeded start offset of the TCP, as for synth; default 0")
+    dag.add_argument("--beta", type=float, default=0.0,
+                     help="probability per tick of executing the expert's action instead of "
+                     "the checkpoint's (DAgger's mixture), 0..1; default 0 (the learner only)")
+    dag.add_argument("--static-px", type=int, default=200, help="static camera size")
+    dag.add_argument("--wrist-px", type=int, default=84, help="wrist camera size")
+    dag.add_argument("--threads", type=int, default=1,
+                     help="torch threads (default 1: run one process per core)")
+    dag.add_argument("--no-progress", action="store_true", help="no progress bar")
     live = sub.add_parser("record-live", help="expert demos recorded from the live ROS graph",
                           description="Starts gr1-sim, gr1-expert and gr1-record as child "
                           "processes (DDS on loopback unless ROS_AUTOMATIC_DISCOVERY_RANGE is "
@@ -174,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.command == "synth":
         return _synth(args)
+    if args.command == "dagger":
+        return _dagger(args)
     if args.command == "tasks":
         return _tasks()
     if args.command == "record-live":

@@ -16,6 +16,15 @@ from gr1_core.data.bag_writer import EpisodeBagWriter
 PERIOD_NS = round(1e9 / 30.0)
 
 
+def write_sensors(w: EpisodeBagWriter, t_ns: int, frames: dict[str, np.ndarray],
+                  arm_state: np.ndarray, joint_names: list[str], joints: np.ndarray) -> None:
+    """One tick's cameras, TCP pose and joint states, as the simulator bridge publishes them."""
+    w.image("static_image", t_ns, frames["static"])
+    w.image("wrist_image", t_ns, frames["wrist"])
+    w.pose(t_ns, arm_state)
+    w.joint_states(t_ns, joint_names, joints)
+
+
 def record_demo(scene, task, seed: int, out: Path, static_px: int = 200, wrist_px: int = 84,
                 held_out: bool = False, max_seconds: float = 20.0, storage: str = "mcap",
                 compressed: bool = False, topics=None, start_offset_m: float = 0.0,
@@ -25,7 +34,9 @@ def record_demo(scene, task, seed: int, out: Path, static_px: int = 200, wrist_p
     TopicMap) make the kinds of bags labs have, e.g. for replay regression tests.
     start_offset_m > 0 starts from a seeded TCP position, start_near_m > 0 from a seeded spot
     above the task's block (gr1_sim.start_pose); push_mps > 0 nudges the TCP at seeded moments
-    while the bag records the expert's commands (gr1_sim.disturbance)."""
+    while the bag records the expert's commands (gr1_sim.disturbance), also as `expert_action`,
+    the training label: the poses hold command + push, which is not what the expert asked for."""
+    from gr1_core.action_mapping import ActionMapping
     from gr1_sim.expert import rollout
 
     r = rollout(scene, task, seed, max_seconds=max_seconds, render=(static_px, wrist_px),
@@ -33,16 +44,17 @@ def record_demo(scene, task, seed: int, out: Path, static_px: int = 200, wrist_p
     rng = np.random.default_rng(r.seed)
     instruction = task.instruction(rng, held_out=held_out)
     names = scene.joint_state()[0]
+    mapping = ActionMapping()
     with EpisodeBagWriter(out, topics=topics, storage=storage, compressed_images=compressed) as w:
         w.instruction(0, instruction)
         for i in range(r.ticks):
             t = i * PERIOD_NS
-            w.image("static_image", t, r.frames[i]["static"])
-            w.image("wrist_image", t, r.frames[i]["wrist"])
-            w.pose(t, r.arm_state[i])
-            w.joint_states(t, names, r.joints[i])
+            write_sensors(w, t, r.frames[i], r.arm_state[i], names, r.joints[i])
             w.twist(t, r.twist[i])
             w.gripper(t, r.gripper_open[i])
+            if push_mps > 0:
+                label = mapping.twist_to_action(r.twist[i], r.arm_state[i][3:])
+                w.policy_action(t, i, label, float(r.gripper_open[i]), key="expert_action")
         w.sidecar = {"instruction": instruction, "seed": r.seed, "success": r.success,
                      "task": task.name, "held_out": held_out, "source": "gr1_sim scripted expert",
                      "start_offset_m": start_offset_m, "start_near_m": start_near_m,

@@ -81,7 +81,11 @@ class ScriptedExpert:
             self.ticks >= ph.max_ticks
         ):
             self.index, self.ticks = self.index + 1, 0
-        v = self.gain * err
+        return self.command(ph, s, tcp_matrix), ph.gripper_open
+
+    def command(self, ph: Phase, s: SceneSnapshot, tcp_matrix: np.ndarray) -> np.ndarray:
+        """The twist (6,) that servoes the TCP towards phase `ph`'s goal: proportional, capped."""
+        v = self.gain * (ph.target(s) - s.tcp)
         speed = np.linalg.norm(v)
         if speed > ph.speed:
             v *= ph.speed / speed
@@ -91,7 +95,7 @@ class ScriptedExpert:
         wn = np.linalg.norm(w)
         if wn > self.max_rot_speed:
             w *= self.max_rot_speed / wn
-        return np.concatenate([v, w]), ph.gripper_open
+        return np.concatenate([v, w])
 
 
 def _rz(yaw: float) -> np.ndarray:

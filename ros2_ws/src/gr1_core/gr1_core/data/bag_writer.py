@@ -26,6 +26,7 @@ TYPES = {
     "twist": "geometry_msgs/msg/TwistStamped",
     "gripper_command": "gr1_msgs/msg/GripperCommand",
     "policy_action": "gr1_msgs/msg/PolicyAction",
+    "expert_action": "gr1_msgs/msg/PolicyAction",
 }
 
 
@@ -124,12 +125,14 @@ class EpisodeBagWriter:
             force=20.0, open_probability=probability)
         self.write("gripper_command", t_ns, msg)
 
-    def policy_action(self, t_ns: int, step: int, arm: np.ndarray, open_prob: float) -> None:
+    def policy_action(self, t_ns: int, step: int, arm: np.ndarray, open_prob: float,
+                      key: str = "policy_action") -> None:
+        """A PolicyAction (arm in CALVIN units); key "expert_action" for a teacher's label."""
         T = self.store.types
         zero = T["geometry_msgs/msg/Twist"](
             linear=T["geometry_msgs/msg/Vector3"](x=0.0, y=0.0, z=0.0),
             angular=T["geometry_msgs/msg/Vector3"](x=0.0, y=0.0, z=0.0))
-        self.write("policy_action", t_ns, T["gr1_msgs/msg/PolicyAction"](
+        self.write(key, t_ns, T["gr1_msgs/msg/PolicyAction"](
             header=self._header(t_ns), step=step, arm_action=np.asarray(arm, np.float32),
             gripper_open_probability=float(open_prob), twist_requested=zero,
             twist_commanded=zero, limited=False, inference_time=0.0))

@@ -26,7 +26,7 @@ from gr1_core.data.augment import random_shift
 from gr1_core.data.clips import CLIP_FILE, is_clip, load_clip
 from gr1_core.data.episode import load_episode
 from gr1_core.data.topics import TopicMap
-from gr1_core.data.windows import build_window, relative_actions, window_starts
+from gr1_core.data.windows import build_window, relative_actions, teacher_actions, window_starts
 from gr1_core.model.gr1 import INSTRUCTION_TOKENS
 from gr1_core.processors import ImageProcessor
 
@@ -84,7 +84,10 @@ def cache_episode(bag: Path, cache_dir: Path, image_size: int, topics: TopicMap,
     # Built in a private folder and renamed: DDP ranks or workers caching at once cannot clash.
     tmp = entry.with_name(f"{entry.name}.tmp{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
-    arm, grip = relative_actions(ep.arm_state, ep.gripper_open)
+    if ep.expert_arm is not None:  # DAgger: the poses are the learner's, the labels the teacher's
+        arm, grip = teacher_actions(ep.expert_arm, ep.expert_open)
+    else:
+        arm, grip = relative_actions(ep.arm_state, ep.gripper_open)
     arrays = {
         keys.RGB_STATIC: resize_frames(ep.rgb_static, image_size),
         keys.RGB_WRIST: resize_frames(ep.rgb_wrist, image_size),
@@ -97,6 +100,7 @@ def cache_episode(bag: Path, cache_dir: Path, image_size: int, topics: TopicMap,
         np.save(tmp / f"{name}.npy", value)
     meta = {"bag": str(bag), "ticks": len(ep), "instruction": ep.instruction,
             "damage": ep.damage.describe() if ep.damage else None,
+            "labels": "expert_action" if ep.expert_arm is not None else "pose differences",
             **{k: v for k, v in ep.meta.items() if k in ("seed", "success", "task", "clip")}}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
     try:
@@ -112,7 +116,8 @@ class WindowDataset(Dataset):
     mode "finetune": images, state, actions, mask, instruction tokens (GR1.forward + gr1_losses).
     mode "pretrain": video-only clips: images, mask and instruction tokens, no state or actions.
     Episodes whose sidecar says success: false, and video clips, are skipped for fine-tuning
-    (keep_failures=True keeps the failures).
+    (keep_failures=True keeps the failures); a failed episode with a teacher's labels (DAgger)
+    is kept: its labels say how to recover, whatever the learner did.
     shift > 0 translates each window's frames by up to +-shift pixels (augment.random_shift), for
     training sets only.
     """
@@ -144,7 +149,8 @@ class WindowDataset(Dataset):
             if mode == "finetune" and meta.get("clip"):  # no actions: pre-training only
                 self.skipped.append(str(bag))
                 continue
-            if mode == "finetune" and meta.get("success") is False and not keep_failures:
+            failed = meta.get("success") is False and meta.get("labels") != "expert_action"
+            if mode == "finetune" and failed and not keep_failures:
                 self.skipped.append(str(bag))
                 continue
             ep_id = len(self.episodes)

@@ -32,6 +32,8 @@ class Episode:
     twist: np.ndarray | None = None  # (N, 6) latest commanded twist, if recorded
     policy_arm: np.ndarray | None = None  # (N, 6) latest recorded PolicyAction.arm_action
     policy_open_prob: np.ndarray | None = None  # (N,)
+    expert_arm: np.ndarray | None = None  # (N, 6) teacher's CALVIN action (DAgger bags)
+    expert_open: np.ndarray | None = None  # (N,) bool, teacher's gripper command
     meta: dict = field(default_factory=dict)
     damage: BagDamage | None = None
 
@@ -170,6 +172,14 @@ def load_episode(
                        lambda m: (np.asarray(m.arm_action, float), m.gripper_open_probability))
         ep.policy_arm = np.stack([np.full(6, np.nan) if p is None else p[0] for p in pa])
         ep.policy_open_prob = np.array([np.nan if p is None else p[1] for p in pa])
+    if stream("expert_action"):
+        ea, _ = sample("expert_action",
+                       lambda m: (np.asarray(m.arm_action, float), m.gripper_open_probability))
+        if any(e is None for e in ea):
+            raise BagError(f"bag {bag}: {names['expert_action']} starts after the cameras; "
+                           "a teacher's label is needed at every tick")
+        ep.expert_arm = np.stack([e[0] for e in ea])
+        ep.expert_open = np.array([e[1] > 0.5 for e in ea])
 
     sidecar = read_sidecar(bag)
     texts = [str(reader.deserialize(m).data) for m in stream("instruction")]

@@ -20,6 +20,9 @@ class TopicMap:
     twist: str = "/servo_node/delta_twist_cmds"
     gripper_command: str = "/gr1/gripper_command"
     policy_action: str = "/gr1/action"
+    # The teacher's action at each tick where it differs from what was executed (DAgger bags);
+    # when present it is the training label instead of the pose difference.
+    expert_action: str = "/gr1/expert_action"
 
     @classmethod
     def streams(cls) -> list[str]:

@@ -39,6 +39,17 @@ def relative_actions(
     return arm.astype(np.float32), np.where(g_next, 1.0, -1.0).astype(np.float32)
 
 
+def teacher_actions(expert_arm: np.ndarray, expert_open: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels from a teacher's recorded actions (DAgger bags, whose poses follow the learner):
+    (arm (N, 6) in [-1, 1] float32, gripper (N,) +1/-1 float32). The teacher's gripper command at
+    t is what the state at t+1 would be, as in relative_actions."""
+    arm = np.asarray(expert_arm, dtype=np.float64)
+    if arm.ndim != 2 or arm.shape[1] != 6 or not np.isfinite(arm).all():
+        raise ValueError(f"expert actions must be finite (N, 6), got shape {arm.shape}")
+    g = np.asarray(expert_open, dtype=bool)
+    return np.clip(arm, -1.0, 1.0).astype(np.float32), np.where(g, 1.0, -1.0).astype(np.float32)
+
+
 def window_starts(n: int, window: int, stride: int = 1) -> list[int]:
     """Starts of the windows of an n-tick episode (one padded window if n < window)."""
     if window <= 0 or stride <= 0:
