@@ -58,7 +58,7 @@ def test_a_block_held_low_away_from_the_goal_goes_up_first(scene):
     start_seed(task, scene, 0)
     start = SceneSnapshot.of(scene)
     red = start.blocks["red"] + np.array([0.0, 0.05, 0.01])
-    s = _snapshot(scene, red + [0, 0, 0.002], 0.045, red=red)
+    s = _snapshot(scene, red + np.array([0.0, 0.0, 0.002]), 0.045, red=red)
     assert relabel_phase(task, start, s).name == "lift"
     twist, open_ = relabel(task, start, s, scene.tcp_matrix())
     assert not open_ and twist[2] > 0.05 and np.linalg.norm(twist[:2]) < 0.01
