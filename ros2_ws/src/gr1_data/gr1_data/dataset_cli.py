@@ -57,7 +57,7 @@ def _cache(args: argparse.Namespace, topics: TopicMap) -> int:
 
     config = GR1Config.preset(args.preset)
     ds = WindowDataset(args.data, config, mode=args.mode, cache_dir=args.cache_dir, topics=topics,
-                       rate=args.rate)
+                       rate=args.rate, progress=not args.no_progress)
     print(f"{len(ds.episodes)} episodes, {len(ds)} windows of {config.window} ticks, cache "
           f"{ds.cache_dir}; skipped (failed episodes, or clips when fine-tuning): {len(ds.skipped)}")
     return 0
@@ -73,7 +73,8 @@ def _synth(args: argparse.Namespace) -> int:
     try:
         results = synth(tasks, args.episodes, Path(args.out), args.seed, args.static_px,
                         args.wrist_px, args.held_out, start_offset_m=args.start_offset,
-                        start_near_m=args.start_near, push_mps=args.push)
+                        start_near_m=args.start_near, push_mps=args.push,
+                        progress=not args.no_progress)
     except ValueError as exc:
         print(f"gr1-dataset: error: {exc}", file=sys.stderr)
         return 2
@@ -162,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     cache.add_argument("--preset", default="sim", help="model preset: image size, window")
     cache.add_argument("--mode", choices=["finetune", "pretrain"], default="finetune")
     cache.add_argument("--cache-dir", default=None, help="default: DATA/.gr1_cache")
+    cache.add_argument("--no-progress", action="store_true", help="no progress bar")
     syn = sub.add_parser("synth", help="scripted-expert demos in the simulator, as bags")
     syn.add_argument("--out", required=True, help="folder for the bags")
     syn.add_argument("--tasks", default="all", help="comma-separated task names, or all")
@@ -183,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                      "at M/2..M m/s, 1-2.5 s apart, motion phases only) while the bag records the "
                      "expert's commands, so the data holds its corrections; 0..0.3, default 0 "
                      "(off)")
+    syn.add_argument("--no-progress", action="store_true", help="no progress bar")
     dag = sub.add_parser("dagger", help="learner rollouts labelled by the scripted expert",
                          description="DAgger data: CHECKPOINT drives the simulator as in "
                          "gr1-eval; every tick the bag also records the scripted expert's action "
