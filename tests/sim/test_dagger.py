@@ -6,24 +6,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
-import torch
-
-
-@pytest.fixture(scope="module")
-def rising(tmp_path_factory):
-    """A tiny checkpoint whose every action is 'up' (+0.5 in z, CALVIN units)."""
-    from gr1_core.checkpoint import load_pretrained, save_pretrained
-    from gr1_core.checkpoint_cli import main as init_checkpoint
-
-    ckpt = tmp_path_factory.mktemp("ckpt") / "up"
-    init_checkpoint(["--preset", "test", "--seed", "0", "--out", str(ckpt)])
-    model, processors, meta = load_pretrained(ckpt)
-    with torch.no_grad():
-        model.pred_arm_act.weight.zero_()
-        model.pred_arm_act.bias.copy_(torch.tensor([0, 0, 0.5, 0, 0, 0]))
-    save_pretrained(model, processors, ckpt, meta=meta)
-    return ckpt
 
 
 def _dagger(ckpt, out, *extra) -> int:
@@ -34,7 +16,7 @@ def _dagger(ckpt, out, *extra) -> int:
                  "--max-seconds", "0.3", "--no-progress", *extra])
 
 
-def test_learner_motion_is_recorded_and_the_expert_labels_are_trained_on(rising, tmp_path):
+def test_learner_motion_is_recorded_and_the_expert_labels_are_trained_on(rising_checkpoint, tmp_path):
     from gr1_core import keys
     from gr1_core.config import GR1Config
     from gr1_core.data.dataset import WindowDataset, cache_episode
@@ -42,7 +24,7 @@ def test_learner_motion_is_recorded_and_the_expert_labels_are_trained_on(rising,
     from gr1_core.data.topics import TopicMap
     from gr1_core.data.windows import relative_actions
 
-    assert _dagger(rising, tmp_path / "d") == 0
+    assert _dagger(rising_checkpoint, tmp_path / "d") == 0
     bag = tmp_path / "d" / "lift_red_seed0300"
     ep = load_episode(bag)
     assert len(ep) == 9 and ep.expert_arm.shape == (9, 6) and ep.meta["success"] is False
@@ -59,13 +41,13 @@ def test_learner_motion_is_recorded_and_the_expert_labels_are_trained_on(rising,
     assert len(ds.episodes) == 1 and not ds.skipped
 
 
-def test_beta_one_executes_the_expert_and_bad_options_fail_clearly(rising, tmp_path, capsys):
+def test_beta_one_executes_the_expert_and_bad_options_fail_clearly(rising_checkpoint, tmp_path, capsys):
     from gr1_core.data.episode import load_episode
 
-    assert _dagger(rising, tmp_path / "d", "--beta", "1") == 0
+    assert _dagger(rising_checkpoint, tmp_path / "d", "--beta", "1") == 0
     ep = load_episode(tmp_path / "d" / "lift_red_seed0300")
     assert ep.arm_state[-1, 2] < ep.arm_state[0, 2] - 0.02  # the expert's descent, executed
-    assert _dagger(rising, tmp_path / "e", "--beta", "1.5") == 2
+    assert _dagger(rising_checkpoint, tmp_path / "e", "--beta", "1.5") == 2
     assert "beta must be in [0, 1], got 1.5" in capsys.readouterr().err
     assert _dagger(tmp_path / "missing", tmp_path / "f") == 2
     assert "does not exist" in capsys.readouterr().err

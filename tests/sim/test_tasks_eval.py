@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import torch
-
 
 def test_expert_through_the_policy_interface_solves_tasks(tmp_path):
     """The expert's twists go through CALVIN actions and back (gr1_core.action_mapping): if the
@@ -27,18 +25,10 @@ def test_expert_through_the_policy_interface_solves_tasks(tmp_path):
         assert e["instruction"] in get_task(e["task"]).held_out
 
 
-def test_checkpoint_that_only_rises_fails_to_lift(tmp_path, capsys):
-    from gr1_core.checkpoint import load_pretrained, save_pretrained
-    from gr1_core.checkpoint_cli import main as init_checkpoint
+def test_checkpoint_that_only_rises_fails_to_lift(rising_checkpoint, tmp_path, capsys):
     from gr1_data.evaluate import main
 
-    ckpt = tmp_path / "up"
-    init_checkpoint(["--preset", "test", "--seed", "0", "--out", str(ckpt)])
-    model, processors, meta = load_pretrained(ckpt)
-    with torch.no_grad():
-        model.pred_arm_act.weight.zero_()
-        model.pred_arm_act.bias.copy_(torch.tensor([0, 0, 0.5, 0, 0, 0]))
-    save_pretrained(model, processors, ckpt, meta=meta)
+    ckpt = rising_checkpoint
     out = tmp_path / "eval.json"
     assert main(["--checkpoint", str(ckpt), "--tasks", "lift_red", "--episodes", "1",
                  "--static-px", "16", "--wrist-px", "16", "--max-seconds", "0.5",

@@ -16,9 +16,24 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 
 from gr1_core.data.bag_reader import BagError, BagReader
 from gr1_core.data.topics import TopicMap
+
+
+def _task_names(spec: str, known: Iterable[str]) -> list[str]:
+    """'all' or a comma-separated list; unknown names are reported by the task lookup."""
+    return list(known) if spec == "all" else [t.strip() for t in spec.split(",")]
+
+
+def _usage_error(exc: Exception) -> int:
+    """Print a bad option or task name as gr1-dataset's error and return the usage exit code."""
+    if isinstance(exc, KeyError):  # an unknown task name
+        print(f"gr1-dataset: error: {exc.args[0]}; see gr1-dataset tasks", file=sys.stderr)
+    else:
+        print(f"gr1-dataset: error: {exc}", file=sys.stderr)
+    return 2
 
 
 def _info(args: argparse.Namespace, topics: TopicMap) -> int:
@@ -69,18 +84,14 @@ def _synth(args: argparse.Namespace) -> int:
     from gr1_data.synth import synth
     from gr1_sim.tasks import TASKS
 
-    tasks = list(TASKS) if args.tasks == "all" else [t.strip() for t in args.tasks.split(",")]
+    tasks = _task_names(args.tasks, TASKS)
     try:
         results = synth(tasks, args.episodes, Path(args.out), args.seed, args.static_px,
                         args.wrist_px, args.held_out, start_offset_m=args.start_offset,
                         start_near_m=args.start_near, push_mps=args.push,
                         progress=not args.no_progress)
-    except ValueError as exc:
-        print(f"gr1-dataset: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyError as exc:
-        print(f"gr1-dataset: error: {exc.args[0]}; see gr1-dataset tasks", file=sys.stderr)
-        return 2
+    except (ValueError, KeyError) as exc:
+        return _usage_error(exc)
     ok = sum(bool(r["success"]) for r in results)
     print(f"{len(results)} episodes in {args.out}, {ok} successful")
     return 0 if ok == len(results) else 1
@@ -95,17 +106,13 @@ def _dagger(args: argparse.Namespace) -> int:
     from gr1_sim.tasks import TASKS
 
     torch.set_num_threads(args.threads)
-    tasks = list(TASKS) if args.tasks == "all" else [t.strip() for t in args.tasks.split(",")]
+    tasks = _task_names(args.tasks, TASKS)
     try:
         results = collect(args.checkpoint, tasks, args.episodes, Path(args.out), args.seed,
                           args.backend, args.static_px, args.wrist_px, args.max_seconds,
                           args.start_offset, args.beta, progress=not args.no_progress)
-    except (ValueError, FileNotFoundError, FileExistsError) as exc:
-        print(f"gr1-dataset: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyError as exc:
-        print(f"gr1-dataset: error: {exc.args[0]}; see gr1-dataset tasks", file=sys.stderr)
-        return 2
+    except (ValueError, KeyError, FileNotFoundError, FileExistsError) as exc:
+        return _usage_error(exc)
     ok = sum(bool(r["success"]) for r in results)
     print(f"{len(results)} DAgger episodes in {args.out}; the learner succeeded in {ok}")
     return 0
