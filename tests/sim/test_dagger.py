@@ -16,7 +16,8 @@ def _dagger(ckpt, out, *extra) -> int:
                  "--max-seconds", "0.3", "--no-progress", *extra])
 
 
-def test_learner_motion_is_recorded_and_the_expert_labels_are_trained_on(rising_checkpoint, tmp_path):
+def test_learner_motion_is_recorded_and_the_expert_labels_are_trained_on(rising_checkpoint,
+                                                                         tmp_path):
     from gr1_core import keys
     from gr1_core.config import GR1Config
     from gr1_core.data.dataset import WindowDataset, cache_episode
@@ -41,7 +42,8 @@ def test_learner_motion_is_recorded_and_the_expert_labels_are_trained_on(rising_
     assert len(ds.episodes) == 1 and not ds.skipped
 
 
-def test_beta_one_executes_the_expert_and_bad_options_fail_clearly(rising_checkpoint, tmp_path, capsys):
+def test_beta_one_executes_the_expert_and_bad_options_fail_clearly(rising_checkpoint, tmp_path,
+                                                                   capsys):
     from gr1_core.data.episode import load_episode
 
     assert _dagger(rising_checkpoint, tmp_path / "d", "--beta", "1") == 0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gr1_sim.model import BLOCK_HALF_SIZE
-from gr1_sim.tasks import TASKS, ZONES, SceneSnapshot, get_task
+from gr1_sim.tasks import TASKS, ZONES, SceneSnapshot, get_task, task_names
 
 H = BLOCK_HALF_SIZE
 FAMILIES = ("lift", "push_left", "push_right", "stack", "place_zone")
@@ -30,6 +30,8 @@ def test_suite_has_five_families_and_held_out_paraphrases():
         assert not set(t.instructions) & set(t.held_out)
     with pytest.raises(KeyError, match="unknown task 'fly'"):
         get_task("fly")
+    assert task_names("all") == list(TASKS)
+    assert task_names("lift_red, push_red_left") == ["lift_red", "push_red_left"]
 
 
 def test_no_task_is_solved_at_its_start():

@@ -28,9 +28,8 @@ def test_expert_through_the_policy_interface_solves_tasks(tmp_path):
 def test_checkpoint_that_only_rises_fails_to_lift(rising_checkpoint, tmp_path, capsys):
     from gr1_data.evaluate import main
 
-    ckpt = rising_checkpoint
     out = tmp_path / "eval.json"
-    assert main(["--checkpoint", str(ckpt), "--tasks", "lift_red", "--episodes", "1",
+    assert main(["--checkpoint", str(rising_checkpoint), "--tasks", "lift_red", "--episodes", "1",
                  "--static-px", "16", "--wrist-px", "16", "--max-seconds", "0.5",
                  "--out", str(out), "--no-progress"]) == 0
     report = json.loads(out.read_text())
@@ -39,7 +38,7 @@ def test_checkpoint_that_only_rises_fails_to_lift(rising_checkpoint, tmp_path, c
     assert main(["--checkpoint", str(tmp_path / "missing"), "--no-progress"]) == 2
 
     # Two worker processes give the episodes a single process gives, in the same order.
-    args = ["--checkpoint", str(ckpt), "--tasks", "lift_red,push_red_left", "--episodes", "2",
+    args = ["--checkpoint", str(rising_checkpoint), "--tasks", "lift_red,push_red_left", "--episodes", "2",
             "--static-px", "16", "--wrist-px", "16", "--max-seconds", "0.3", "--no-progress"]
     assert main([*args, "--out", str(tmp_path / "one.json")]) == 0
     assert main([*args, "--out", str(tmp_path / "two.json"), "--workers", "2"]) == 0

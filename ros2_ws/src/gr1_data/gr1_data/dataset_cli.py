@@ -16,15 +16,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable
 
 from gr1_core.data.bag_reader import BagError, BagReader
 from gr1_core.data.topics import TopicMap
-
-
-def _task_names(spec: str, known: Iterable[str]) -> list[str]:
-    """'all' or a comma-separated list; unknown names are reported by the task lookup."""
-    return list(known) if spec == "all" else [t.strip() for t in spec.split(",")]
 
 
 def _usage_error(exc: Exception) -> int:
@@ -82,9 +76,9 @@ def _synth(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from gr1_data.synth import synth
-    from gr1_sim.tasks import TASKS
+    from gr1_sim.tasks import task_names
 
-    tasks = _task_names(args.tasks, TASKS)
+    tasks = task_names(args.tasks)
     try:
         results = synth(tasks, args.episodes, Path(args.out), args.seed, args.static_px,
                         args.wrist_px, args.held_out, start_offset_m=args.start_offset,
@@ -103,10 +97,10 @@ def _dagger(args: argparse.Namespace) -> int:
     import torch
 
     from gr1_data.dagger import collect
-    from gr1_sim.tasks import TASKS
+    from gr1_sim.tasks import task_names
 
     torch.set_num_threads(args.threads)
-    tasks = _task_names(args.tasks, TASKS)
+    tasks = task_names(args.tasks)
     try:
         results = collect(args.checkpoint, tasks, args.episodes, Path(args.out), args.seed,
                           args.backend, args.static_px, args.wrist_px, args.max_seconds,
@@ -122,9 +116,9 @@ def _record_live(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from gr1_data.live import LiveError, record_live, sim_overrides
-    from gr1_sim.tasks import TASKS
+    from gr1_sim.tasks import task_names
 
-    tasks = list(TASKS) if args.tasks == "all" else [t.strip() for t in args.tasks.split(",")]
+    tasks = task_names(args.tasks)
     try:
         results = record_live(tasks, args.episodes, Path(args.out), args.seed, args.held_out,
                               args.max_seconds, sim_overrides(args.static_px, args.wrist_px,

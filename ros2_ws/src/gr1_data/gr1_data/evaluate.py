@@ -192,9 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.workers < 1:
         p.error(f"--workers must be at least 1, got {a.workers}")
 
-    from gr1_sim.tasks import TASKS, get_task
+    from gr1_sim.tasks import get_task, task_names
 
-    tasks = list(TASKS) if a.tasks == "all" else [t.strip() for t in a.tasks.split(",")]
+    tasks = task_names(a.tasks)
     if a.live:
         if a.start_offset:
             p.error("--start-offset is for the pure simulator, not --live")

@@ -157,6 +157,11 @@ def get_task(name: str) -> Task:
     return TASKS[name]
 
 
+def task_names(spec: str) -> list[str]:
+    """A command line's --tasks: 'all', or comma-separated names (checked later by get_task)."""
+    return list(TASKS) if spec == "all" else [t.strip() for t in spec.split(",")]
+
+
 def start_seed(task: Task, scene, seed: int, tries: int = 50) -> int:
     """The first scene seed from `seed` on (seed*1000 + k) whose start suits `task`; resets the
     scene to it. Deterministic, so (task, seed) always gives the same episode."""
