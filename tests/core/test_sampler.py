@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gr1_core.train.sampler import EpochSampler
+from gr1_core.train.sampler import EpochSampler, mix_weights
 
 
 def order(n: int, seed: int, epoch: int, skip: int = 0, rank: int = 0, world: int = 1) -> list[int]:
@@ -43,3 +43,43 @@ def test_ranks_split_one_permutation_without_overlap():
 def test_bad_arguments_quote_the_value(kwargs, message):
     with pytest.raises(ValueError, match=message):
         EpochSampler(**kwargs)
+
+
+def test_weighted_epochs_follow_the_weights_and_are_rebuilt_from_seed_and_epoch():
+    weights = [0.0] * 90 + [1.0] * 10  # only the last ten may be drawn
+    s = EpochSampler(100, seed=5, weights=weights)
+    first = list(s)
+    assert len(first) == 100 and set(first) <= set(range(90, 100))
+    assert list(EpochSampler(100, seed=5, weights=weights)) == first
+    s.set_epoch(1, skip=30)
+    assert len(list(s)) == 70 and list(s) != first[30:]
+
+
+def test_mix_weights_give_each_group_its_share():
+    groups = [0] * 900 + [1] * 100 + [2] * 50  # the rest, then two named folders
+    w = mix_weights(groups, [0.1, 0.3])
+    assert sum(w) == pytest.approx(1.0)
+    share = {g: sum(x for x, h in zip(w, groups) if h == g) for g in (0, 1, 2)}
+    assert share == pytest.approx({0: 0.6, 1: 0.1, 2: 0.3})
+    drawn = list(EpochSampler(len(groups), seed=0, weights=w))
+    from_1 = sum(groups[i] == 1 for i in drawn) / len(drawn)
+    assert 0.07 < from_1 < 0.13  # 100 of 1,050 windows, but a tenth of the draws: ~105 of 1,050
+    assert mix_weights([1, 1], [1.0]) == [0.5, 0.5]
+
+
+@pytest.mark.parametrize("groups, shares, message", [
+    ([0, 1], [0.0], r"in \(0, 1\]"),
+    ([0, 1, 2], [0.6, 0.5], "sum to at most 1"),
+    ([0, 0], [0.2], "group 1 .* has no items"),
+    ([1, 1], [0.5], "nothing is left for the rest"),
+])
+def test_bad_mixes_quote_the_value(groups, shares, message):
+    with pytest.raises(ValueError, match=message):
+        mix_weights(groups, shares)
+
+
+def test_bad_weights_are_refused():
+    with pytest.raises(ValueError, match="shape"):
+        EpochSampler(3, seed=0, weights=[1.0, 1.0])
+    with pytest.raises(ValueError, match="positive sum"):
+        EpochSampler(2, seed=0, weights=[0.0, 0.0])

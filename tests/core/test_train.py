@@ -171,3 +171,17 @@ def test_resume_mid_epoch_trains_exactly_like_the_uninterrupted_run(data, tmp_pa
     a = load_file(str(whole / "step_0000024" / "model.safetensors"))
     b = load_file(str(resumed / "step_0000024" / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_mix_draws_a_folder_at_its_share_and_refuses_an_empty_one(tmp_path, capsys):
+    for seed in range(4):
+        write_demo(tmp_path / "data" / "own" / f"push_left_seed{seed:04d}", 1.0)
+    write_demo(tmp_path / "data" / "new" / "push_right_seed0000", -1.0)
+    args = ["--mode", "finetune", "--preset", "test", "--data", str(tmp_path / "data"),
+            "--batch-size", "2", "--steps", "2", "--save-every", "2", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "run"), "--mix", "new=0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "mix: new: 9 windows (20.0% of them), 50.0% of the draws" in out
+    assert load_pretrained(tmp_path / "run" / "step_0000002")[2]["mix"] == {"new": 0.5}
+    assert main([*args, "--out", str(tmp_path / "bad"), "--mix", "push=0.1"]) == 2
+    assert "--mix push: no training bags under" in capsys.readouterr().err

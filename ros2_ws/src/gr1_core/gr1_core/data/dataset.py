@@ -154,7 +154,7 @@ class WindowDataset(Dataset):
                 self.skipped.append(str(bag))
                 continue
             ep_id = len(self.episodes)
-            self.episodes.append({"dir": entry, "meta": meta, "arrays": None})
+            self.episodes.append({"bag": Path(bag), "dir": entry, "meta": meta, "arrays": None})
             self.index += [(ep_id, s) for s in window_starts(meta["ticks"], config.window, stride)]
         from gr1_core.tokenizer import tokenize
 

@@ -67,11 +67,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shift", type=int, default=0, metavar="PX",
                    help="augmentation: translate each training window's images by a random "
                         "0..PX pixels (edges repeated; 0: off). 4 at 64x64 in the sim recipe")
+    p.add_argument("--mix", action="append", default=[], metavar="FOLDER=SHARE",
+                   help="the bags under DATA/FOLDER make SHARE (0..1] of the windows drawn "
+                        "each epoch, drawn with replacement; the other bags share the rest in "
+                        "proportion to their windows. Repeatable, e.g. --mix push=0.1 (default: "
+                        "every window once per epoch)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     try:
         loss_weights = tuple((k, float(v)) for k, v in (_pair(x, "--loss-weight") for x in a.loss_weight))
         overrides = tuple(_pair(x, "--set") for x in a.overrides)
+        mix = tuple((k, float(v)) for k, v in (_pair(x, "--mix") for x in a.mix))
     except ValueError as exc:
         p.error(str(exc))
     opts = TrainOptions(
@@ -81,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         device=a.device, cache_dir=a.cache_dir, remap=tuple(a.remap), rate=a.rate,
         stride=a.stride, val_episodes=a.val_episodes, progress=not a.no_progress,
         loss_weights=loss_weights, overrides=overrides, episodes=a.episodes,
-        val_data=a.val_data, shift=a.shift)
+        val_data=a.val_data, shift=a.shift, mix=mix)
     try:
         last = train(opts)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # ConfigError is a ValueError

@@ -30,7 +30,7 @@ from gr1_core.data.topics import TopicMap
 from gr1_core.model.gr1 import GR1
 from gr1_core.model.losses import DEFAULT_WEIGHTS, gr1_losses
 from gr1_core.processors import ActionProcessor, Processors
-from gr1_core.train.sampler import EpochSampler
+from gr1_core.train.sampler import EpochSampler, mix_weights
 
 STATE_FILE = "trainer_state.pt"
 METRICS_FILE = "metrics.csv"
@@ -67,6 +67,30 @@ class TrainOptions:
     episodes: int = 0  # train on the first N bags only (0: all), e.g. the 10 % data ablation
     val_data: str | None = None  # a folder of held-out bags for validation (instead of val_episodes)
     shift: int = 0  # random image translation of the training windows, +- pixels (0: off)
+    # (folder under data, share of the draws): these bags' windows make that share of every epoch
+    mix: tuple[tuple[str, float], ...] = ()
+
+
+def _mix(dataset: WindowDataset, root: Path, mix: tuple[tuple[str, float], ...],
+         verbose: bool) -> list[float]:
+    """Sampling weights of the training windows for --mix: a bag belongs to the first folder
+    (relative to --data) it lies under, windows of no named folder share the rest."""
+    folders = [root / sub for sub, _ in mix]
+    ep_group = []
+    for ep in dataset.episodes:
+        ep_group.append(next((k + 1 for k, f in enumerate(folders) if ep["bag"].is_relative_to(f)), 0))
+    groups = [ep_group[ep_id] for ep_id, _ in dataset.index]
+    for k, (sub, _) in enumerate(mix, start=1):
+        if k not in ep_group:
+            raise ValueError(f"--mix {sub}: no training bags under {root / sub}")
+    weights = mix_weights(groups, [share for _, share in mix])
+    if verbose:
+        names = ["(the rest)", *(sub for sub, _ in mix)]
+        shares = [1.0 - sum(s for _, s in mix), *(s for _, s in mix)]
+        for k, (name, share) in enumerate(zip(names, shares)):
+            n = groups.count(k)
+            print(f"mix: {name}: {n} windows ({n / len(groups):.1%} of them), {share:.1%} of the draws")
+    return weights
 
 
 def _subset(bags: list[Path], n: int) -> list[Path]:
@@ -184,7 +208,8 @@ def train(opts: TrainOptions) -> Path:
     val_set = WindowDataset(val_bags, stride=max(opts.stride, config.window), **common) if val_bags else None
     if len(dataset) == 0:
         raise ValueError(f"no training windows in {opts.data} (all episodes failed or empty?)")
-    sampler = EpochSampler(len(dataset), opts.seed, rank=rank, world=world)
+    draw_weights = _mix(dataset, data_root, opts.mix, verbose=rank == 0) if opts.mix else None
+    sampler = EpochSampler(len(dataset), opts.seed, rank=rank, world=world, weights=draw_weights)
     # The loader's generator seeds its workers; without one it would draw from the global RNG,
     # which the trainer state restores, and a resumed run's dropout would differ.
     gen = torch.Generator().manual_seed(opts.seed)
@@ -308,7 +333,7 @@ def _save(model: GR1, processors: Processors, out: Path, step: int, optim, sched
     meta = {"trained_steps": step, "mode": opts.mode, "data": str(opts.data),
             "init": opts.init, "preset": opts.preset, "episodes": opts.episodes,
             "loss_weights": dict(opts.loss_weights), "overrides": dict(opts.overrides),
-            "shift": opts.shift}
+            "shift": opts.shift, "mix": dict(opts.mix)}
     save_pretrained(model, processors, path, meta=meta)
     torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step,
                 "torch_rng": torch.get_rng_state(), **position}, path / STATE_FILE)

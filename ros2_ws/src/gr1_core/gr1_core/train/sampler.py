@@ -5,23 +5,35 @@ restarts, so `--resume` replayed epoch 0 from its first batch. Here every epoch'
 a function of (seed, epoch) alone, and `skip` drops the windows the run already trained on in the
 epoch it stopped in. Under DDP each rank takes every world-th index of the same permutation
 (padded to a multiple of world, as DistributedSampler does), so the ranks never overlap.
+
+With `weights`, an epoch is n draws with replacement in proportion to them (still a function of
+seed and epoch): `mix_weights` turns "these windows make 10 % of every batch" into weights, so a
+small new kind of data can be added to a policy's own without swamping it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch.utils.data import Sampler
 
 
 class EpochSampler(Sampler[int]):
-    def __init__(self, n: int, seed: int, rank: int = 0, world: int = 1) -> None:
+    def __init__(self, n: int, seed: int, rank: int = 0, world: int = 1,
+                 weights: Sequence[float] | None = None) -> None:
         if n <= 0:
             raise ValueError(f"EpochSampler needs at least one index, got n={n}")
         if not 0 <= rank < world:
             raise ValueError(f"rank must be in [0, world={world}), got {rank}")
+        self.weights = None
+        if weights is not None:
+            w = torch.as_tensor(weights, dtype=torch.float64)
+            if w.shape != (n,) or not torch.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+                raise ValueError(f"weights must be {n} finite values >= 0 with a positive sum, "
+                                 f"got shape {tuple(w.shape)}, sum {float(w.sum())}")
+            self.weights = w
         self.n, self.seed, self.rank, self.world = n, seed, rank, world
         self.epoch = 0
         self.skip = 0
@@ -37,7 +49,10 @@ class EpochSampler(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         g = torch.Generator().manual_seed(self.seed + self.epoch)
-        order = torch.randperm(self.n, generator=g).tolist()
+        if self.weights is None:
+            order = torch.randperm(self.n, generator=g).tolist()
+        else:
+            order = torch.multinomial(self.weights, self.n, replacement=True, generator=g).tolist()
         total = self.per_rank() * self.world
         while len(order) < total:
             order += order[: total - len(order)]
@@ -45,3 +60,23 @@ class EpochSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return max(0, self.per_rank() - self.skip)
+
+
+def mix_weights(groups: Sequence[int], shares: Sequence[float]) -> list[float]:
+    """Per-item weights such that group k (k >= 1) gets shares[k - 1] of the draws and group 0,
+    everything not named, the rest, each group spread evenly over its items."""
+    if any(not 0.0 < s <= 1.0 for s in shares) or sum(shares) > 1.0 + 1e-9:
+        raise ValueError(f"shares must each be in (0, 1] and sum to at most 1, got {list(shares)}")
+    counts = [0] * (len(shares) + 1)
+    for g in groups:
+        if not 0 <= g <= len(shares):
+            raise ValueError(f"group {g} is not 0..{len(shares)}")
+        counts[g] += 1
+    for k, c in enumerate(counts[1:], start=1):
+        if c == 0:
+            raise ValueError(f"group {k} (share {shares[k - 1]}) has no items")
+    rest = 1.0 - sum(shares)
+    if counts[0] == 0 and rest > 1e-9:
+        raise ValueError(f"the shares sum to {sum(shares)}, but nothing is left for the rest")
+    per_item = [rest / max(counts[0], 1)] + [s / c for s, c in zip(shares, counts[1:])]
+    return [per_item[g] for g in groups]
