@@ -27,13 +27,13 @@ class EpochSampler(Sampler[int]):
             raise ValueError(f"EpochSampler needs at least one index, got n={n}")
         if not 0 <= rank < world:
             raise ValueError(f"rank must be in [0, world={world}), got {rank}")
-        self.weights = None
+        self.cdf = None  # cumulative weights, drawn by inverse CDF
         if weights is not None:
             w = torch.as_tensor(weights, dtype=torch.float64)
             if w.shape != (n,) or not torch.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
                 raise ValueError(f"weights must be {n} finite values >= 0 with a positive sum, "
                                  f"got shape {tuple(w.shape)}, sum {float(w.sum())}")
-            self.weights = w
+            self.cdf = w.cumsum(0)
         self.n, self.seed, self.rank, self.world = n, seed, rank, world
         self.epoch = 0
         self.skip = 0
@@ -49,10 +49,13 @@ class EpochSampler(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         g = torch.Generator().manual_seed(self.seed + self.epoch)
-        if self.weights is None:
+        if self.cdf is None:
             order = torch.randperm(self.n, generator=g).tolist()
         else:
-            order = torch.multinomial(self.weights, self.n, replacement=True, generator=g).tolist()
+            # Inverse CDF, not torch.multinomial: that refuses more than 2^24 items, and a large
+            # data set has more windows. right=True never lands on an item of weight zero.
+            u = torch.rand(self.n, generator=g, dtype=torch.float64) * self.cdf[-1]
+            order = torch.searchsorted(self.cdf, u, right=True).clamp_(max=self.n - 1).tolist()
         total = self.per_rank() * self.world
         while len(order) < total:
             order += order[: total - len(order)]
