@@ -10,6 +10,7 @@ import torch
 from gr1_core import keys
 from gr1_core.config import GR1Config
 from gr1_core.model import GR1, INSTRUCTION_TOKENS, gr1_losses, patchify, video_targets
+from gr1_core.model.losses import GRIPPER_LABELLED
 from gr1_core.tokenizer import tokenize
 
 CFG = GR1Config.preset("test")  # window 4, future_steps 1, image 32, patch 8
@@ -79,6 +80,22 @@ def test_values_and_masking():
     for name in ("arm", "gripper", "video_static", "video_wrist", "total"):
         assert losses2[name].item() == pytest.approx(losses[name].item(), rel=1e-6)
 
+
+
+def test_windows_without_gripper_labels_add_no_gripper_loss():
+    """gr1-train --arm-only: a window flagged 0 adds nothing to the gripper term, only to it."""
+    batch, outputs = batch_and_outputs()
+    outputs[keys.GRIPPER_LOGIT][0] = 3.0  # window 0 badly wrong where it says "close"
+    full = gr1_losses(outputs, batch, CFG)
+    only_1 = gr1_losses({k: v[1:] for k, v in outputs.items()}, {k: v[1:] for k, v in batch.items()},
+                        CFG)
+    flagged = gr1_losses(outputs, {**batch, GRIPPER_LABELLED: torch.tensor([0.0, 1.0])}, CFG)
+    assert flagged["gripper"].item() == pytest.approx(only_1["gripper"].item(), rel=1e-6)
+    assert flagged["gripper"].item() < full["gripper"].item()
+    for name in ("arm", "video_static", "video_wrist"):
+        assert flagged[name].item() == pytest.approx(full[name].item(), rel=1e-6)
+    none = gr1_losses(outputs, {**batch, GRIPPER_LABELLED: torch.zeros(2)}, CFG)
+    assert none["gripper"].item() == 0.0
 
 def test_video_target_is_future_steps_ahead():
     batch, outputs = batch_and_outputs()

@@ -185,3 +185,17 @@ def test_mix_draws_a_folder_at_its_share_and_refuses_an_empty_one(tmp_path, caps
     assert load_pretrained(tmp_path / "run" / "step_0000002")[2]["mix"] == {"new": 0.5}
     assert main([*args, "--out", str(tmp_path / "bad"), "--mix", "push=0.1"]) == 2
     assert "--mix push: no training bags under" in capsys.readouterr().err
+
+
+
+def test_arm_only_folder_trains_no_gripper_labels_and_refuses_an_empty_one(tmp_path, capsys):
+    for seed in range(2):
+        write_demo(tmp_path / "data" / "own" / f"push_left_seed{seed:04d}", 1.0)
+    write_demo(tmp_path / "data" / "dagger" / "push_right_seed0000", -1.0)
+    args = ["--mode", "finetune", "--preset", "test", "--data", str(tmp_path / "data"),
+            "--batch-size", "2", "--steps", "1", "--save-every", "1", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "run"), "--arm-only", "dagger"]) == 0
+    assert "arm-only: dagger: 1 episodes" in capsys.readouterr().out
+    assert load_pretrained(tmp_path / "run" / "step_0000001")[2]["arm_only"] == ["dagger"]
+    assert main([*args, "--out", str(tmp_path / "bad"), "--arm-only", "push"]) == 2
+    assert "--arm-only push: no training bags under" in capsys.readouterr().err

@@ -28,6 +28,7 @@ from gr1_core.data.episode import load_episode
 from gr1_core.data.topics import TopicMap
 from gr1_core.data.windows import build_window, relative_actions, teacher_actions, window_starts
 from gr1_core.model.gr1 import INSTRUCTION_TOKENS
+from gr1_core.model.losses import GRIPPER_LABELLED
 from gr1_core.processors import ImageProcessor
 
 CACHE_VERSION = 1
@@ -154,7 +155,8 @@ class WindowDataset(Dataset):
                 self.skipped.append(str(bag))
                 continue
             ep_id = len(self.episodes)
-            self.episodes.append({"bag": Path(bag), "dir": entry, "meta": meta, "arrays": None})
+            self.episodes.append({"bag": Path(bag), "dir": entry, "meta": meta, "arrays": None,
+                                  "gripper_labelled": True})
             self.index += [(ep_id, s) for s in window_starts(meta["ticks"], config.window, stride)]
         from gr1_core.tokenizer import tokenize
 
@@ -186,4 +188,6 @@ class WindowDataset(Dataset):
                     random_shift(out[cam].numpy(), self.shift, rng)))
             out[cam] = self.image(out[cam])
         out[INSTRUCTION_TOKENS] = torch.from_numpy(self._tokens[ep["meta"]["instruction"]])
+        if self.mode == "finetune":
+            out[GRIPPER_LABELLED] = torch.tensor(float(ep["gripper_labelled"]))
         return out

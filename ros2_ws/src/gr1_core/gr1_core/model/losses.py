@@ -14,6 +14,9 @@ import torch.nn.functional as F
 from gr1_core import keys
 from gr1_core.config import GR1Config
 
+# Optional (B,) batch entry, 1 where a window's gripper labels are learnt, 0 where not.
+GRIPPER_LABELLED = "gripper_labelled"
+
 # The paper does not publish the weights of the terms; equal weights are our default.
 DEFAULT_WEIGHTS = {"arm": 1.0, "gripper": 1.0, "video_static": 1.0, "video_wrist": 1.0}
 
@@ -66,7 +69,9 @@ def gr1_losses(
         target = (batch[keys.GRIPPER_ACTION] > 0).to(mask.dtype)  # (B, T)
         logit = outputs[keys.GRIPPER_LOGIT].squeeze(-1)  # (B, T)
         grip = F.binary_cross_entropy_with_logits(logit, target, reduction="none")
-        terms["gripper"] = masked_mean(grip, mask)
+        # Windows whose gripper labels are not to be learnt (gr1-train --arm-only) weigh 0 here.
+        grip_mask = mask * batch[GRIPPER_LABELLED][:, None] if GRIPPER_LABELLED in batch else mask
+        terms["gripper"] = masked_mean(grip, grip_mask)
     k = config.future_steps
     for name, pred_key, image_key in (
         ("video_static", keys.PRED_RGB_STATIC, keys.RGB_STATIC),

@@ -72,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
                         "each epoch, drawn with replacement; the other bags share the rest in "
                         "proportion to their windows. Repeatable, e.g. --mix push=0.1 (default: "
                         "every window once per epoch)")
+    p.add_argument("--arm-only", action="append", default=[], metavar="FOLDER",
+                   help="the bags under DATA/FOLDER train the arm and video terms but not the "
+                        "gripper: for relabelled rollouts whose gripper labels are not to be "
+                        "copied (e.g. DAgger data). Repeatable")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     try:
@@ -87,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         device=a.device, cache_dir=a.cache_dir, remap=tuple(a.remap), rate=a.rate,
         stride=a.stride, val_episodes=a.val_episodes, progress=not a.no_progress,
         loss_weights=loss_weights, overrides=overrides, episodes=a.episodes,
-        val_data=a.val_data, shift=a.shift, mix=mix)
+        val_data=a.val_data, shift=a.shift, mix=mix,
+        arm_only=tuple(a.arm_only))
     try:
         last = train(opts)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # ConfigError is a ValueError

@@ -69,6 +69,21 @@ class TrainOptions:
     shift: int = 0  # random image translation of the training windows, +- pixels (0: off)
     # (folder under data, share of the draws): these bags' windows make that share of every epoch
     mix: tuple[tuple[str, float], ...] = ()
+    arm_only: tuple[str, ...] = ()  # folders under data whose gripper labels are not learnt
+
+
+def _drop_gripper_labels(dataset: WindowDataset, root: Path, folders: tuple[str, ...],
+                         verbose: bool) -> None:
+    """--arm-only: the bags under these folders (relative to --data) add no gripper loss."""
+    for sub in folders:
+        hits = [ep for ep in dataset.episodes if ep["bag"].is_relative_to(root / sub)]
+        if not hits:
+            raise ValueError(f"--arm-only {sub}: no training bags under {root / sub}")
+        for ep in hits:
+            ep["gripper_labelled"] = False
+        if verbose:
+            print(f"arm-only: {sub}: {len(hits)} episodes train the arm and video terms, "
+                  "not the gripper")
 
 
 def _mix(dataset: WindowDataset, root: Path, mix: tuple[tuple[str, float], ...],
@@ -209,6 +224,7 @@ def train(opts: TrainOptions) -> Path:
     if len(dataset) == 0:
         raise ValueError(f"no training windows in {opts.data} (all episodes failed or empty?)")
     draw_weights = _mix(dataset, data_root, opts.mix, verbose=rank == 0) if opts.mix else None
+    _drop_gripper_labels(dataset, data_root, opts.arm_only, verbose=rank == 0)
     sampler = EpochSampler(len(dataset), opts.seed, rank=rank, world=world, weights=draw_weights)
     # The loader's generator seeds its workers; without one it would draw from the global RNG,
     # which the trainer state restores, and a resumed run's dropout would differ.
@@ -333,7 +349,8 @@ def _save(model: GR1, processors: Processors, out: Path, step: int, optim, sched
     meta = {"trained_steps": step, "mode": opts.mode, "data": str(opts.data),
             "init": opts.init, "preset": opts.preset, "episodes": opts.episodes,
             "loss_weights": dict(opts.loss_weights), "overrides": dict(opts.overrides),
-            "shift": opts.shift, "mix": dict(opts.mix)}
+            "shift": opts.shift, "mix": dict(opts.mix),
+            "arm_only": list(opts.arm_only)}
     save_pretrained(model, processors, path, meta=meta)
     torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step,
                 "torch_rng": torch.get_rng_state(), **position}, path / STATE_FILE)
