@@ -173,12 +173,18 @@ def test_resume_mid_epoch_trains_exactly_like_the_uninterrupted_run(data, tmp_pa
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_mix_draws_a_folder_at_its_share_and_refuses_an_empty_one(tmp_path, capsys):
-    for seed in range(4):
-        write_demo(tmp_path / "data" / "own" / f"push_left_seed{seed:04d}", 1.0)
-    write_demo(tmp_path / "data" / "new" / "push_right_seed0000", -1.0)
-    args = ["--mode", "finetune", "--preset", "test", "--data", str(tmp_path / "data"),
+def two_folders(root: Path, own: int, new: str) -> list[str]:
+    """`own` push-left demos under root/data/own, one push-right demo under root/data/NEW; the
+    training arguments of a short run on them."""
+    for seed in range(own):
+        write_demo(root / "data" / "own" / f"push_left_seed{seed:04d}", 1.0)
+    write_demo(root / "data" / new / "push_right_seed0000", -1.0)
+    return ["--mode", "finetune", "--preset", "test", "--data", str(root / "data"),
             "--batch-size", "2", "--steps", "2", "--save-every", "2", "--no-progress"]
+
+
+def test_mix_draws_a_folder_at_its_share_and_refuses_an_empty_one(tmp_path, capsys):
+    args = two_folders(tmp_path, 4, "new")
     assert main([*args, "--out", str(tmp_path / "run"), "--mix", "new=0.5"]) == 0
     out = capsys.readouterr().out
     assert "mix: new: 9 windows (20.0% of them), 50.0% of the draws" in out
@@ -187,15 +193,21 @@ def test_mix_draws_a_folder_at_its_share_and_refuses_an_empty_one(tmp_path, caps
     assert "--mix push: no training bags under" in capsys.readouterr().err
 
 
-
 def test_arm_only_folder_trains_no_gripper_labels_and_refuses_an_empty_one(tmp_path, capsys):
-    for seed in range(2):
-        write_demo(tmp_path / "data" / "own" / f"push_left_seed{seed:04d}", 1.0)
-    write_demo(tmp_path / "data" / "dagger" / "push_right_seed0000", -1.0)
-    args = ["--mode", "finetune", "--preset", "test", "--data", str(tmp_path / "data"),
-            "--batch-size", "2", "--steps", "1", "--save-every", "1", "--no-progress"]
+    args = two_folders(tmp_path, 2, "dagger")
     assert main([*args, "--out", str(tmp_path / "run"), "--arm-only", "dagger"]) == 0
     assert "arm-only: dagger: 1 episodes" in capsys.readouterr().out
-    assert load_pretrained(tmp_path / "run" / "step_0000001")[2]["arm_only"] == ["dagger"]
+    assert load_pretrained(tmp_path / "run" / "step_0000002")[2]["arm_only"] == ["dagger"]
     assert main([*args, "--out", str(tmp_path / "bad"), "--arm-only", "push"]) == 2
     assert "--arm-only push: no training bags under" in capsys.readouterr().err
+    # What the loss reads: the flag on every window of the named folder's bags, and only there.
+    from gr1_core.config import GR1Config
+    from gr1_core.data.dataset import WindowDataset
+    from gr1_core.model.losses import GRIPPER_LABELLED
+    from gr1_core.train.loop import _drop_gripper_labels
+
+    ds = WindowDataset(tmp_path / "data", GR1Config.preset("test"), progress=False)
+    _drop_gripper_labels(ds, tmp_path / "data", ("dagger",), verbose=False)
+    flags = {(ds.episodes[e]["bag"].parent.name, float(ds[i][GRIPPER_LABELLED]))
+             for i, (e, _) in enumerate(ds.index)}
+    assert flags == {("own", 1.0), ("dagger", 0.0)}
