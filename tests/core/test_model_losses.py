@@ -81,7 +81,6 @@ def test_values_and_masking():
         assert losses2[name].item() == pytest.approx(losses[name].item(), rel=1e-6)
 
 
-
 def test_windows_without_gripper_labels_add_no_gripper_loss():
     """gr1-train --arm-only: a window flagged 0 adds nothing to the gripper term, only to it."""
     batch, outputs = batch_and_outputs()
@@ -96,6 +95,7 @@ def test_windows_without_gripper_labels_add_no_gripper_loss():
         assert flagged[name].item() == pytest.approx(full[name].item(), rel=1e-6)
     none = gr1_losses(outputs, {**batch, GRIPPER_LABELLED: torch.zeros(2)}, CFG)
     assert none["gripper"].item() == 0.0
+
 
 def test_video_target_is_future_steps_ahead():
     batch, outputs = batch_and_outputs()

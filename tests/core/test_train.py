@@ -13,8 +13,12 @@ import torch
 from safetensors.torch import load_file
 
 from gr1_core.checkpoint import load_pretrained
+from gr1_core.config import GR1Config
 from gr1_core.data.bag_writer import EpisodeBagWriter
+from gr1_core.data.dataset import WindowDataset
+from gr1_core.model.losses import GRIPPER_LABELLED
 from gr1_core.train.cli import main
+from gr1_core.train.loop import _drop_gripper_labels
 
 PERIOD = 1_000_000_000 // 30
 
@@ -201,11 +205,6 @@ def test_arm_only_folder_trains_no_gripper_labels_and_refuses_an_empty_one(tmp_p
     assert main([*args, "--out", str(tmp_path / "bad"), "--arm-only", "push"]) == 2
     assert "--arm-only push: no training bags under" in capsys.readouterr().err
     # What the loss reads: the flag on every window of the named folder's bags, and only there.
-    from gr1_core.config import GR1Config
-    from gr1_core.data.dataset import WindowDataset
-    from gr1_core.model.losses import GRIPPER_LABELLED
-    from gr1_core.train.loop import _drop_gripper_labels
-
     ds = WindowDataset(tmp_path / "data", GR1Config.preset("test"), progress=False)
     _drop_gripper_labels(ds, tmp_path / "data", ("dagger",), verbose=False)
     flags = {(ds.episodes[e]["bag"].parent.name, float(ds[i][GRIPPER_LABELLED]))
