@@ -108,3 +108,40 @@ def test_processors_round_trip_and_errors():
         Processors.from_dict({"image": {"resize": 3}})
     with pytest.raises(ProcessorError, match="rate_hz must be a positive number, got -1"):
         ActionProcessor(rate_hz=-1)
+
+
+def test_state_centring_removes_the_roll_sign_flip_and_standardises():
+    down = np.array([[0.4, 0.0, 0.10, np.pi - 1e-4, 0.0, 0.0],
+                     [0.4, 0.0, 0.11, -np.pi + 1e-4, 0.0, 0.0]])  # one pose, 2 pi apart raw
+    sp = StateProcessor(angle_centres=(np.pi, 0.0, 0.0))
+    rolls = sp.arm(down)[:, 3]
+    assert abs(rolls[1] - rolls[0]) < 1e-3 and abs(rolls[0] - np.pi) < 1e-3
+    np.testing.assert_array_equal(StateProcessor().arm(down), down.astype(np.float32))  # raw
+
+    rng = np.random.default_rng(0)
+    poses = np.column_stack([rng.normal(0.45, 0.05, 500), rng.normal(0.0, 0.1, 500),
+                             rng.uniform(0.02, 0.3, 500),
+                             np.where(rng.random(500) < 0.5, 1, -1) * (np.pi - rng.uniform(0, 0.01, 500)),
+                             rng.normal(0.0, 0.001, 500), rng.normal(0.2, 0.05, 500)])
+    fit = StateProcessor.fitted(poses)
+    assert abs(abs(fit.angle_centres[0]) - np.pi) < 0.01
+    z = fit.arm(poses)
+    np.testing.assert_allclose(z.mean(0)[[0, 1, 2, 3, 5]], 0.0, atol=1e-4)
+    np.testing.assert_allclose(z.std(0)[[0, 1, 2, 5]], 1.0, atol=1e-3)
+    assert fit.std[4] == 0.01 and z[:, 4].std() < 0.2  # pitch's noise is not blown up
+    assert np.abs(z[:, 3]).max() < 3.0  # the roll no longer jumps by 2 pi / 0.003
+    assert StateProcessor.from_dict(fit.to_dict()) == fit
+    assert set(StateProcessor().to_dict()) == {"layout", "frame"}  # older files stay as they were
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"angle_centres": (0.0, 0.0)}, r"angle_centres must be 3 finite numbers, got \[0.0, 0.0\]"),
+    ({"mean": (0.0,) * 6}, "state mean and std go together"),
+    ({"mean": (0.0,) * 6, "std": (1, 1, 0, 1, 1, 1)}, r"std must be positive, got \[1.0, 1.0, 0.0"),
+    ({"mean": (float("nan"),) * 6, "std": (1,) * 6}, r"mean must be 6 finite numbers, got \[nan"),
+])
+def test_bad_state_processors_quote_the_value(kwargs, message):
+    with pytest.raises(ProcessorError, match=message):
+        StateProcessor(**kwargs)
+    with pytest.raises(ProcessorError, match=r"need at least 2 poses of 6 values to fit, got shape \(1, 6\)"):
+        StateProcessor.fitted(np.zeros((1, 6)))

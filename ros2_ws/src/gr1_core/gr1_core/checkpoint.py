@@ -78,18 +78,24 @@ def load_config(path: str | Path) -> tuple[GR1Config, dict[str, Any]]:
     return config, meta
 
 
+def load_processors(path: str | Path) -> Processors:
+    """The pre- and post-processors saved in a checkpoint directory, without the weights."""
+    path = _checked_dir(path)
+    pre = _read_json(path / PREPROCESSOR_FILE)
+    post = _read_json(path / POSTPROCESSOR_FILE)
+    try:
+        return Processors.from_dict({**pre, **post})
+    except (ProcessorError, TypeError) as e:
+        raise CheckpointError(f"{path}: bad processor files: {e}") from e
+
+
 def load_pretrained(
     path: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[GR1, Processors, dict[str, Any]]:
     """Rebuild (model in eval mode, processors, meta) from a checkpoint directory."""
     path = _checked_dir(path)
     config, meta = load_config(path)
-    pre = _read_json(path / PREPROCESSOR_FILE)
-    post = _read_json(path / POSTPROCESSOR_FILE)
-    try:
-        processors = Processors.from_dict({**pre, **post})
-    except (ProcessorError, TypeError) as e:
-        raise CheckpointError(f"{path}: bad processor files: {e}") from e
+    processors = load_processors(path)
     weights = path / WEIGHTS_FILE
     if not weights.is_file():
         raise CheckpointError(f"{weights} is missing; the checkpoint is incomplete")

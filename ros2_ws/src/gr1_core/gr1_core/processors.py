@@ -96,24 +96,98 @@ class ImageProcessor:
         return _from_dict(cls, data, "image processor")
 
 
+STATE_STD_FLOOR = 0.01  # m or rad: a near-constant entry (pitch of a hand kept pointing down) is
+# not blown up from its sensor noise by the standardisation
+
+
 @dataclass
 class StateProcessor:
     """TCP pose and gripper flag -> model state. Index 1 of the one-hot is "open", as in GR-1,
-    which maps CALVIN's gripper flag g in {-1, +1} to index (g + 1) / 2."""
+    which maps CALVIN's gripper flag g in {-1, +1} to index (g + 1) / 2.
+
+    The pose goes in raw by default (GR-1 and its CALVIN checkpoints). Two optional steps, set by
+    `gr1-train --state-norm` from the training data and saved in preprocessor.json:
+    - angle_centres (rad, roll pitch yaw): each angle is wrapped into centre +- pi. A hand pointing
+      down has roll +-pi, and raw Euler angles flip sign between ticks there (a 2 pi jump in the
+      input for no motion); centred at pi, the roll is continuous.
+    - mean, std (6 values, m and rad): the (centred) pose is standardised, so the few centimetres
+      between "at the block" and "above it" are not a hundredth of the input's scale.
+    """
 
     layout: tuple[str, ...] = ("x", "y", "z", "roll", "pitch", "yaw")
     frame: str = "world"
+    angle_centres: tuple[float, float, float] | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         self.layout = tuple(self.layout)
         if len(self.layout) != 6:
             raise ProcessorError(f"state layout must name 6 entries, got {list(self.layout)}")
+        for name, n in (("angle_centres", 3), ("mean", 6), ("std", 6)):
+            v = getattr(self, name)
+            if v is None:
+                continue
+            v = tuple(float(x) for x in v)
+            if len(v) != n or not all(math.isfinite(x) for x in v):
+                raise ProcessorError(f"state {name} must be {n} finite numbers, got {list(v)!r}")
+            setattr(self, name, v)
+        if (self.mean is None) != (self.std is None):
+            raise ProcessorError(f"state mean and std go together, got mean {self.mean!r} and "
+                                 f"std {self.std!r}")
+        if self.std is not None and min(self.std) <= 0:
+            raise ProcessorError(f"state std must be positive, got {list(self.std)!r}")
+
+    @property
+    def is_raw(self) -> bool:
+        return self.angle_centres is None and self.mean is None
+
+    def centre_angles(self, pose: np.ndarray) -> np.ndarray:
+        """Pose (..., 6) with roll, pitch, yaw wrapped into angle_centres +- pi (a copy)."""
+        pose = np.array(pose, dtype=np.float32)
+        if self.angle_centres is not None:
+            c = np.asarray(self.angle_centres, dtype=np.float32)
+            pose[..., 3:] = c + np.mod(pose[..., 3:] - c + np.float32(np.pi),
+                                       np.float32(2 * np.pi)) - np.float32(np.pi)
+        return pose
 
     def arm(self, pose: np.ndarray) -> np.ndarray:
         pose = np.asarray(pose, dtype=np.float32)
         if pose.shape[-1:] != (6,):
             raise ProcessorError(f"arm state must end in 6 values {self.layout}, got shape {pose.shape}")
+        if self.is_raw:
+            return pose
+        pose = self.centre_angles(pose)
+        if self.mean is not None:
+            pose = (pose - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
         return pose
+
+    @classmethod
+    def fitted(cls, poses: np.ndarray, base: StateProcessor | None = None) -> StateProcessor:
+        """Angle centres (circular means) and mean / std (floored at STATE_STD_FLOOR) of poses
+        (N, 6), e.g. every tick of a training set; layout and frame from `base`."""
+        poses = np.asarray(poses, dtype=np.float64)
+        if poses.ndim != 2 or poses.shape[1] != 6 or len(poses) < 2:
+            raise ProcessorError(f"need at least 2 poses of 6 values to fit, got shape {poses.shape}")
+        if not np.isfinite(poses).all():
+            raise ProcessorError("poses to fit the state processor must be finite")
+        ang = poses[:, 3:]
+        centres = np.arctan2(np.sin(ang).mean(0), np.cos(ang).mean(0))
+        # into (-pi/2, 3 pi/2]: a hand pointing down centres near +pi whichever side of the cut
+        # the mean fell, so raw rolls in (0, pi] keep their values and a model trained on raw
+        # poses reads them as before (gr1_core.train.state_norm)
+        centres = 1.5 * np.pi - np.mod(1.5 * np.pi - centres, 2 * np.pi)
+        centred = cls(angle_centres=tuple(centres)).centre_angles(poses).astype(np.float64)
+        base = base or cls()
+        return cls(layout=base.layout, frame=base.frame, angle_centres=tuple(centres),
+                   mean=tuple(centred.mean(0)),
+                   std=tuple(np.maximum(centred.std(0), STATE_STD_FLOOR)))
+
+    def affine(self) -> tuple[np.ndarray, np.ndarray]:
+        """(scale, offset), each (6,): arm(pose) = (centred pose - offset) / scale."""
+        if self.mean is None:
+            return np.ones(6), np.zeros(6)
+        return np.asarray(self.std, np.float64), np.asarray(self.mean, np.float64)
 
     @staticmethod
     def gripper_one_hot(gripper_open: bool | np.ndarray) -> np.ndarray:
@@ -127,7 +201,11 @@ class StateProcessor:
         return np.zeros(6, np.float32), np.array([1.0, 0.0], np.float32)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"layout": list(self.layout), "frame": self.frame}
+        d: dict[str, Any] = {"layout": list(self.layout), "frame": self.frame}
+        for name in ("angle_centres", "mean", "std"):  # absent = raw, as older checkpoints
+            if getattr(self, name) is not None:
+                d[name] = list(getattr(self, name))
+        return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StateProcessor:

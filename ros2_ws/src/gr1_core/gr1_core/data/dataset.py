@@ -29,7 +29,7 @@ from gr1_core.data.topics import TopicMap
 from gr1_core.data.windows import build_window, relative_actions, teacher_actions, window_starts
 from gr1_core.model.gr1 import INSTRUCTION_TOKENS
 from gr1_core.model.losses import GRIPPER_LABELLED
-from gr1_core.processors import ImageProcessor
+from gr1_core.processors import ImageProcessor, StateProcessor
 
 CACHE_VERSION = 1
 
@@ -120,13 +120,15 @@ class WindowDataset(Dataset):
     (keep_failures=True keeps the failures); a failed episode with a teacher's labels (DAgger)
     is kept: its labels say how to recover, whatever the learner did.
     shift > 0 translates each window's frames by up to +-shift pixels (augment.random_shift), for
-    training sets only.
+    training sets only. `state` is the checkpoint's state processor (raw poses by default), so
+    training sees the poses the runtime feeds.
     """
 
     def __init__(self, data: str | Path | list[Path], config: GR1Config, mode: str = "finetune",
                  cache_dir: str | Path | None = None, topics: TopicMap | None = None,
                  rate: float = 30.0, stride: int = 1, keep_failures: bool = False,
-                 progress: bool = True, shift: int = 0) -> None:
+                 progress: bool = True, shift: int = 0,
+                 state: StateProcessor | None = None) -> None:
         if mode not in ("finetune", "pretrain"):
             raise ValueError(f"mode must be 'finetune' or 'pretrain', got {mode!r}")
         bags = data if isinstance(data, list) else find_bags(data)
@@ -140,6 +142,7 @@ class WindowDataset(Dataset):
                              f"{config.image_size}x{config.image_size} images")
         self.shift = int(shift)
         self.image = ImageProcessor(size=config.image_size)
+        self.state = state or StateProcessor()
         self.episodes: list[dict] = []
         self.index: list[tuple[int, int]] = []
         self.skipped: list[str] = []
@@ -174,11 +177,17 @@ class WindowDataset(Dataset):
             ep["arrays"] = {n: np.load(ep["dir"] / f"{n}.npy", mmap_mode="r") for n in names}
         return ep["arrays"]
 
+    def arm_states(self) -> np.ndarray:
+        """(ticks, 6) raw TCP poses of every episode in the set (finetune mode)."""
+        if self.mode != "finetune":
+            raise ValueError("a pretrain set has no arm states")
+        return np.concatenate([np.asarray(self._arrays(ep)[keys.ARM_STATE]) for ep in self.episodes])
+
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         ep_id, start = self.index[i]
         ep = self.episodes[ep_id]
         win = build_window(self._arrays(ep), start, self.config.window,
-                           video_only=self.mode == "pretrain")
+                           video_only=self.mode == "pretrain", state=self.state)
         out = {k: torch.from_numpy(np.array(v)) for k, v in win.items()}  # copy: mmaps are read-only
         for cam in keys.CAMERAS:  # (T, S, S, 3) uint8 -> (T, 3, S, S) normalised
             if self.shift:

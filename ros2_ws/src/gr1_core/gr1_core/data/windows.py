@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from gr1_core import keys
-from gr1_core.processors import ActionProcessor
+from gr1_core.processors import ActionProcessor, StateProcessor
 
 
 def wrap_angle(a: np.ndarray) -> np.ndarray:
@@ -67,13 +67,15 @@ def _pad(x: np.ndarray, window: int, fill: float = 0) -> np.ndarray:
 
 
 def build_window(
-    arrays: dict[str, np.ndarray], start: int, window: int, video_only: bool = False
+    arrays: dict[str, np.ndarray], start: int, window: int, video_only: bool = False,
+    state: StateProcessor | None = None,
 ) -> dict[str, np.ndarray]:
     """Slice one window out of an episode's arrays.
 
     arrays: RGB_STATIC / RGB_WRIST (N, S, S, 3) uint8, and unless video_only ARM_STATE (N, 6),
     GRIPPER_STATE (N,) +1/-1, ARM_ACTION (N, 6), GRIPPER_ACTION (N,).
     Returns the same keys cut to `window` ticks plus ATTENTION_MASK (window,) float32.
+    `state` processes the real ticks' poses as the runtime does (padding stays zero, as there).
     """
     n = len(arrays[keys.RGB_STATIC])
     if not 0 <= start < n:
@@ -84,7 +86,8 @@ def build_window(
     mask[: stop - start] = 1.0
     out[keys.ATTENTION_MASK] = mask
     if not video_only:
-        out[keys.ARM_STATE] = _pad(arrays[keys.ARM_STATE][start:stop].astype(np.float32), window)
+        pose = np.asarray(arrays[keys.ARM_STATE][start:stop], dtype=np.float32)
+        out[keys.ARM_STATE] = _pad(state.arm(pose) if state else pose, window)
         out[keys.GRIPPER_STATE] = _pad(arrays[keys.GRIPPER_STATE][start:stop], window, -1.0)
         out[keys.ARM_ACTION] = _pad(arrays[keys.ARM_ACTION][start:stop], window)
         out[keys.GRIPPER_ACTION] = _pad(arrays[keys.GRIPPER_ACTION][start:stop], window, -1.0)

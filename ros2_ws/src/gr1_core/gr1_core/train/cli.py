@@ -76,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="the bags under DATA/FOLDER train the arm and video terms but not the "
                         "gripper: for relabelled rollouts whose gripper labels are not to be "
                         "copied (e.g. DAgger data). Repeatable")
+    p.add_argument("--state-norm", action="store_true",
+                   help="fit the state processor to the training poses: roll, pitch and yaw "
+                        "wrapped around their circular means (a hand pointing down has roll "
+                        "+-pi, which flips sign between ticks) and the pose standardised; saved "
+                        "in preprocessor.json. With --init, the state embedding is refit so the "
+                        "model starts out acting as before. finetune only")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     try:
@@ -92,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         stride=a.stride, val_episodes=a.val_episodes, progress=not a.no_progress,
         loss_weights=loss_weights, overrides=overrides, episodes=a.episodes,
         val_data=a.val_data, shift=a.shift, mix=mix,
-        arm_only=tuple(a.arm_only))
+        arm_only=tuple(a.arm_only), state_norm=a.state_norm)
     try:
         last = train(opts)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # ConfigError is a ValueError

@@ -23,14 +23,15 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from gr1_core.checkpoint import load_config, save_pretrained
+from gr1_core.checkpoint import load_config, load_processors, save_pretrained
 from gr1_core.config import GR1Config
 from gr1_core.data.dataset import WindowDataset, find_bags
 from gr1_core.data.topics import TopicMap
 from gr1_core.model.gr1 import GR1
 from gr1_core.model.losses import DEFAULT_WEIGHTS, gr1_losses
-from gr1_core.processors import ActionProcessor, Processors
+from gr1_core.processors import ActionProcessor, Processors, StateProcessor
 from gr1_core.train.sampler import EpochSampler, mix_weights
+from gr1_core.train.state_norm import describe, refit_state_embedding
 
 STATE_FILE = "trainer_state.pt"
 METRICS_FILE = "metrics.csv"
@@ -70,6 +71,9 @@ class TrainOptions:
     # (folder under data, share of the draws): these bags' windows make that share of every epoch
     mix: tuple[tuple[str, float], ...] = ()
     arm_only: tuple[str, ...] = ()  # folders under data whose gripper labels are not learnt
+    # fit the state processor (angle centres, mean / std) to the training poses; a started
+    # model's state embedding is refit so it acts as before (gr1_core.train.state_norm)
+    state_norm: bool = False
 
 
 def _drop_gripper_labels(dataset: WindowDataset, root: Path, folders: tuple[str, ...],
@@ -149,6 +153,8 @@ def train(opts: TrainOptions) -> Path:
     """Run training; returns the directory of the last checkpoint."""
     if opts.mode not in ("pretrain", "finetune"):
         raise ValueError(f"mode must be 'pretrain' or 'finetune', got {opts.mode!r}")
+    if opts.state_norm and opts.mode != "finetune":
+        raise ValueError("--state-norm fits the arm-state inputs: it needs --mode finetune")
     for name in ("steps", "batch_size", "save_every"):
         if getattr(opts, name) <= 0:
             raise ValueError(f"{name} must be positive, got {getattr(opts, name)}")
@@ -196,7 +202,11 @@ def train(opts: TrainOptions) -> Path:
             raise RuntimeError(f"{source}: weights do not fit the model (missing {missing[:5]}, "
                                f"unexpected {unexpected[:5]})")
     model.to(device).train()
+    # A started model keeps the state processor it was trained with (the image one follows the
+    # config); a fresh one reads raw poses, as GR-1 does.
     processors = Processors.for_config(config)
+    if source:
+        processors.state = load_processors(source).state
     # The labels are per-tick deltas at --rate; the runtime converts them to velocities with it.
     processors.action = ActionProcessor(rate_hz=opts.rate)
 
@@ -223,6 +233,17 @@ def train(opts: TrainOptions) -> Path:
     val_set = WindowDataset(val_bags, stride=max(opts.stride, config.window), **common) if val_bags else None
     if len(dataset) == 0:
         raise ValueError(f"no training windows in {opts.data} (all episodes failed or empty?)")
+    if opts.state_norm and not resume_dir:  # a resumed run keeps the statistics it started with
+        poses = dataset.arm_states()
+        fitted = StateProcessor.fitted(poses, base=processors.state)
+        if source:
+            refit_state_embedding(model, processors.state, fitted)
+        processors.state = fitted
+        if rank == 0:
+            print(describe(fitted, len(poses)), flush=True)
+    for ds in (dataset, val_set):
+        if ds is not None:
+            ds.state = processors.state
     draw_weights = _mix(dataset, data_root, opts.mix, verbose=rank == 0) if opts.mix else None
     _drop_gripper_labels(dataset, data_root, opts.arm_only, verbose=rank == 0)
     sampler = EpochSampler(len(dataset), opts.seed, rank=rank, world=world, weights=draw_weights)
@@ -350,7 +371,7 @@ def _save(model: GR1, processors: Processors, out: Path, step: int, optim, sched
             "init": opts.init, "preset": opts.preset, "episodes": opts.episodes,
             "loss_weights": dict(opts.loss_weights), "overrides": dict(opts.overrides),
             "shift": opts.shift, "mix": dict(opts.mix),
-            "arm_only": list(opts.arm_only)}
+            "arm_only": list(opts.arm_only), "state_norm": opts.state_norm}
     save_pretrained(model, processors, path, meta=meta)
     torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step,
                 "torch_rng": torch.get_rng_state(), **position}, path / STATE_FILE)
