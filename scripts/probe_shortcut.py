@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     from gr1_core.checkpoint import load_pretrained
     from gr1_core.data.dataset import WindowDataset
 
-    model, _, _ = load_pretrained(a.checkpoint)
-    data = WindowDataset(a.data, model.config, progress=False)
+    model, processors, _ = load_pretrained(a.checkpoint)
+    data = WindowDataset(a.data, model.config, progress=False, state=processors.state)
     by_start: dict[int, list[int]] = {}
     for i, (_episode, start) in enumerate(data.index):
         by_start.setdefault(start, []).append(i)

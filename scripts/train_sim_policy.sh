@@ -13,7 +13,8 @@
 # units, so unweighted SmoothL1 is ~1e-3 against ~0.3 for the pixels) and no dropout (on a CPU,
 # attention dropout costs a quarter of the step). Stage 1 trains on the start-offset demos,
 # stage 2 continues from it on all demos with a fresh schedule, stage 3 from stage 2 on the
-# same demos at half the rate.
+# same demos at half the rate. The last stage's weights are shipped reading the arm pose with
+# its roll centred at +pi (step 3b).
 # Evaluation on held-out seeds (1000+) with seen and held-out paraphrases, plus the scripted
 # expert as the ceiling.
 # Results and the time it took: docs/RESULTS.md, "Simulator policy" (the sixth run made the
@@ -64,7 +65,19 @@ $N $V/gr1-train "${COMMON[@]}" --data "$D" --out "$OUT/stage2" --init "$STAGE1" 
 STAGE2=$(ls -d "$OUT"/stage2/step_* | tail -n 1)
 $N $V/gr1-train "${COMMON[@]}" --data "$D" --out "$OUT/stage3" --init "$STAGE2" --steps "$STEPS3" \
     --lr 1e-4 --warmup 20 --seed 2
-CKPT=$(ls -d "$OUT"/stage3/step_* | tail -n 1)
+# 3b. read the arm pose with roll centred at +pi (weights unchanged): the pointing-down hand's
+#     raw roll flips between +pi and -pi from tick to tick (docs/RESULTS.md, fourteenth run)
+$V/python - "$(ls -d "$OUT"/stage3/step_* | tail -n 1)" "$OUT/centred" <<'EOF'
+import math
+import sys
+from gr1_core.checkpoint import load_pretrained, save_pretrained
+from gr1_core.processors import StateProcessor
+src, dst = sys.argv[1:3]
+model, processors, meta = load_pretrained(src)
+processors.state = StateProcessor(angle_centres=(math.pi, 0.0, 0.0))
+save_pretrained(model, processors, dst, meta={**meta, "state_processor": "roll centred at +pi"})
+EOF
+CKPT="$OUT/centred"
 # 4. closed-loop evaluation on held-out seeds (EVAL_EPISODES per task, WORKERS processes of one
 #    thread each): seen paraphrases, held-out paraphrases, the expert
 EV=(--tasks "$TASKS" --episodes "$EVAL_EPISODES" --workers "$WORKERS" --no-progress)

@@ -69,13 +69,17 @@ def make_checkpoint(path: Path) -> Path:
 
 def checkpoint_sha(path: Path) -> str:
     """sha256 over the tensors (names, dtypes, values), not the file: the file's header may
-    change with the writer while the weights stay the same."""
+    change with the writer while the weights stay the same; and over the processors, which
+    change the actions as surely (a state processor's angle centres, for one)."""
     from safetensors.numpy import load_file
+
+    from gr1_core.checkpoint import load_processors
 
     digest = hashlib.sha256()
     for name, value in sorted(load_file(path / "model.safetensors").items()):
         digest.update(f"{name}:{value.dtype}:{value.shape}".encode())
         digest.update(value.tobytes())
+    digest.update(json.dumps(load_processors(path).to_dict(), sort_keys=True).encode())
     return digest.hexdigest()
 
 
