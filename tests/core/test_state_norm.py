@@ -64,7 +64,7 @@ def test_state_norm_cli_saves_the_fit_trains_on_it_and_keeps_it_on_resume(data, 
     assert main([*common, "--steps", "2", "--out", str(run), "--state-norm"]) == 0
     assert "state: angles centred at (3.142, 0.000, 0.000) rad" in capsys.readouterr().out
     _, proc, meta = load_pretrained(run / "step_0000002")
-    assert meta["state_norm"] is True and proc.state.mean is not None
+    assert meta["state_norm"] == "full" and proc.state.mean is not None
     assert proc.state.std[2] == pytest.approx(0.01)  # z is constant in the toy demos: the floor
 
     # the windows trained on carry the processed poses, padding slots stay zero
@@ -90,6 +90,27 @@ def test_state_norm_cli_saves_the_fit_trains_on_it_and_keeps_it_on_resume(data, 
     assert main([*common, "--mode", "pretrain", "--steps", "1", "--out", str(tmp_path / "pre"),
                  "--state-norm"]) == 2
     assert "--state-norm fits the arm-state inputs: it needs --mode finetune" in capsys.readouterr().err
+
+
+def test_state_norm_angles_centres_only_and_leaves_a_raw_model_as_it_was(data, tmp_path, capsys):  # noqa: F811
+    common = ["--mode", "finetune", "--preset", "test", "--data", str(data), "--batch-size", "2",
+              "--save-every", "1", "--no-progress", "--steps", "1", "--lr", "1e-9", "--warmup", "1"]
+    assert main([*common, "--out", str(tmp_path / "raw")]) == 0
+    start = tmp_path / "raw" / "step_0000001"
+    assert main([*common, "--out", str(tmp_path / "ang"), "--init", str(start),
+                 "--state-norm", "angles"]) == 0
+    out = capsys.readouterr().out
+    assert "state: angles centred at (3.142, 0.000, 0.000) rad; fitted on 24 ticks" in out
+    before, _, _ = load_pretrained(start)
+    after, proc, meta = load_pretrained(tmp_path / "ang" / "step_0000001")
+    assert meta["state_norm"] == "angles" and proc.state.mean is None
+    assert proc.state.angle_centres[0] == pytest.approx(np.pi, abs=1e-3)
+    # centring alone is no change of scale: the embedding is only trained, by a step of lr 1e-9
+    np.testing.assert_allclose(after.embed_arm_state.weight.detach().numpy(),
+                               before.embed_arm_state.weight.detach().numpy(), atol=1e-6)
+    with pytest.raises(SystemExit):
+        main([*common, "--out", str(tmp_path / "bad"), "--state-norm", "zscore"])
+    assert "invalid choice: 'zscore'" in capsys.readouterr().err
 
 
 def test_a_checkpoint_with_a_fitted_state_round_trips(tmp_path):

@@ -163,9 +163,11 @@ class StateProcessor:
         return pose
 
     @classmethod
-    def fitted(cls, poses: np.ndarray, base: StateProcessor | None = None) -> StateProcessor:
-        """Angle centres (circular means) and mean / std (floored at STATE_STD_FLOOR) of poses
-        (N, 6), e.g. every tick of a training set; layout and frame from `base`."""
+    def fitted(cls, poses: np.ndarray, base: StateProcessor | None = None,
+               standardise: bool = True) -> StateProcessor:
+        """Angle centres (circular means) and, with `standardise`, mean / std (floored at
+        STATE_STD_FLOOR) of poses (N, 6), e.g. every tick of a training set; layout and frame
+        from `base`."""
         poses = np.asarray(poses, dtype=np.float64)
         if poses.ndim != 2 or poses.shape[1] != 6 or len(poses) < 2:
             raise ProcessorError(f"need at least 2 poses of 6 values to fit, got shape {poses.shape}")
@@ -179,6 +181,8 @@ class StateProcessor:
         centres = 1.5 * np.pi - np.mod(1.5 * np.pi - centres, 2 * np.pi)
         centred = cls(angle_centres=tuple(centres)).centre_angles(poses).astype(np.float64)
         base = base or cls()
+        if not standardise:
+            return cls(layout=base.layout, frame=base.frame, angle_centres=tuple(centres))
         return cls(layout=base.layout, frame=base.frame, angle_centres=tuple(centres),
                    mean=tuple(centred.mean(0)),
                    std=tuple(np.maximum(centred.std(0), STATE_STD_FLOOR)))

@@ -76,11 +76,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="the bags under DATA/FOLDER train the arm and video terms but not the "
                         "gripper: for relabelled rollouts whose gripper labels are not to be "
                         "copied (e.g. DAgger data). Repeatable")
-    p.add_argument("--state-norm", action="store_true",
+    p.add_argument("--state-norm", nargs="?", const="full", default="", choices=["angles", "full"],
                    help="fit the state processor to the training poses: roll, pitch and yaw "
                         "wrapped around their circular means (a hand pointing down has roll "
-                        "+-pi, which flips sign between ticks) and the pose standardised; saved "
-                        "in preprocessor.json. With --init, the state embedding is refit so the "
+                        "+-pi, which flips sign between ticks) and, with 'full' (the default), "
+                        "the pose standardised; 'angles' centres the angles only. Saved in "
+                        "preprocessor.json. With --init, the state embedding is refit so the "
                         "model starts out acting as before. finetune only")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     a = p.parse_args(argv)

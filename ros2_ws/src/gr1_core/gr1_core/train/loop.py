@@ -35,6 +35,7 @@ from gr1_core.train.state_norm import describe, refit_state_embedding
 
 STATE_FILE = "trainer_state.pt"
 METRICS_FILE = "metrics.csv"
+STATE_NORMS = ("", "angles", "full")  # gr1-train --state-norm
 
 
 @dataclass
@@ -71,9 +72,10 @@ class TrainOptions:
     # (folder under data, share of the draws): these bags' windows make that share of every epoch
     mix: tuple[tuple[str, float], ...] = ()
     arm_only: tuple[str, ...] = ()  # folders under data whose gripper labels are not learnt
-    # fit the state processor (angle centres, mean / std) to the training poses; a started
-    # model's state embedding is refit so it acts as before (gr1_core.train.state_norm)
-    state_norm: bool = False
+    # fit the state processor to the training poses: "angles" (centres only) or "full" (centres,
+    # then mean / std); "" keeps it. A started model's state embedding is refit so it acts as
+    # before (gr1_core.train.state_norm)
+    state_norm: str = ""
 
 
 def _drop_gripper_labels(dataset: WindowDataset, root: Path, folders: tuple[str, ...],
@@ -153,6 +155,8 @@ def train(opts: TrainOptions) -> Path:
     """Run training; returns the directory of the last checkpoint."""
     if opts.mode not in ("pretrain", "finetune"):
         raise ValueError(f"mode must be 'pretrain' or 'finetune', got {opts.mode!r}")
+    if opts.state_norm not in STATE_NORMS:
+        raise ValueError(f"state_norm must be one of {list(STATE_NORMS)}, got {opts.state_norm!r}")
     if opts.state_norm and opts.mode != "finetune":
         raise ValueError("--state-norm fits the arm-state inputs: it needs --mode finetune")
     for name in ("steps", "batch_size", "save_every"):
@@ -235,7 +239,8 @@ def train(opts: TrainOptions) -> Path:
         raise ValueError(f"no training windows in {opts.data} (all episodes failed or empty?)")
     if opts.state_norm and not resume_dir:  # a resumed run keeps the statistics it started with
         poses = dataset.arm_states()
-        fitted = StateProcessor.fitted(poses, base=processors.state)
+        fitted = StateProcessor.fitted(poses, base=processors.state,
+                                       standardise=opts.state_norm == "full")
         if source:
             refit_state_embedding(model, processors.state, fitted)
         processors.state = fitted

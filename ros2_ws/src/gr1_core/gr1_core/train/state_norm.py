@@ -12,7 +12,6 @@ physical poses 2 pi away, and the model now sees them as their twins on the posi
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from gr1_core.model.gr1 import GR1
@@ -36,6 +35,7 @@ def refit_state_embedding(model: GR1, old: StateProcessor, new: StateProcessor) 
 def describe(state: StateProcessor, ticks: int) -> str:
     """One line for the training log: what --state-norm fitted."""
     fmt = lambda v: "(" + ", ".join(f"{x:.3f}" for x in v) + ")"  # noqa: E731
-    return (f"state: angles centred at {fmt(state.angle_centres or (0, 0, 0))} rad, "
-            f"mean {fmt(state.mean or np.zeros(6))}, std {fmt(state.std or np.ones(6))} "
-            f"(m, rad; fitted on {ticks} ticks)")
+    line = f"state: angles centred at {fmt(state.angle_centres or (0, 0, 0))} rad"
+    if state.mean is not None:
+        line += f", mean {fmt(state.mean)}, std {fmt(state.std)} (m, rad)"
+    return f"{line}; fitted on {ticks} ticks"
