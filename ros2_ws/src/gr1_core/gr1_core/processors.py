@@ -179,10 +179,10 @@ class StateProcessor:
         # the mean fell, so raw rolls in (0, pi] keep their values and a model trained on raw
         # poses reads them as before (gr1_core.train.state_norm)
         centres = 1.5 * np.pi - np.mod(1.5 * np.pi - centres, 2 * np.pi)
-        centred = cls(angle_centres=tuple(centres)).centre_angles(poses).astype(np.float64)
         base = base or cls()
         if not standardise:
             return cls(layout=base.layout, frame=base.frame, angle_centres=tuple(centres))
+        centred = cls(angle_centres=tuple(centres)).centre_angles(poses).astype(np.float64)
         return cls(layout=base.layout, frame=base.frame, angle_centres=tuple(centres),
                    mean=tuple(centred.mean(0)),
                    std=tuple(np.maximum(centred.std(0), STATE_STD_FLOOR)))
