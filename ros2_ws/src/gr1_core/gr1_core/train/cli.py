@@ -83,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
                         "the pose standardised; 'angles' centres the angles only. Saved in "
                         "preprocessor.json. With --init, the state embedding is refit so the "
                         "model starts out acting as before. finetune only")
+    p.add_argument("--init-modules", default="", metavar="NAME[,NAME...]",
+                   help="take only these top-level modules from --init and start the rest "
+                        "fresh, e.g. model_mae,perceiver_resampler,model_clip to keep the "
+                        "encoders and retrain the policy transformer. A fresh state embedding "
+                        "reads raw poses unless --state-norm fits new ones (default: all)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     try:
@@ -99,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         stride=a.stride, val_episodes=a.val_episodes, progress=not a.no_progress,
         loss_weights=loss_weights, overrides=overrides, episodes=a.episodes,
         val_data=a.val_data, shift=a.shift, mix=mix,
-        arm_only=tuple(a.arm_only), state_norm=a.state_norm)
+        arm_only=tuple(a.arm_only), state_norm=a.state_norm,
+        init_modules=tuple(m.strip() for m in a.init_modules.split(",") if m.strip()))
     try:
         last = train(opts)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # ConfigError is a ValueError

@@ -76,6 +76,9 @@ class TrainOptions:
     # then mean / std); "" keeps it. A started model's state embedding is refit so it acts as
     # before (gr1_core.train.state_norm)
     state_norm: str = ""
+    # top-level modules of the model taken from --init (e.g. the encoders); the others start
+    # fresh. Empty: all of them
+    init_modules: tuple[str, ...] = ()
 
 
 def _drop_gripper_labels(dataset: WindowDataset, root: Path, folders: tuple[str, ...],
@@ -197,19 +200,26 @@ def train(opts: TrainOptions) -> Path:
     random.seed(opts.seed + rank)
     np.random.seed(opts.seed + rank)
     model = GR1(config)
+    if opts.init_modules and not opts.init:
+        raise ValueError(f"--init-modules {','.join(opts.init_modules)} needs --init")
+    partial = bool(opts.init_modules) and not resume_dir  # a resumed run has all its weights
     if source:
         from safetensors.torch import load_file
 
-        missing, unexpected = model.load_state_dict(load_file(str(source / "model.safetensors")),
-                                                    strict=False)
+        weights_in = load_file(str(source / "model.safetensors"))
+        if partial:
+            weights_in = select_modules(model, weights_in, opts.init_modules)
+        missing, unexpected = model.load_state_dict(weights_in, strict=False)
         if unexpected or (missing and not opts.init):
             raise RuntimeError(f"{source}: weights do not fit the model (missing {missing[:5]}, "
                                f"unexpected {unexpected[:5]})")
     model.to(device).train()
     # A started model keeps the state processor it was trained with (the image one follows the
-    # config); a fresh one reads raw poses, as GR-1 does.
+    # config); a fresh one, or one whose state embedding starts fresh, reads raw poses, as GR-1
+    # does.
+    state_inherited = bool(source) and (not partial or "embed_arm_state" in opts.init_modules)
     processors = Processors.for_config(config)
-    if source:
+    if state_inherited:
         processors.state = load_processors(source).state
     # The labels are per-tick deltas at --rate; the runtime converts them to velocities with it.
     processors.action = ActionProcessor(rate_hz=opts.rate)
@@ -241,7 +251,7 @@ def train(opts: TrainOptions) -> Path:
         poses = dataset.arm_states()
         fitted = StateProcessor.fitted(poses, base=processors.state,
                                        standardise=opts.state_norm == "full")
-        if source:
+        if state_inherited:
             refit_state_embedding(model, processors.state, fitted)
         processors.state = fitted
         if rank == 0:
@@ -369,6 +379,16 @@ def _validate(model: GR1, val_set: WindowDataset, config: GR1Config, opts: Train
         w.writerow([step, *[v / max(n, 1) for v in sums.values()]])
 
 
+def select_modules(model: GR1, weights: dict[str, torch.Tensor],
+                   names: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    """The entries of `weights` under the model's top-level modules `names`."""
+    known = sorted({k.split(".")[0] for k in model.state_dict()})
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise ValueError(f"--init-modules {','.join(bad)}: no such module; known: {known}")
+    return {k: v for k, v in weights.items() if k.split(".")[0] in names}
+
+
 def _save(model: GR1, processors: Processors, out: Path, step: int, optim, sched,
           opts: TrainOptions, position: dict) -> Path:
     path = out / f"step_{step:07d}"
@@ -376,7 +396,8 @@ def _save(model: GR1, processors: Processors, out: Path, step: int, optim, sched
             "init": opts.init, "preset": opts.preset, "episodes": opts.episodes,
             "loss_weights": dict(opts.loss_weights), "overrides": dict(opts.overrides),
             "shift": opts.shift, "mix": dict(opts.mix),
-            "arm_only": list(opts.arm_only), "state_norm": opts.state_norm}
+            "arm_only": list(opts.arm_only), "state_norm": opts.state_norm,
+            "init_modules": list(opts.init_modules)}
     save_pretrained(model, processors, path, meta=meta)
     torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step,
                 "torch_rng": torch.get_rng_state(), **position}, path / STATE_FILE)
