@@ -14,10 +14,10 @@ input. A policy that reads its pose should change its actions where the height d
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 
 import numpy as np
+from trace_episode import episode_parser, parse_episode_args  # scripts/, beside this file
 
 
 class Probe:
@@ -50,19 +50,11 @@ class Probe:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="\n\n".join(__doc__.split("\n\n")[1:]))
-    ap.add_argument("checkpoint", help="checkpoint directory")
-    ap.add_argument("task", help="simulator task, e.g. stack_red_on_blue (gr1_sim.tasks)")
-    ap.add_argument("seeds", type=int, nargs="+", help="episode seeds (gr1-eval uses 1000+)")
+    ap = episode_parser(__doc__, "checkpoint directory", 15)
     ap.add_argument("--delta", type=float, nargs=6, default=[0, 0, 0.1, 0, 0, 0],
                     metavar=("DX", "DY", "DZ", "DROLL", "DPITCH", "DYAW"),
                     help="added to the fed pose, m and rad (default: 0 0 0.1 0 0 0)")
-    ap.add_argument("--every", type=int, default=15, help="print every N ticks (default 15)")
-    args = ap.parse_args()
-    if args.every <= 0:
-        ap.error(f"--every must be positive, got {args.every}")
+    args = parse_episode_args(ap)
 
     import torch
 

@@ -51,22 +51,33 @@ class Tracer:
         return action
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+def episode_parser(doc: str, checkpoint_help: str, every: int) -> argparse.ArgumentParser:
+    """The arguments the episode scripts share: checkpoint, task, seeds, --every."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="\n\n".join(__doc__.split("\n\n")[1:]))
-    ap.add_argument("checkpoint", help="checkpoint directory, or '-' with --expert")
+                                 epilog="\n\n".join(doc.split("\n\n")[1:]))
+    ap.add_argument("checkpoint", help=checkpoint_help)
     ap.add_argument("task", help="simulator task, e.g. lift_red (gr1_sim.tasks)")
     ap.add_argument("seeds", type=int, nargs="+", help="episode seeds (gr1-eval uses 1000+)")
-    ap.add_argument("--expert", action="store_true", help="trace the scripted expert instead")
-    ap.add_argument("--held-out", action="store_true", help="use a held-out paraphrase")
-    ap.add_argument("--every", type=int, default=20, help="print every N ticks (default 20)")
-    ap.add_argument("--start-offset", type=float, default=0.0, metavar="M",
-                    help="seeded TCP start offset in metres, as gr1-eval --start-offset")
-    ap.add_argument("--max-seconds", type=float, default=15.0, help="episode limit in s (default 15)")
+    ap.add_argument("--every", type=int, default=every, help=f"print every N ticks (default {every})")
+    return ap
+
+
+def parse_episode_args(ap: argparse.ArgumentParser) -> argparse.Namespace:
     args = ap.parse_args()
     if args.every <= 0:
         ap.error(f"--every must be positive, got {args.every}")
+    return args
+
+
+def main() -> None:
+    ap = episode_parser(__doc__, "checkpoint directory, or '-' with --expert", 20)
+    ap.add_argument("--expert", action="store_true", help="trace the scripted expert instead")
+    ap.add_argument("--held-out", action="store_true", help="use a held-out paraphrase")
+    ap.add_argument("--start-offset", type=float, default=0.0, metavar="M",
+                    help="seeded TCP start offset in metres, as gr1-eval --start-offset")
+    ap.add_argument("--max-seconds", type=float, default=15.0, help="episode limit in s (default 15)")
+    args = parse_episode_args(ap)
 
     import torch
 
