@@ -21,8 +21,8 @@ import numpy as np
 
 DEFAULT_TASK = "lift_red"
 DEFAULT_INSTRUCTION = "pick up the red block"  # one of lift_red's training paraphrases
-# A held-out seed (gr1-eval uses 1000+) on which models/gr1-sim lifts the block, after 6-11 s on
-# the live graph (on seed 1000 it misses); over 20 such seeds it lifts on 15 (docs/RESULTS.md).
+# A held-out seed (gr1-eval uses 1000+) on which models/gr1-sim lifts the block in most live runs,
+# after 6-12 s (on seed 1000 it misses); over 20 such seeds it lifts on 14-18 (docs/RESULTS.md).
 DEFAULT_SEED = 1001
 REPO_ROOT = Path(__file__).resolve().parents[4]
 # A trained checkpoint is shipped here when one exists; otherwise the demo makes a randomly
