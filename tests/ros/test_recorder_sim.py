@@ -59,12 +59,17 @@ def test_record_sim_bridge_episode(ros_context, tmp_path):
         control.publish(String(data=json.dumps({"event": "start", "instruction": "move left",
                                                 "seed": 1})))
         assert wait_for(lambda: recorder.recorder.recording, 10)
-        time.sleep(0.3)
-        state["vy"] = SPEED
-        time.sleep(1.5)
-        state["vy"] = 0.0
-        grip_pub.publish(GripperCommand(command=GripperCommand.CLOSE, speed=0.1, force=20.0))
-        time.sleep(0.6)
+        # Each phase lasts a number of recorded camera frames, not of wall-clock seconds: on a
+        # loaded machine the bridge renders slower than real time, and fixed sleeps then ended
+        # the bag before the grasp was in it (seen: 4 frames in 2.4 s).
+        frames = lambda: recorder.recorder.counts[TopicMap().static_image]  # noqa: E731
+        for vy, n in ((0.0, 5), (SPEED, 25), (0.0, 10)):
+            state["vy"] = vy
+            if n == 10:
+                grip_pub.publish(GripperCommand(command=GripperCommand.CLOSE, speed=0.1,
+                                                force=20.0))
+            target = frames() + n
+            assert wait_for(lambda t=target: frames() >= t, 30), (vy, frames(), sim.log_tail())
         control.publish(String(data=json.dumps({"event": "stop", "success": True})))
         assert wait_for(lambda: not recorder.recorder.recording, 10)
     finally:
