@@ -63,9 +63,9 @@ def test_record_sim_bridge_episode(ros_context, tmp_path):
         # loaded machine the bridge renders slower than real time, and fixed sleeps then ended
         # the bag before the grasp was in it (seen: 4 frames in 2.4 s).
         frames = lambda: recorder.recorder.counts[TopicMap().static_image]  # noqa: E731
-        for vy, n in ((0.0, 5), (SPEED, 25), (0.0, 10)):
+        for vy, n, close in ((0.0, 5, False), (SPEED, 25, False), (0.0, 10, True)):
             state["vy"] = vy
-            if n == 10:
+            if close:
                 grip_pub.publish(GripperCommand(command=GripperCommand.CLOSE, speed=0.1,
                                                 force=20.0))
             target = frames() + n
