@@ -68,13 +68,13 @@ $N $V/gr1-train "${COMMON[@]}" --data "$D" --out "$OUT/stage3" --init "$STAGE2" 
 # 3b. read the arm pose with roll centred at +pi (weights unchanged): the pointing-down hand's
 #     raw roll flips between +pi and -pi from tick to tick (docs/RESULTS.md, fourteenth run)
 $V/python - "$(ls -d "$OUT"/stage3/step_* | tail -n 1)" "$OUT/centred" <<'EOF'
+import dataclasses
 import math
 import sys
 from gr1_core.checkpoint import load_pretrained, save_pretrained
-from gr1_core.processors import StateProcessor
 src, dst = sys.argv[1:3]
 model, processors, meta = load_pretrained(src)
-processors.state = StateProcessor(angle_centres=(math.pi, 0.0, 0.0))
+processors.state = dataclasses.replace(processors.state, angle_centres=(math.pi, 0.0, 0.0))
 save_pretrained(model, processors, dst, meta={**meta, "state_processor": "roll centred at +pi"})
 EOF
 CKPT="$OUT/centred"

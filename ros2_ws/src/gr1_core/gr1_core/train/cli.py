@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gr1_core.train.loop import TrainOptions, train
+from gr1_core.train.loop import STATE_NORMS, TrainOptions, train
 
 
 def _pair(text: str, flag: str) -> tuple[str, str]:
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="the bags under DATA/FOLDER train the arm and video terms but not the "
                         "gripper: for relabelled rollouts whose gripper labels are not to be "
                         "copied (e.g. DAgger data). Repeatable")
-    p.add_argument("--state-norm", nargs="?", const="full", default="", choices=["angles", "full"],
+    p.add_argument("--state-norm", nargs="?", const="full", default="", choices=STATE_NORMS[1:],
                    help="fit the state processor to the training poses: roll, pitch and yaw "
                         "wrapped around their circular means (a hand pointing down has roll "
                         "+-pi, which flips sign between ticks) and, with 'full' (the default), "

@@ -162,6 +162,8 @@ def train(opts: TrainOptions) -> Path:
         raise ValueError(f"state_norm must be one of {list(STATE_NORMS)}, got {opts.state_norm!r}")
     if opts.state_norm and opts.mode != "finetune":
         raise ValueError("--state-norm fits the arm-state inputs: it needs --mode finetune")
+    if opts.init_modules and not opts.init:
+        raise ValueError(f"--init-modules {','.join(opts.init_modules)} needs --init")
     for name in ("steps", "batch_size", "save_every"):
         if getattr(opts, name) <= 0:
             raise ValueError(f"{name} must be positive, got {getattr(opts, name)}")
@@ -200,8 +202,6 @@ def train(opts: TrainOptions) -> Path:
     random.seed(opts.seed + rank)
     np.random.seed(opts.seed + rank)
     model = GR1(config)
-    if opts.init_modules and not opts.init:
-        raise ValueError(f"--init-modules {','.join(opts.init_modules)} needs --init")
     partial = bool(opts.init_modules) and not resume_dir  # a resumed run has all its weights
     if source:
         from safetensors.torch import load_file
