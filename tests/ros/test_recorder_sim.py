@@ -14,10 +14,11 @@ import pytest
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 SPEED = 0.1  # m/s along +y (the robot's left)
+TRAVEL = 0.03  # m: the arm is driven left until it has covered this much
 
 
 def test_record_sim_bridge_episode(ros_context, tmp_path):
-    from geometry_msgs.msg import TwistStamped
+    from geometry_msgs.msg import PoseStamped, TwistStamped
     from rclpy.node import Node
     from std_msgs.msg import String
     from test_recorder import Spinner, wait_for  # same folder (pytest puts it on sys.path)
@@ -40,7 +41,9 @@ def test_record_sim_bridge_episode(ros_context, tmp_path):
     twist_pub = driver.create_publisher(TwistStamped, TopicMap().twist, 10)
     grip_pub = driver.create_publisher(GripperCommand, TopicMap().gripper_command, 10)
     control = driver.create_publisher(String, "/gr1/record/control", 10)
-    state = {"vy": 0.0}
+    state = {"vy": 0.0, "y": float("nan")}
+    driver.create_subscription(PoseStamped, TopicMap().ee_pose,
+                               lambda m: state.update(y=m.pose.position.y), 10)
 
     def send_twist() -> None:
         msg = TwistStamped()
@@ -59,17 +62,21 @@ def test_record_sim_bridge_episode(ros_context, tmp_path):
         control.publish(String(data=json.dumps({"event": "start", "instruction": "move left",
                                                 "seed": 1})))
         assert wait_for(lambda: recorder.recorder.recording, 10)
-        # Each phase lasts a number of recorded camera frames, not of wall-clock seconds: on a
-        # loaded machine the bridge renders slower than real time, and fixed sleeps then ended
-        # the bag before the grasp was in it (seen: 4 frames in 2.4 s).
+        # Each phase lasts a number of recorded camera frames, and the drive left until the arm
+        # has covered TRAVEL, not a wall-clock time: on a loaded machine the bridge renders and
+        # steps slower than real time, and its servo gate refuses twists that arrive more than
+        # 0.1 s after their stamp, as MoveIt Servo does (seen: "twist refused: stamp 0.33 s old",
+        # the arm barely moving in a fixed time; and 4 frames in 2.4 s).
         frames = lambda: recorder.recorder.counts[TopicMap().static_image]  # noqa: E731
+        assert wait_for(lambda: np.isfinite(state["y"]), 10)
         for vy, n, close in ((0.0, 5, False), (SPEED, 25, False), (0.0, 10, True)):
             state["vy"] = vy
             if close:
                 grip_pub.publish(GripperCommand(command=GripperCommand.CLOSE, speed=0.1,
                                                 force=20.0))
-            target = frames() + n
-            assert wait_for(lambda t=target: frames() >= t, 30), (vy, frames(), sim.log_tail())
+            target, y_goal = frames() + n, state["y"] + (TRAVEL if vy else -np.inf)
+            assert wait_for(lambda t=target, g=y_goal: frames() >= t and state["y"] >= g, 60), (
+                vy, frames(), state["y"], y_goal, sim.log_tail())
         control.publish(String(data=json.dumps({"event": "stop", "success": True})))
         assert wait_for(lambda: not recorder.recorder.recording, 10)
     finally:
@@ -93,17 +100,19 @@ def test_record_sim_bridge_episode(ros_context, tmp_path):
     # than SPEED per wall-clock tick (seen: 0.027 instead of 0.167). The labels must point the
     # commanded way, never exceed the commanded speed, and add up to the recorded displacement
     # (the 0.02 m CALVIN scale); how fast the simulator kept up is not this test's business.
-    vy = np.median(arm[moving, 1])
-    assert 0.05 * expected < vy < 1.5 * expected, (vy, expected)
-    assert abs(np.median(arm[moving, 0])) < 0.2 * vy
-    assert abs(np.median(arm[moving, 2])) < 0.2 * vy
     idx = np.flatnonzero(moving)
     # The tick after the last moving one, or the last tick when the bag ends while moving (seen on
     # a loaded machine: 51 ticks, the last still moving); the last tick's label is "stay", so the
     # labels up to it still add up to the displacement.
     end = min(idx[-1] + 1, len(ep.arm_state) - 1)
     travelled = ep.arm_state[end, 1] - ep.arm_state[idx[0], 1]
-    assert travelled > 0.005, travelled  # m: it did move left
-    assert abs(arm[idx[0]:idx[-1] + 1, 1].sum() * 0.02 - travelled) < 1e-3
+    assert travelled > 0.8 * TRAVEL, travelled  # m: it did move left
+    labels = arm[idx[0]:idx[-1] + 1]
+    assert abs(labels[:, 1].sum() * 0.02 - travelled) < 1e-3
+    # Summed, not per tick: on a loaded machine some ticks see a refused (stale) twist and stand
+    # still. Left, along y only, and never faster on average than commanded.
+    assert abs(labels[:, 0].sum()) < 0.2 * labels[:, 1].sum()
+    assert abs(labels[:, 2].sum()) < 0.2 * labels[:, 1].sum()
+    assert labels[:, 1].mean() < 1.5 * expected, (labels[:, 1].mean(), expected)
     assert ep.gripper_open[0] and not ep.gripper_open[-1]
     assert ep.meta["gripper_source"] == "command"
