@@ -16,6 +16,9 @@ from gr1_core.config import GR1Config
 
 # Optional (B,) batch entry, 1 where a window's gripper labels are learnt, 0 where not.
 GRIPPER_LABELLED = "gripper_labelled"
+# Optional (B,) batch entry, 1 where a window's video terms are learnt, 0 where not (a window
+# whose cameras were blanked in the model's inputs: gr1_core.train.camera_dropout).
+VIDEO_LABELLED = "video_labelled"
 
 # The paper does not publish the weights of the terms; equal weights are our default.
 DEFAULT_WEIGHTS = {"arm": 1.0, "gripper": 1.0, "video_static": 1.0, "video_wrist": 1.0}
@@ -73,6 +76,9 @@ def gr1_losses(
         grip_mask = mask * batch[GRIPPER_LABELLED][:, None] if GRIPPER_LABELLED in batch else mask
         terms["gripper"] = masked_mean(grip, grip_mask)
     k = config.future_steps
+    video_mask = mask[:, k:]  # the future frame must be real
+    if VIDEO_LABELLED in batch:
+        video_mask = video_mask * batch[VIDEO_LABELLED][:, None].to(mask.dtype)
     for name, pred_key, image_key in (
         ("video_static", keys.PRED_RGB_STATIC, keys.RGB_STATIC),
         ("video_wrist", keys.PRED_RGB_WRIST, keys.RGB_WRIST),
@@ -82,6 +88,6 @@ def gr1_losses(
         target = video_targets(batch[image_key], config.patch_size, config.norm_pixel_loss)
         pred = outputs[pred_key][:, : target.shape[1] - k]  # (B, T-k, P, D)
         err = ((pred - target[:, k:]) ** 2).mean(dim=(-1, -2))  # (B, T-k)
-        terms[name] = masked_mean(err, mask[:, k:])  # the future frame must be real
+        terms[name] = masked_mean(err, video_mask)
     terms["total"] = sum(w[name] * v for name, v in terms.items())
     return terms

@@ -88,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
                         "fresh, e.g. model_mae,perceiver_resampler,model_clip to keep the "
                         "encoders and retrain the policy transformer. A fresh state embedding "
                         "reads raw poses unless --state-norm fits new ones (default: all)")
+    p.add_argument("--camera-dropout", type=float, default=0.0, metavar="P",
+                   help="blank both cameras in this share of the training windows (0 <= P < 1) "
+                        "and leave them out of the video terms, so the actions there must come "
+                        "from the instruction and the arm state: for a policy that has learnt "
+                        "to ignore its state. finetune only (default 0: off)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     try:
@@ -105,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         loss_weights=loss_weights, overrides=overrides, episodes=a.episodes,
         val_data=a.val_data, shift=a.shift, mix=mix,
         arm_only=tuple(a.arm_only), state_norm=a.state_norm,
-        init_modules=tuple(m.strip() for m in a.init_modules.split(",") if m.strip()))
+        init_modules=tuple(m.strip() for m in a.init_modules.split(",") if m.strip()),
+        camera_dropout=a.camera_dropout)
     try:
         last = train(opts)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # ConfigError is a ValueError

@@ -30,6 +30,7 @@ from gr1_core.data.topics import TopicMap
 from gr1_core.model.gr1 import GR1
 from gr1_core.model.losses import DEFAULT_WEIGHTS, gr1_losses
 from gr1_core.processors import ActionProcessor, Processors, StateProcessor
+from gr1_core.train.camera_dropout import blank_cameras
 from gr1_core.train.sampler import EpochSampler, mix_weights
 from gr1_core.train.state_norm import describe, refit_state_embedding
 
@@ -79,6 +80,8 @@ class TrainOptions:
     # top-level modules of the model taken from --init (e.g. the encoders); the others start
     # fresh. Empty: all of them
     init_modules: tuple[str, ...] = ()
+    # share of the training windows whose cameras the model does not see (train.camera_dropout)
+    camera_dropout: float = 0.0
 
 
 def _drop_gripper_labels(dataset: WindowDataset, root: Path, folders: tuple[str, ...],
@@ -164,6 +167,10 @@ def train(opts: TrainOptions) -> Path:
         raise ValueError("--state-norm fits the arm-state inputs: it needs --mode finetune")
     if opts.init_modules and not opts.init:
         raise ValueError(f"--init-modules {','.join(opts.init_modules)} needs --init")
+    if not 0.0 <= opts.camera_dropout < 1.0:
+        raise ValueError(f"--camera-dropout must be in [0, 1), got {opts.camera_dropout}")
+    if opts.camera_dropout and opts.mode != "finetune":
+        raise ValueError("--camera-dropout leaves the arm state to act on: it needs --mode finetune")
     for name in ("steps", "batch_size", "save_every"):
         if getattr(opts, name) <= 0:
             raise ValueError(f"{name} must be positive, got {getattr(opts, name)}")
@@ -314,7 +321,10 @@ def train(opts: TrainOptions) -> Path:
             sampler.set_epoch(epoch, skip=batch_in_epoch * opts.batch_size)
             for batch in loader:
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                losses = gr1_losses(ddp(batch), batch, config, weights)
+                inputs = batch
+                if opts.camera_dropout:
+                    inputs, batch = blank_cameras(batch, opts.camera_dropout)
+                losses = gr1_losses(ddp(inputs), batch, config, weights)
                 optim.zero_grad(set_to_none=True)
                 losses["total"].backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(params, opts.grad_clip)
@@ -397,7 +407,7 @@ def _save(model: GR1, processors: Processors, out: Path, step: int, optim, sched
             "loss_weights": dict(opts.loss_weights), "overrides": dict(opts.overrides),
             "shift": opts.shift, "mix": dict(opts.mix),
             "arm_only": list(opts.arm_only), "state_norm": opts.state_norm,
-            "init_modules": list(opts.init_modules)}
+            "init_modules": list(opts.init_modules), "camera_dropout": opts.camera_dropout}
     save_pretrained(model, processors, path, meta=meta)
     torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step,
                 "torch_rng": torch.get_rng_state(), **position}, path / STATE_FILE)
