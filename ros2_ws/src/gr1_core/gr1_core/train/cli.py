@@ -93,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
                         "and leave them out of the video terms, so the actions there must come "
                         "from the instruction and the arm state: for a policy that has learnt "
                         "to ignore its state. finetune only (default 0: off)")
+    p.add_argument("--instruction-noise", type=float, default=0.0, metavar="P",
+                   help="swap each word token of the training instructions for a random "
+                        "vocabulary token with chance P (0 <= P < 1), so a text tower trained "
+                        "on a few paraphrases learns to rest on the words it knows; for "
+                        "unseen phrasings (default 0: off)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     try:
@@ -111,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         val_data=a.val_data, shift=a.shift, mix=mix,
         arm_only=tuple(a.arm_only), state_norm=a.state_norm,
         init_modules=tuple(m.strip() for m in a.init_modules.split(",") if m.strip()),
-        camera_dropout=a.camera_dropout)
+        camera_dropout=a.camera_dropout, instruction_noise=a.instruction_noise)
     try:
         last = train(opts)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # ConfigError is a ValueError

@@ -31,6 +31,7 @@ from gr1_core.model.gr1 import GR1
 from gr1_core.model.losses import DEFAULT_WEIGHTS, gr1_losses
 from gr1_core.processors import ActionProcessor, Processors, StateProcessor
 from gr1_core.train.camera_dropout import blank_cameras
+from gr1_core.train.instruction_noise import noisy_instructions
 from gr1_core.train.sampler import EpochSampler, mix_weights
 from gr1_core.train.state_norm import describe, refit_state_embedding
 
@@ -82,6 +83,8 @@ class TrainOptions:
     init_modules: tuple[str, ...] = ()
     # share of the training windows whose cameras the model does not see (train.camera_dropout)
     camera_dropout: float = 0.0
+    # chance that an instruction token is swapped for a random one (train.instruction_noise)
+    instruction_noise: float = 0.0
 
 
 def _drop_gripper_labels(dataset: WindowDataset, root: Path, folders: tuple[str, ...],
@@ -171,6 +174,8 @@ def train(opts: TrainOptions) -> Path:
         raise ValueError(f"--camera-dropout must be in [0, 1), got {opts.camera_dropout}")
     if opts.camera_dropout and opts.mode != "finetune":
         raise ValueError("--camera-dropout leaves the arm state to act on: it needs --mode finetune")
+    if not 0.0 <= opts.instruction_noise < 1.0:
+        raise ValueError(f"--instruction-noise must be in [0, 1), got {opts.instruction_noise}")
     for name in ("steps", "batch_size", "save_every"):
         if getattr(opts, name) <= 0:
             raise ValueError(f"{name} must be positive, got {getattr(opts, name)}")
@@ -322,8 +327,11 @@ def train(opts: TrainOptions) -> Path:
             for batch in loader:
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
                 inputs = batch
+                if opts.instruction_noise:
+                    inputs = noisy_instructions(inputs, opts.instruction_noise,
+                                                config.text_vocab_size)
                 if opts.camera_dropout:
-                    inputs, batch = blank_cameras(batch, opts.camera_dropout)
+                    inputs, batch = blank_cameras(inputs, opts.camera_dropout)
                 losses = gr1_losses(ddp(inputs), batch, config, weights)
                 optim.zero_grad(set_to_none=True)
                 losses["total"].backward()
@@ -407,7 +415,8 @@ def _save(model: GR1, processors: Processors, out: Path, step: int, optim, sched
             "loss_weights": dict(opts.loss_weights), "overrides": dict(opts.overrides),
             "shift": opts.shift, "mix": dict(opts.mix),
             "arm_only": list(opts.arm_only), "state_norm": opts.state_norm,
-            "init_modules": list(opts.init_modules), "camera_dropout": opts.camera_dropout}
+            "init_modules": list(opts.init_modules), "camera_dropout": opts.camera_dropout,
+            "instruction_noise": opts.instruction_noise}
     save_pretrained(model, processors, path, meta=meta)
     torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step,
                 "torch_rng": torch.get_rng_state(), **position}, path / STATE_FILE)
