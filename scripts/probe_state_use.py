@@ -10,6 +10,11 @@ input. A policy that reads its pose should change its actions where the height d
 
   .venv/bin/python scripts/probe_state_use.py models/gr1-sim stack_red_on_blue 1001 1002
   .venv/bin/python scripts/probe_state_use.py CKPT lift_red 1000 --delta 0 0.05 0 0 0 0
+  .venv/bin/python scripts/probe_state_use.py CKPT stack_red_on_blue 1001 --policy-drives --every 3
+
+With --policy-drives the checkpoint's first runner drives instead of the expert (closed loop, as
+gr1-eval runs it), so the probe asks about the states the policy itself reaches, e.g. a block
+grasped at table height.
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ from trace_episode import episode_parser, parse_episode_args  # scripts/, beside
 class Probe:
     """The expert acts; two runners, on the true and on the moved state, only predict."""
 
-    def __init__(self, expert, runners, delta: np.ndarray, every: int, scene) -> None:
+    def __init__(self, expert, runners, delta: np.ndarray, every: int, scene,
+                 policy_drives: bool = False) -> None:
         self.expert, self.runners, self.delta, self.every, self.scene = expert, runners, delta, every, scene
+        self.policy_drives = policy_drives
         self.tick = 0
         self.diffs: list[float] = []
         self.sizes: list[float] = []
@@ -38,12 +45,17 @@ class Probe:
     def step(self, obs):
         act = self.expert.step(obs)
         moved = dataclasses.replace(obs, arm_state=np.asarray(obs.arm_state, float) + self.delta)
-        a, b = (np.asarray(r.step(o).arm[:3]) for r, o in zip(self.runners, (obs, moved)))
+        outs = [r.step(o) for r, o in zip(self.runners, (obs, moved))]
+        a, b = (np.asarray(o.arm[:3]) for o in outs)
+        if self.policy_drives:
+            act = outs[0]
         self.diffs.append(float(np.abs(a - b).max()))
         self.sizes.append(float(np.abs(a).max()))
         if self.tick % self.every == 0:
             z = self.scene.tcp_rpy()[2]
-            print(f"  t={self.tick:3d}  z {z:.3f}  expert {np.round(act.arm[:3], 2)}  "
+            grip = "closed" if not act.gripper_open else "open"
+            print(f"  t={self.tick:3d}  z {z:.3f}  {grip:6s}  "
+                  f"{'' if self.policy_drives else f'expert {np.round(act.arm[:3], 2)}  '}"
                   f"policy {np.round(a, 2)}  moved {np.round(b, 2)}")
         self.tick += 1
         return act
@@ -54,6 +66,8 @@ def main() -> None:
     ap.add_argument("--delta", type=float, nargs=6, default=[0, 0, 0.1, 0, 0, 0],
                     metavar=("DX", "DY", "DZ", "DROLL", "DPITCH", "DYAW"),
                     help="added to the fed pose, m and rad (default: 0 0 0.1 0 0 0)")
+    ap.add_argument("--policy-drives", action="store_true",
+                    help="the policy (fed the true state) drives, not the scripted expert")
     args = parse_episode_args(ap)
 
     import torch
@@ -72,7 +86,8 @@ def main() -> None:
     try:
         for seed in args.seeds:
             start_seed(task, scene, seed)
-            probe = Probe(ExpertPolicy(scene, task), runners, np.asarray(args.delta), args.every, scene)
+            probe = Probe(ExpertPolicy(scene, task), runners, np.asarray(args.delta), args.every,
+                          scene, args.policy_drives)
             print(f"{task.name} seed {seed}")
             run_episode(scene, task, seed, probe, False, 200, 84, 15.0, 0.0)
             diffs += probe.diffs
