@@ -1,0 +1,55 @@
+#!/usr/bin/env python
+"""Where does a policy's text tower put each held-out paraphrase? Cosines against the seen ones.
+
+For every task, embeds its held-out paraphrases with the checkpoint's own text tower (the
+normalised vector the policy reads) and prints, per task, the highest cosine with that task's
+training paraphrases. A held-out paraphrase that sits at 1.0 with another task's phrasings is
+read as that task before the policy transformer sees it (docs/RESULTS.md, sixteenth run).
+
+  .venv/bin/python scripts/probe_instructions.py models/gr1-sim
+  .venv/bin/python scripts/probe_instructions.py CKPT --tasks lift_red,stack_red_on_blue
+"""
+
+from __future__ import annotations
+
+import argparse
+
+DEFAULT_TASKS = "lift_red,push_red_left,push_red_right,stack_red_on_blue,place_red_left"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint", help="checkpoint directory")
+    ap.add_argument("--tasks", default=DEFAULT_TASKS, help=f"comma-separated (default {DEFAULT_TASKS})")
+    args = ap.parse_args()
+
+    import torch
+
+    from gr1_core.checkpoint import load_pretrained
+    from gr1_core.tokenizer import tokenize
+    from gr1_sim.tasks import get_task, task_names
+
+    model, _, _ = load_pretrained(args.checkpoint)
+    model.eval()
+    tasks = [get_task(n) for n in task_names(args.tasks)]
+
+    def embed(texts: list[str]) -> torch.Tensor:
+        with torch.no_grad():
+            return model.encode_text(torch.from_numpy(tokenize(texts, model.config.text_context)))
+
+    seen = [(t.name, s) for t in tasks for s in t.instructions]
+    reference = embed([s for _, s in seen])  # (N, E), unit length
+    width = max(len(t.name) for t in tasks)
+    print(f"{'held-out paraphrase':58s} " + " ".join(f"{t.name:>{width}s}" for t in tasks))
+    for task in tasks:
+        for text in task.held_out:
+            cos = (embed([text]) @ reference.T)[0]
+            best = [max(float(cos[i]) for i, (name, _) in enumerate(seen) if name == t.name)
+                    for t in tasks]
+            print(f"{text[:56]:58s} " + " ".join(f"{b:>{width}.2f}" for b in best)
+                  + f"   ({task.name})")
+
+
+if __name__ == "__main__":
+    main()
