@@ -26,36 +26,34 @@ from trace_episode import episode_parser, parse_episode_args  # scripts/, beside
 
 
 class Probe:
-    """The expert acts; two runners, on the true and on the moved state, only predict."""
+    """The expert acts (or, with expert None, the runner on the true state); two runners, on the
+    true and on the moved state, predict."""
 
-    def __init__(self, expert, runners, delta: np.ndarray, every: int, scene,
-                 policy_drives: bool = False) -> None:
+    def __init__(self, expert, runners, delta: np.ndarray, every: int, scene) -> None:
         self.expert, self.runners, self.delta, self.every, self.scene = expert, runners, delta, every, scene
-        self.policy_drives = policy_drives
         self.tick = 0
         self.diffs: list[float] = []
         self.sizes: list[float] = []
 
     def reset(self, instruction: str) -> None:
-        self.expert.reset(instruction)
+        if self.expert is not None:
+            self.expert.reset(instruction)
         for r in self.runners:
             r.reset(instruction)
         print(f"  instruction: {instruction!r}")
 
     def step(self, obs):
-        act = self.expert.step(obs)
         moved = dataclasses.replace(obs, arm_state=np.asarray(obs.arm_state, float) + self.delta)
         outs = [r.step(o) for r, o in zip(self.runners, (obs, moved))]
         a, b = (np.asarray(o.arm[:3]) for o in outs)
-        if self.policy_drives:
-            act = outs[0]
+        act = outs[0] if self.expert is None else self.expert.step(obs)
         self.diffs.append(float(np.abs(a - b).max()))
         self.sizes.append(float(np.abs(a).max()))
         if self.tick % self.every == 0:
             z = self.scene.tcp_rpy()[2]
             grip = "closed" if not act.gripper_open else "open"
             print(f"  t={self.tick:3d}  z {z:.3f}  {grip:6s}  "
-                  f"{'' if self.policy_drives else f'expert {np.round(act.arm[:3], 2)}  '}"
+                  f"{'' if self.expert is None else f'expert {np.round(act.arm[:3], 2)}  '}"
                   f"policy {np.round(a, 2)}  moved {np.round(b, 2)}")
         self.tick += 1
         return act
@@ -86,8 +84,8 @@ def main() -> None:
     try:
         for seed in args.seeds:
             start_seed(task, scene, seed)
-            probe = Probe(ExpertPolicy(scene, task), runners, np.asarray(args.delta), args.every,
-                          scene, args.policy_drives)
+            expert = None if args.policy_drives else ExpertPolicy(scene, task)
+            probe = Probe(expert, runners, np.asarray(args.delta), args.every, scene)
             print(f"{task.name} seed {seed}")
             run_episode(scene, task, seed, probe, False, 200, 84, 15.0, 0.0)
             diffs += probe.diffs
