@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gr1_core.train.sampler import EpochSampler, mix_weights
+from gr1_core.train.sampler import EpochSampler, boost_share, mix_weights
 
 
 def order(n: int, seed: int, epoch: int, skip: int = 0, rank: int = 0, world: int = 1) -> list[int]:
@@ -83,3 +83,23 @@ def test_bad_weights_are_refused():
         EpochSampler(3, seed=0, weights=[1.0, 1.0])
     with pytest.raises(ValueError, match="positive sum"):
         EpochSampler(2, seed=0, weights=[0.0, 0.0])
+
+
+def test_boost_share_gives_the_members_their_share_and_keeps_proportions():
+    weights = [1.0, 2.0, 3.0, 4.0]  # e.g. from a mix
+    members = [True, False, True, False]
+    w = boost_share(weights, members, 0.8)
+    assert w[0] + w[2] == pytest.approx(0.8) and w[1] + w[3] == pytest.approx(0.2)
+    assert w[2] / w[0] == pytest.approx(3.0) and w[3] / w[1] == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("members, share, message", [
+    ([True, False], 1.0, r"share must be in \(0, 1\), got 1.0"),
+    ([True, False], 0.0, r"share must be in \(0, 1\)"),
+    ([False, False], 0.3, "boosted items weigh 0"),
+    ([True, True], 0.3, "the rest 0"),
+    ([True], 0.3, "2 weights but 1 membership flags"),
+])
+def test_bad_boosts_quote_the_value(members, share, message):
+    with pytest.raises(ValueError, match=message):
+        boost_share([1.0, 1.0], members, share)

@@ -18,7 +18,7 @@ from gr1_core.data.bag_writer import EpisodeBagWriter
 from gr1_core.data.dataset import WindowDataset
 from gr1_core.model.losses import GRIPPER_LABELLED
 from gr1_core.train.cli import main
-from gr1_core.train.loop import _drop_gripper_labels
+from gr1_core.train.loop import _drop_gripper_labels, _early, _mix
 
 PERIOD = 1_000_000_000 // 30
 
@@ -195,6 +195,30 @@ def test_mix_draws_a_folder_at_its_share_and_refuses_an_empty_one(tmp_path, caps
     assert load_pretrained(tmp_path / "run" / "step_0000002")[2]["mix"] == {"new": 0.5}
     assert main([*args, "--out", str(tmp_path / "bad"), "--mix", "push=0.1"]) == 2
     assert "--mix push: no training bags under" in capsys.readouterr().err
+
+
+def test_early_windows_get_their_share_on_top_of_a_mix_and_bad_values_are_refused(tmp_path, capsys):
+    args = two_folders(tmp_path, 4, "new")
+    assert main([*args, "--out", str(tmp_path / "run"), "--early", "3=0.6", "--mix", "new=0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "early: 15 windows start before tick 3 (33.3% of them), 60.0% of the draws" in out
+    assert load_pretrained(tmp_path / "run" / "step_0000002")[2]["early"] == [3, 0.6]
+    # What the sampler draws from: 60 % at starts 0-2; the new folder keeps half of each part.
+    ds = WindowDataset(tmp_path / "data", GR1Config.preset("test"), progress=False)
+    mixed = _mix(ds, tmp_path / "data", (("new", 0.5),), verbose=False)
+    w = _early(ds, 3, 0.6, mixed, verbose=False)
+    early = [start < 3 for _, start in ds.index]
+    new = [ds.episodes[e]["bag"].parent.name == "new" for e, _ in ds.index]
+    assert sum(x for x, e in zip(w, early) if e) / sum(w) == pytest.approx(0.6)
+    assert sum(x for x, e, n in zip(w, early, new) if e and n) / sum(
+        x for x, e in zip(w, early) if e) == pytest.approx(0.5)
+    for bad, message in (("0=0.3", "TICKS >= 1"), ("3=1.0", "0 < SHARE < 1"),
+                         ("500=0.3", "every window starts before tick 500")):
+        assert main([*args, "--out", str(tmp_path / "bad"), "--early", bad]) == 2, bad
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*args, "--out", str(tmp_path / "bad"), "--early", "three=0.3"])
+    assert "--early" in capsys.readouterr().err
 
 
 def test_arm_only_folder_trains_no_gripper_labels_and_refuses_an_empty_one(tmp_path, capsys):

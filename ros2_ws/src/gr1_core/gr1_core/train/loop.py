@@ -32,7 +32,7 @@ from gr1_core.model.losses import DEFAULT_WEIGHTS, gr1_losses
 from gr1_core.processors import ActionProcessor, Processors, StateProcessor
 from gr1_core.train.camera_dropout import blank_cameras
 from gr1_core.train.instruction_noise import noisy_instructions
-from gr1_core.train.sampler import EpochSampler, mix_weights
+from gr1_core.train.sampler import EpochSampler, boost_share, mix_weights
 from gr1_core.train.state_norm import describe, refit_state_embedding
 
 STATE_FILE = "trainer_state.pt"
@@ -85,6 +85,27 @@ class TrainOptions:
     camera_dropout: float = 0.0
     # chance that an instruction token is swapped for a random one (train.instruction_noise)
     instruction_noise: float = 0.0
+    # (ticks, share): windows starting in an episode's first `ticks` ticks make `share` of the
+    # draws, on top of any mix; (0, 0.0): off
+    early: tuple[int, float] = (0, 0.0)
+
+
+def _early(dataset: WindowDataset, ticks: int, share: float, weights: list[float] | None,
+           verbose: bool) -> list[float]:
+    """--early: the windows that start in an episode's first `ticks` ticks make `share` of the
+    draws. There the scene says nothing yet about the task (the hand has not moved), so the
+    instruction alone decides, e.g. whether the gripper closes for a push or stays open for a
+    grasp; drawn in proportion, these windows are a few percent of the labels."""
+    members = [start < ticks for _, start in dataset.index]
+    n = sum(members)
+    if n == len(members):
+        raise ValueError(f"--early {ticks}={share}: every window starts before tick {ticks}, so "
+                         "nothing is left to draw the rest from; use fewer ticks")
+    out = boost_share(weights or [1.0] * len(members), members, share)
+    if verbose:
+        print(f"early: {n} windows start before tick {ticks} ({n / len(members):.1%} of them), "
+              f"{share:.1%} of the draws")
+    return out
 
 
 def _drop_gripper_labels(dataset: WindowDataset, root: Path, folders: tuple[str, ...],
@@ -174,6 +195,11 @@ def train(opts: TrainOptions) -> Path:
         raise ValueError(f"--camera-dropout must be in [0, 1), got {opts.camera_dropout}")
     if opts.camera_dropout and opts.mode != "finetune":
         raise ValueError("--camera-dropout leaves the arm state to act on: it needs --mode finetune")
+    if opts.early != (0, 0.0) and not (opts.early[0] >= 1 and 0.0 < opts.early[1] < 1.0):
+        raise ValueError(f"--early wants TICKS >= 1 and 0 < SHARE < 1, got "
+                         f"{opts.early[0]}={opts.early[1]}")
+    if opts.early[0] and opts.mode != "finetune":
+        raise ValueError("--early applies to fine-tuning (action labels) only")
     if not 0.0 <= opts.instruction_noise < 1.0:
         raise ValueError(f"--instruction-noise must be in [0, 1), got {opts.instruction_noise}")
     for name in ("steps", "batch_size", "save_every"):
@@ -272,6 +298,8 @@ def train(opts: TrainOptions) -> Path:
         if ds is not None:
             ds.state = processors.state
     draw_weights = _mix(dataset, data_root, opts.mix, verbose=rank == 0) if opts.mix else None
+    if opts.early[0]:
+        draw_weights = _early(dataset, *opts.early, draw_weights, verbose=rank == 0)
     _drop_gripper_labels(dataset, data_root, opts.arm_only, verbose=rank == 0)
     sampler = EpochSampler(len(dataset), opts.seed, rank=rank, world=world, weights=draw_weights)
     # The loader's generator seeds its workers; without one it would draw from the global RNG,
@@ -416,7 +444,7 @@ def _save(model: GR1, processors: Processors, out: Path, step: int, optim, sched
             "shift": opts.shift, "mix": dict(opts.mix),
             "arm_only": list(opts.arm_only), "state_norm": opts.state_norm,
             "init_modules": list(opts.init_modules), "camera_dropout": opts.camera_dropout,
-            "instruction_noise": opts.instruction_noise}
+            "instruction_noise": opts.instruction_noise, "early": list(opts.early)}
     save_pretrained(model, processors, path, meta=meta)
     torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step,
                 "torch_rng": torch.get_rng_state(), **position}, path / STATE_FILE)

@@ -83,3 +83,18 @@ def mix_weights(groups: Sequence[int], shares: Sequence[float]) -> list[float]:
         raise ValueError(f"the shares sum to {sum(shares)}, but nothing is left for the rest")
     per_item = [rest / max(counts[0], 1)] + [s / c for s, c in zip(shares, counts[1:])]
     return [per_item[g] for g in groups]
+
+
+def boost_share(weights: Sequence[float], members: Sequence[bool], share: float) -> list[float]:
+    """Rescale `weights` so the items marked in `members` get `share` of the total, keeping the
+    proportions within the members and within the rest (e.g. the windows at episode starts,
+    where only the instruction tells the tasks apart, drawn as 30 % of every batch)."""
+    if len(weights) != len(members):
+        raise ValueError(f"{len(weights)} weights but {len(members)} membership flags")
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"share must be in (0, 1), got {share!r}")
+    inside = sum(w for w, m in zip(weights, members) if m)
+    outside = sum(w for w, m in zip(weights, members) if not m)
+    if inside <= 0.0 or outside <= 0.0:
+        raise ValueError(f"the boosted items weigh {inside} and the rest {outside}: both must be > 0")
+    return [w * (share / inside if m else (1.0 - share) / outside) for w, m in zip(weights, members)]
