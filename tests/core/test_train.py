@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import shutil
+import subprocess
+import sys
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -219,6 +221,41 @@ def test_early_windows_get_their_share_on_top_of_a_mix_and_bad_values_are_refuse
     with pytest.raises(SystemExit):
         main([*args, "--out", str(tmp_path / "bad"), "--early", "three=0.3"])
     assert "--early" in capsys.readouterr().err
+
+
+def test_init_may_freeze_the_text_tower_but_not_change_sizes_and_modules_can_be_swapped(
+        tmp_path, capsys):
+    args = two_folders(tmp_path, 2, "new")
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b"), "--seed", "1"]) == 0
+    a, b = tmp_path / "a" / "step_0000002", tmp_path / "b" / "step_0000002"
+    # b's policy with a's text tower (scripts/swap_modules.py), trained on with the tower frozen.
+    swapped = tmp_path / "swapped"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "swap_modules.py"
+    done = subprocess.run([sys.executable, str(script), str(b), str(a), "model_clip", str(swapped)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    before = load_file(str(swapped / "model.safetensors"))
+    assert all(torch.equal(before[k], v) for k, v in load_file(str(a / "model.safetensors")).items()
+               if k.startswith("model_clip."))
+    assert all(torch.equal(before[k], v) for k, v in load_file(str(b / "model.safetensors")).items()
+               if not k.startswith("model_clip."))
+    run = tmp_path / "frozen"
+    assert main([*args, "--out", str(run), "--init", str(swapped), "--set", "freeze_text=true",
+                 "--lr", "1e-2"]) == 0
+    model, _, meta = load_pretrained(run / "step_0000002")
+    assert model.config.freeze_text and meta["overrides"] == {"freeze_text": "true"}
+    after = load_file(str(run / "step_0000002" / "model.safetensors"))
+    clip = [k for k in after if k.startswith("model_clip.")]
+    assert clip and all(torch.equal(after[k], before[k]) for k in clip)
+    assert not all(torch.equal(after[k], before[k]) for k in after if k.startswith("embed_lang."))
+    # Sizes stay; a module the checkpoints lack is refused.
+    assert main([*args, "--out", str(tmp_path / "bad"), "--init", str(swapped),
+                 "--set", "n_layer=1"]) == 2
+    assert "differs from the config saved in" in capsys.readouterr().err
+    done = subprocess.run([sys.executable, str(script), str(b), str(a), "text_tower",
+                           str(tmp_path / "bad_swap")], capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and "no such module ['text_tower']" in done.stderr
 
 
 def test_arm_only_folder_trains_no_gripper_labels_and_refuses_an_empty_one(tmp_path, capsys):

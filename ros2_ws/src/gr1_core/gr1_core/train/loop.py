@@ -90,6 +90,10 @@ class TrainOptions:
     early: tuple[int, float] = (0, 0.0)
 
 
+# config fields a run started from --init may change with --set: none of them shapes a weight
+INIT_SETTABLE = frozenset({"dropout", "freeze_text", "freeze_vision"})
+
+
 def _early(dataset: WindowDataset, ticks: int, share: float, weights: list[float] | None,
            verbose: bool) -> list[float]:
     """--early: the windows that start in an episode's first `ticks` ticks make `share` of the
@@ -226,10 +230,14 @@ def train(opts: TrainOptions) -> Path:
     if opts.overrides:
         changed = config.with_overrides(dict(opts.overrides))
         # A resumed or initialised run keeps the config saved with its weights; repeating the
-        # --set it was started with is fine (re-running the same command with --resume).
-        if source and changed != config:
+        # --set it was started with is fine (re-running the same command with --resume). From
+        # --init, fields that change how the weights train but not their shapes may change
+        # (e.g. freeze_text=true, so an under-used text tower is not decayed into one point).
+        differs = sorted(f for f in changed.to_dict() if changed.to_dict()[f] != config.to_dict()[f])
+        if source and differs and (resume_dir or not set(differs) <= INIT_SETTABLE):
             raise ValueError(f"--set {' '.join(f'{k}={v}' for k, v in opts.overrides)} differs "
-                             f"from the config saved in {source}; a run's sizes cannot change")
+                             f"from the config saved in {source} in {differs}; a run's sizes "
+                             f"cannot change (from --init only {sorted(INIT_SETTABLE)} can)")
         config = changed
     weights = dict(opts.loss_weights)
     unknown = sorted(set(weights) - set(DEFAULT_WEIGHTS))
