@@ -5,6 +5,8 @@ For every task, embeds its held-out paraphrases with the checkpoint's own text t
 normalised vector the policy reads) and prints, per task, the highest cosine with that task's
 training paraphrases. A held-out paraphrase that sits at 1.0 with another task's phrasings is
 read as that task before the policy transformer sees it (docs/RESULTS.md, sixteenth run).
+First it prints the cosines between the tasks themselves (each the mean of its training
+paraphrases): two tasks near 1.0 are one instruction to the policy (seventeenth run).
 
   .venv/bin/python scripts/probe_instructions.py models/gr1-sim
   .venv/bin/python scripts/probe_instructions.py CKPT --tasks lift_red,stack_red_on_blue
@@ -41,6 +43,12 @@ def main() -> None:
     seen = [(t.name, s) for t in tasks for s in t.instructions]
     reference = embed([s for _, s in seen])  # (N, E), unit length
     width = max(len(t.name) for t in tasks)
+    means = torch.nn.functional.normalize(torch.stack(
+        [embed(list(t.instructions)).mean(0) for t in tasks]), dim=-1)
+    print(f"{'task (mean of its training paraphrases)':58s} " + " ".join(f"{t.name:>{width}s}" for t in tasks))
+    for task, row in zip(tasks, means @ means.T):
+        print(f"{task.name:58s} " + " ".join(f"{float(c):>{width}.2f}" for c in row))
+    print()
     print(f"{'held-out paraphrase':58s} " + " ".join(f"{t.name:>{width}s}" for t in tasks))
     for task in tasks:
         for text in task.held_out:
