@@ -27,6 +27,26 @@ def test_synth_demo_bag_round_trip(tmp_path, capsys):
     assert np.abs(commanded).max() > 0.2  # and there was motion to compare
 
 
+def test_synth_gripper_state_is_the_command_in_effect_before_the_expert_answers(tmp_path):
+    """A push closes the gripper at its first tick. The state at tick i is what the robot was
+    told before frame i (at tick 0: nothing, so open, as the runtime starts), and the label at
+    tick i is the expert's answer to frame i."""
+    from gr1_data.dataset_cli import main
+    from gr1_sim.expert import rollout
+    from gr1_sim.scene import PandaScene
+
+    assert main(["synth", "--out", str(tmp_path), "--tasks", "push_red_left", "--episodes", "1",
+                 "--static-px", "16", "--wrist-px", "16", "--no-progress"]) == 0
+    ep = load_episode(tmp_path / "push_red_left_seed0000")
+    expert = rollout(PandaScene(), get_task("push_red_left"), 0).gripper_open
+    assert not expert[0]  # the push closes at once
+    n = min(len(ep.gripper_open), len(expert))
+    assert ep.gripper_open[0]  # nothing commanded before the first frame
+    assert ep.gripper_open[1:n].tolist() == expert[: n - 1]
+    _, grip = relative_actions(ep.arm_state, ep.gripper_open)
+    assert grip[0] == -1.0  # the label at tick 0: close
+
+
 def test_unknown_task_is_explained(tmp_path, capsys):
     from gr1_data.dataset_cli import main
 

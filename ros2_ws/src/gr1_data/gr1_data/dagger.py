@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from gr1_core.data.bag_writer import EpisodeBagWriter
-from gr1_data.synth import PERIOD_NS, write_sensors
+from gr1_data.synth import COMMAND_DELAY_NS, PERIOD_NS, write_sensors
 
 CONTROL_RATE = 30.0
 
@@ -69,7 +69,7 @@ def record_dagger(scene, task, seed: int, runner, out: Path, static_px: int = 20
                 gripper_open = bool(action.gripper_open)
             w.policy_action(t, tick, action.arm, action.gripper_open_probability)
             w.twist(t, twist)
-            w.gripper(t, gripper_open, action.gripper_open_probability)
+            w.gripper(t + COMMAND_DELAY_NS, gripper_open, action.gripper_open_probability)
             scene.set_gripper(0.08 if gripper_open else 0.0)
             scene.step(twist, 1.0 / CONTROL_RATE)
             if after is None and task.success(start, SceneSnapshot.of(scene)):

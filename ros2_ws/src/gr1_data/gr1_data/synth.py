@@ -14,6 +14,12 @@ from tqdm import tqdm
 from gr1_core.data.bag_writer import EpisodeBagWriter
 
 PERIOD_NS = round(1e9 / 30.0)
+# The gripper command that answers observation i is logged half a tick after it, as on the live
+# graph (the expert publishes after it has seen the frame). Logged at the frame's own time, the
+# reader's "command in effect at tick i" was the answer to tick i itself: the gripper state
+# input ran one tick ahead of what the runtime feeds (its own last command), and a push's
+# close at tick 0 made every push start with the gripper shut, a start no policy ever sees.
+COMMAND_DELAY_NS = PERIOD_NS // 2
 
 
 def write_sensors(w: EpisodeBagWriter, t_ns: int, frames: dict[str, np.ndarray],
@@ -51,7 +57,7 @@ def record_demo(scene, task, seed: int, out: Path, static_px: int = 200, wrist_p
             t = i * PERIOD_NS
             write_sensors(w, t, r.frames[i], r.arm_state[i], names, r.joints[i])
             w.twist(t, r.twist[i])
-            w.gripper(t, r.gripper_open[i])
+            w.gripper(t + COMMAND_DELAY_NS, r.gripper_open[i])
             if push_mps > 0:
                 label = mapping.twist_to_action(r.twist[i], r.arm_state[i][3:])
                 w.policy_action(t, i, label, float(r.gripper_open[i]), key="expert_action")
