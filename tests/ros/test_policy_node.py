@@ -345,6 +345,19 @@ def test_configure_activate_rate_and_stamps(running):
     assert status[2].control_rate > 0.5 * RATE
     assert len(grippers) == 1 and grippers[0].command == GripperCommand.OPEN  # on change only
     np.testing.assert_allclose(action.arm_action, ARM_BIAS, atol=1e-5)
+    # The gripper state fed back is the command in effect (CALVIN), not the finger width,
+    # unless gripper_state_source says width.
+    import dataclasses
+
+    node = policy.node
+    assert node._episode_gripper is True
+    assert node._gripper_state(0.0) is True
+    cfg = node.cfg
+    try:
+        node.cfg = dataclasses.replace(cfg, gripper_state_source="width")
+        assert node._gripper_state(0.0) is False and node._gripper_state(0.08) is True
+    finally:
+        node.cfg = cfg
     assert action.limited  # 0.3 m/s requested in x, 0.15 m/s allowed
 
 

@@ -155,6 +155,11 @@ class PolicyParams:
     gripper_open_threshold: float = _p(
         0.07, "m", "The gripper counts as open when the finger width exceeds this.",
         min=0.0, max=0.2)
+    gripper_state_source: str = _p(
+        "command", "-", "The gripper state the model is fed: 'command', the last open/close this "
+        "node sent in the episode (the finger width until it has sent one), as CALVIN and the "
+        "training bags define it; or 'width', the finger width against gripper_open_threshold "
+        "(lags the command by the fingers' travel).", choices=("command", "width"))
     max_input_age: float = _p(
         0.2, "s", "A camera frame, joint state or pose older than this (header stamp vs now) is "
         "stale: the node commands zero motion.", min=0.001, max=10.0)

@@ -74,6 +74,8 @@ class PolicyNode(LifecycleNode):
         self._gripper_open: bool | None = None
         self._gripper_prob = float("nan")
         self._last_gripper_sent: bool | None = None
+        # The command in effect this episode, fed back as the gripper state (gripper_state_source)
+        self._episode_gripper: bool | None = None
         self._last_job_key: tuple | None = None
         self._inference_time = 0.0
         self._step_latency = 0.0
@@ -267,6 +269,14 @@ class PolicyNode(LifecycleNode):
             self._servo = None
         self.get_logger().info(f"{why}: zero motion commanded")
 
+    def _gripper_state(self, width: float) -> bool:
+        """Open? The command in effect this episode (gripper_state_source 'command', once one
+        is in effect), else the measured finger width."""
+        cfg = self.cfg
+        if cfg.gripper_state_source == "command" and self._episode_gripper is not None:
+            return self._episode_gripper
+        return bool(width > cfg.gripper_open_threshold)
+
     def _set_idle(self, reason: str) -> None:
         self.state = messages.PolicyStatus.STATE_IDLE
         self.reasons = [reason]
@@ -276,6 +286,7 @@ class PolicyNode(LifecycleNode):
     def _new_episode(self) -> None:
         self._episode += 1
         self._episode_start = _sec(self.get_clock().now())
+        self._episode_gripper = None
         self._fresh_results = 0
         self._held = None
         self._step = 0
@@ -377,7 +388,7 @@ class PolicyNode(LifecycleNode):
                 job = Job(self._episode, self._instruction or "", Observation(
                     rgb_static=inputs.rgb_static, rgb_wrist=inputs.rgb_wrist,
                     arm_state=inputs.arm_state.copy(),
-                    gripper_open=bool(inputs.gripper_width > cfg.gripper_open_threshold),
+                    gripper_open=self._gripper_state(inputs.gripper_width),
                     stamp=min(key)), input_stamp=min(key))
                 if cfg.inference_mode == "sync":
                     result = worker.run_sync(job)
@@ -422,11 +433,12 @@ class PolicyNode(LifecycleNode):
         if not cfg.dry_run:
             self._twist_pub.publish(messages.twist_stamped(commanded, stamp, cfg.twist_frame_id))
         t_pub = time.perf_counter()
-        if (not cfg.dry_run and not reasons and self._gripper_open is not None
-                and self._gripper_open != self._last_gripper_sent):
-            self._gripper_pub.publish(messages.gripper_command(
-                self._gripper_open, self._gripper_prob, stamp, cfg.gripper))
-            self._last_gripper_sent = self._gripper_open
+        if not cfg.dry_run and not reasons and self._gripper_open is not None:
+            if self._gripper_open != self._last_gripper_sent:
+                self._gripper_pub.publish(messages.gripper_command(
+                    self._gripper_open, self._gripper_prob, stamp, cfg.gripper))
+                self._last_gripper_sent = self._gripper_open
+            self._episode_gripper = self._gripper_open
         self._action_pub.publish(messages.policy_action(
             stamp, cfg.twist_frame_id, self._step, arm_used, self._gripper_prob, requested,
             commanded, filtered.limited or not ok, self._inference_time))
