@@ -232,8 +232,9 @@ def train(opts: TrainOptions) -> Path:
         # A resumed or initialised run keeps the config saved with its weights; repeating the
         # --set it was started with is fine (re-running the same command with --resume). From
         # --init, fields that change how the weights train but not their shapes may change
-        # (e.g. freeze_text=true, so an under-used text tower is not decayed into one point).
-        differs = sorted(f for f in changed.to_dict() if changed.to_dict()[f] != config.to_dict()[f])
+        # (e.g. freeze_text=true, so a text tower trained on is not pulled onto one line).
+        new, old = changed.to_dict(), config.to_dict()
+        differs = sorted(f for f in new if new[f] != old[f])
         if source and differs and (resume_dir or not set(differs) <= INIT_SETTABLE):
             raise ValueError(f"--set {' '.join(f'{k}={v}' for k, v in opts.overrides)} differs "
                              f"from the config saved in {source} in {differs}; a run's sizes "
