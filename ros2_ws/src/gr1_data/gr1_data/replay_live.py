@@ -167,7 +167,10 @@ def run_live(ep: Episode, checkpoint: str, backend: str, instruction: str, log_d
                       params_files=[package_config("gr1_policy", "policy.yaml")],
                       overrides={"checkpoint": str(checkpoint), "backend": backend,
                                  "use_sim_time": True, "inference_mode": "sync",
-                                 "control_rate": 4 * rate}, env=env)
+                                 "control_rate": 4 * rate,
+                                 # the robot is a recording that the node's gripper commands do
+                                 # not move: its state is the recorded one, sent as the width
+                                 "gripper_state_source": "width"}, env=env)
     context = Context()
     rclpy.init(context=context)
     r = None
