@@ -43,8 +43,9 @@ def main() -> None:
     seen = [(t.name, s) for t in tasks for s in t.instructions]
     reference = embed([s for _, s in seen])  # (N, E), unit length
     width = max(len(t.name) for t in tasks)
-    means = torch.nn.functional.normalize(torch.stack(
-        [embed(list(t.instructions)).mean(0) for t in tasks]), dim=-1)
+    means = torch.nn.functional.normalize(torch.stack(  # each task's rows of `reference`
+        [reference[[i for i, (name, _) in enumerate(seen) if name == t.name]].mean(0)
+         for t in tasks]), dim=-1)
     print(f"{'task (mean of its training paraphrases)':58s} " + " ".join(f"{t.name:>{width}s}" for t in tasks))
     for task, row in zip(tasks, means @ means.T):
         print(f"{task.name:58s} " + " ".join(f"{float(c):>{width}.2f}" for c in row))

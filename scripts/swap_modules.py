@@ -26,26 +26,30 @@ def main() -> int:
     args = ap.parse_args()
 
     from gr1_core.checkpoint import load_pretrained, save_pretrained
+    from gr1_core.train.loop import INIT_SETTABLE, select_modules
 
     base, processors, meta = load_pretrained(args.base)
     donor, _, _ = load_pretrained(args.donor)
-    names = [m.strip() for m in args.modules.split(",") if m.strip()]
-    known = sorted({k.split(".")[0] for k in base.state_dict()})
-    bad = [n for n in names if n not in known]
-    if bad or not names:
-        print(f"swap_modules: no such module {bad or names}; known: {known}", file=sys.stderr)
+    names = tuple(m.strip() for m in args.modules.split(",") if m.strip())
+    if not names:
+        print(f"swap_modules: no module named in {args.modules!r}", file=sys.stderr)
         return 2
-    if base.config.to_dict() != {**donor.config.to_dict(), "freeze_text": base.config.freeze_text,
-                                 "freeze_vision": base.config.freeze_vision,
-                                 "dropout": base.config.dropout}:
+    try:
+        taken = select_modules(base, donor.state_dict(), names, what="swap_modules:")
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    # Fields that shape no weight (INIT_SETTABLE) may differ; BASE's are kept.
+    sizes = [{k: v for k, v in m.config.to_dict().items() if k not in INIT_SETTABLE}
+             for m in (base, donor)]
+    if sizes[0] != sizes[1]:
         print(f"swap_modules: {args.base} and {args.donor} differ in size; modules cannot move",
               file=sys.stderr)
         return 2
-    taken = {k: v for k, v in donor.state_dict().items() if k.split(".")[0] in names}
     state = base.state_dict()
     state.update(taken)
     base.load_state_dict(state)
-    meta = {**meta, "swapped": {"base": args.base, "donor": args.donor, "modules": names}}
+    meta = {**meta, "swapped": {"base": args.base, "donor": args.donor, "modules": list(names)}}
     save_pretrained(base, processors, args.out, meta=meta)
     print(f"{args.out}: {args.base} with {', '.join(names)} ({len(taken)} tensors) from {args.donor}")
     return 0

@@ -434,13 +434,14 @@ def _validate(model: GR1, val_set: WindowDataset, config: GR1Config, opts: Train
         w.writerow([step, *[v / max(n, 1) for v in sums.values()]])
 
 
-def select_modules(model: GR1, weights: dict[str, torch.Tensor],
-                   names: tuple[str, ...]) -> dict[str, torch.Tensor]:
-    """The entries of `weights` under the model's top-level modules `names`."""
+def select_modules(model: GR1, weights: dict[str, torch.Tensor], names: tuple[str, ...],
+                   what: str = "--init-modules") -> dict[str, torch.Tensor]:
+    """The entries of `weights` under the model's top-level modules `names`; `what` names the
+    caller in the error for an unknown name."""
     known = sorted({k.split(".")[0] for k in model.state_dict()})
     bad = [n for n in names if n not in known]
     if bad:
-        raise ValueError(f"--init-modules {','.join(bad)}: no such module; known: {known}")
+        raise ValueError(f"{what} {','.join(bad)}: no such module {bad}; known: {known}")
     return {k: v for k, v in weights.items() if k.split(".")[0] in names}
 
 
