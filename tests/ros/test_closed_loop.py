@@ -86,6 +86,10 @@ class Operator:
         with self.lock:
             return min(self.poses, key=lambda tp: abs(tp[0] - t))[1]
 
+    def poses_between(self, t0: float, t1: float) -> list[np.ndarray]:
+        with self.lock:
+            return [p for t, p in self.poses if t0 <= t <= t1]
+
     def close(self) -> None:
         self._running = False
         self._thread.join(timeout=2.0)
@@ -168,11 +172,19 @@ def test_closed_loop_rate_direction_and_stale_stop(tmp_path: Path, ros_context) 
             f"median stamp age {np.median(ages):.3f} s (max {max(ages):.3f} s): twists must be "
             f"stamped when sent")
 
-        # 2. the end effector moves the way the policy commands
+        # 2. the end effector moves the way the policy commands. The poses come from inside the
+        # window, so a pose stream that stopped cannot pass for an arm that stood still.
         commanded = sum(lin for _, _, lin in window) / CONTROL_RATE  # integrated [m]
-        moved = operator.pose_at(t1_wall) - operator.pose_at(t0_wall)
+        poses = operator.poses_between(t0_wall, t1_wall)
+        logs = "\n".join(f"--- {n.name}\n{n.log_tail()}" for n in nodes)
+        assert len(poses) >= 20, (
+            f"only {len(poses)} end-effector poses arrived in {t1_wall - t0_wall:.1f} s "
+            f"(the bridge publishes at 100 Hz)\n{logs}")
+        moved = poses[-1] - poses[0]
+        assert np.linalg.norm(moved) > 0.01, (
+            f"end effector barely moved ({moved}) while the policy commanded {commanded} m "
+            f"({len(window)} twists); the bridge's log says why it refused them, if it did:\n{logs}")
         cosine = float(commanded @ moved / (np.linalg.norm(commanded) * np.linalg.norm(moved)))
-        assert np.linalg.norm(moved) > 0.01, f"end effector barely moved: {moved}"
         assert cosine > 0.95, f"moved {moved} for commanded {commanded}: cosine {cosine:.3f}"
 
         # 3. a stale command stops the arm: kill the policy without a goodbye twist

@@ -10,7 +10,10 @@ JSON on the latched `~/episode` (std_msgs/String).
 
 Threads: physics runs in its own thread against the wall clock; cameras render in another
 (with their own MjData and GL context), so slow software rendering never stalls the arm; the
-executor that spins this node only handles the incoming commands and the reset service.
+executor that spins this node only handles the incoming commands and the services. It is
+single-threaded: rclpy's MultiThreadedExecutor busy-waits while holding the GIL, which starved
+physics and rendering for up to 2 s with a policy node beside it (22 % of twists arrived older
+than Servo's 0.1 s timeout and were refused).
 All stamps are the node clock's now() (wall time; no /clock, no sim time).
 """
 
@@ -26,7 +29,7 @@ import numpy as np
 import rclpy
 from geometry_msgs.msg import Pose, PoseArray, PoseStamped, TwistStamped
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -222,8 +225,11 @@ class BridgeNode(Node):
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         with self._lock:
             reason = self._gate.submit(twist, msg.header.frame_id, stamp, self._now())
+            first = reason is None and self._gate.accepted == 1
         if reason is not None:
             self._warn_throttled("twist", f"twist refused: {reason}")
+        elif first:  # the log then shows whether commands ever reached the arm
+            self.get_logger().info(f"first twist accepted (frame {msg.header.frame_id!r})")
 
     def _on_gripper(self, msg: GripperCommand) -> None:
         speed = msg.speed if msg.speed > 0.0 else self.p["gripper.default_speed"]
@@ -464,8 +470,11 @@ class BridgeNode(Node):
 
     def _log_rates(self) -> None:
         t = self.timing()
+        with self._lock:
+            accepted, refused = self._gate.accepted, self._gate.rejected
         text = (f"physics {t['physics_rate']:.1f} Hz, cameras {t['camera_rate']:.1f} Hz (render "
-                f"static {t['render_static_s'] * 1e3:.1f} ms, wrist {t['render_wrist_s'] * 1e3:.1f} ms)")
+                f"static {t['render_static_s'] * 1e3:.1f} ms, wrist {t['render_wrist_s'] * 1e3:.1f} ms), "
+                f"twists {accepted} accepted, {refused} refused so far")
         if t["camera_rate"] < 0.9 * self.p["camera_rate"]:
             self.get_logger().warning(f"{text}: below the requested {self.p['camera_rate']:.0f} Hz; "
                                       "images go out as fast as they render")
@@ -484,7 +493,7 @@ class BridgeNode(Node):
 def main(args: list[str] | None = None) -> None:
     rclpy.init(args=args)
     node = None
-    executor = MultiThreadedExecutor(num_threads=2)
+    executor = SingleThreadedExecutor()
     try:
         node = BridgeNode()
         executor.add_node(node)

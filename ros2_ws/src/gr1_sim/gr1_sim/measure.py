@@ -57,14 +57,14 @@ def measure_node(seconds: float) -> dict[str, float]:
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     import rclpy
     from rclpy.context import Context
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
 
     from gr1_sim.bridge_node import BridgeNode
 
     context = Context()
     rclpy.init(context=context)
     node = BridgeNode(context=context)
-    executor = MultiThreadedExecutor(num_threads=2, context=context)
+    executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     spinning = True
 
