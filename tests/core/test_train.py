@@ -20,7 +20,7 @@ from gr1_core.data.bag_writer import EpisodeBagWriter
 from gr1_core.data.dataset import WindowDataset
 from gr1_core.model.losses import GRIPPER_LABELLED
 from gr1_core.train.cli import main
-from gr1_core.train.loop import _drop_gripper_labels, _early, _mix
+from gr1_core.train.loop import _boost, _drop_gripper_labels, _mix
 
 PERIOD = 1_000_000_000 // 30
 
@@ -208,19 +208,45 @@ def test_early_windows_get_their_share_on_top_of_a_mix_and_bad_values_are_refuse
     # What the sampler draws from: 60 % at starts 0-2; the new folder keeps half of each part.
     ds = WindowDataset(tmp_path / "data", GR1Config.preset("test"), progress=False)
     mixed = _mix(ds, tmp_path / "data", (("new", 0.5),), verbose=False)
-    w = _early(ds, 3, 0.6, mixed, verbose=False)
+    w = _boost(ds, "early", 3, 0.6, mixed, verbose=False)
     early = [start < 3 for _, start in ds.index]
     new = [ds.episodes[e]["bag"].parent.name == "new" for e, _ in ds.index]
     assert sum(x for x, e in zip(w, early) if e) / sum(w) == pytest.approx(0.6)
     assert sum(x for x, e, n in zip(w, early, new) if e and n) / sum(
         x for x, e in zip(w, early) if e) == pytest.approx(0.5)
     for bad, message in (("0=0.3", "TICKS >= 1"), ("3=1.0", "0 < SHARE < 1"),
-                         ("500=0.3", "every window starts before tick 500")):
+                         ("500=0.3", "windows start before tick 500")):
         assert main([*args, "--out", str(tmp_path / "bad"), "--early", bad]) == 2, bad
         assert message in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([*args, "--out", str(tmp_path / "bad"), "--early", "three=0.3"])
     assert "--early" in capsys.readouterr().err
+
+
+def test_late_windows_get_their_share_after_the_early_ones(tmp_path, capsys):
+    args = two_folders(tmp_path, 4, "new")
+    assert main([*args, "--out", str(tmp_path / "run"), "--early", "3=0.3", "--late", "2=0.25"]) == 0
+    out = capsys.readouterr().out
+    assert "late: 10 windows are among their episode's last 2 windows" in out, out
+    assert load_pretrained(tmp_path / "run" / "step_0000002")[2]["late"] == [2, 0.25]
+    ds = WindowDataset(tmp_path / "data", GR1Config.preset("test"), progress=False)
+    w0 = _boost(ds, "early", 3, 0.3, None, verbose=False)
+    w = _boost(ds, "late", 2, 0.25, w0, verbose=False)
+    last = {e: max(s for f, s in ds.index if f == e) for e, _ in ds.index}
+    late = [start > last[e] - 2 for e, start in ds.index]
+    early = [start < 3 for _, start in ds.index]
+    assert 0 < sum(late) < len(late) and not any(a and b for a, b in zip(late, early))
+    assert sum(x for x, m in zip(w, late) if m) / sum(w) == pytest.approx(0.25)
+    # the early windows keep their proportion of what is not late
+
+    def early_of_rest(weights):
+        return sum(x for x, e in zip(weights, early) if e) / sum(
+            x for x, m in zip(weights, late) if not m)
+
+    assert early_of_rest(w) == pytest.approx(early_of_rest(w0))
+    for bad, message in (("2=0", "0 < SHARE < 1"), ("500=0.3", "windows are among their episode's last 500")):
+        assert main([*args, "--out", str(tmp_path / "bad"), "--late", bad]) == 2, bad
+        assert message in capsys.readouterr().err
 
 
 def test_init_may_freeze_the_text_tower_but_not_change_sizes_and_modules_can_be_swapped(

@@ -104,16 +104,24 @@ def main(argv: list[str] | None = None) -> int:
                         "tells the tasks apart (a push closes the gripper at once, a grasp "
                         "keeps it open), and drawn in proportion they are a few percent of the "
                         "labels, e.g. 15=0.3. finetune only (default: off)")
+    p.add_argument("--late", default=None, metavar="TICKS=SHARE",
+                   help="the same for each episode's last TICKS windows (by start tick), "
+                        "applied after --early: just after a release the open hand over the "
+                        "block looks like the moment before a grasp, and only the last ticks "
+                        "show the expert backing away, e.g. 35=0.1. finetune only (default: off)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     try:
         loss_weights = tuple((k, float(v)) for k, v in (_pair(x, "--loss-weight") for x in a.loss_weight))
         overrides = tuple(_pair(x, "--set") for x in a.overrides)
         mix = tuple((k, float(v)) for k, v in (_pair(x, "--mix") for x in a.mix))
-        early = (0, 0.0)
+        early = late = (0, 0.0)
         if a.early is not None:
             ticks, share = _pair(a.early, "--early")
             early = (int(ticks), float(share))
+        if a.late is not None:
+            ticks, share = _pair(a.late, "--late")
+            late = (int(ticks), float(share))
     except ValueError as exc:
         p.error(str(exc))
     opts = TrainOptions(
@@ -126,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         val_data=a.val_data, shift=a.shift, mix=mix,
         arm_only=tuple(a.arm_only), state_norm=a.state_norm,
         init_modules=tuple(m.strip() for m in a.init_modules.split(",") if m.strip()),
-        camera_dropout=a.camera_dropout, instruction_noise=a.instruction_noise, early=early)
+        camera_dropout=a.camera_dropout, instruction_noise=a.instruction_noise, early=early,
+        late=late)
     try:
         last = train(opts)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # ConfigError is a ValueError

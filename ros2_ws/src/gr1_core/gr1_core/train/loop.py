@@ -88,26 +88,39 @@ class TrainOptions:
     # (ticks, share): windows starting in an episode's first `ticks` ticks make `share` of the
     # draws, on top of any mix; (0, 0.0): off
     early: tuple[int, float] = (0, 0.0)
+    # (ticks, share): the same for an episode's last `ticks` windows (by start tick), applied
+    # after `early`; (0, 0.0): off
+    late: tuple[int, float] = (0, 0.0)
 
 
 # config fields a run started from --init may change with --set: none of them shapes a weight
 INIT_SETTABLE = frozenset({"dropout", "freeze_text", "freeze_vision"})
 
 
-def _early(dataset: WindowDataset, ticks: int, share: float, weights: list[float] | None,
-           verbose: bool) -> list[float]:
-    """--early: the windows that start in an episode's first `ticks` ticks make `share` of the
-    draws. There the scene says nothing yet about the task (the hand has not moved), so the
-    instruction alone decides, e.g. whether the gripper closes for a push or stays open for a
-    grasp; drawn in proportion, these windows are a few percent of the labels."""
-    members = [start < ticks for _, start in dataset.index]
+def _boost(dataset: WindowDataset, part: str, ticks: int, share: float,
+           weights: list[float] | None, verbose: bool) -> list[float]:
+    """--early / --late: the windows that start in an episode's first (last) `ticks` ticks make
+    `share` of the draws. At the start the scene says nothing yet about the task (the hand has
+    not moved), so the instruction alone decides, e.g. whether the gripper closes for a push or
+    stays open for a grasp. At the end the hand has just let go over the block, which looks like
+    the moment before a grasp; only there does the expert back away. Drawn in proportion, either
+    is a few percent of the labels."""
+    if part == "early":
+        members = [start < ticks for _, start in dataset.index]
+        where = f"start before tick {ticks}"
+    else:  # a window needs ticks after its start, so count back from the last start
+        last: dict[int, int] = {}
+        for e, start in dataset.index:
+            last[e] = max(last.get(e, start), start)
+        members = [start > last[e] - ticks for e, start in dataset.index]
+        where = f"are among their episode's last {ticks} windows"
     n = sum(members)
     if n == len(members):
-        raise ValueError(f"--early {ticks}={share}: every window starts before tick {ticks}, so "
-                         "nothing is left to draw the rest from; use fewer ticks")
+        raise ValueError(f"--{part} {ticks}={share}: all {n} windows {where}, so nothing is left "
+                         "to draw the rest from; use fewer ticks")
     out = boost_share(weights or [1.0] * len(members), members, share)
     if verbose:
-        print(f"early: {n} windows start before tick {ticks} ({n / len(members):.1%} of them), "
+        print(f"{part}: {n} windows {where} ({n / len(members):.1%} of them), "
               f"{share:.1%} of the draws")
     return out
 
@@ -199,11 +212,12 @@ def train(opts: TrainOptions) -> Path:
         raise ValueError(f"--camera-dropout must be in [0, 1), got {opts.camera_dropout}")
     if opts.camera_dropout and opts.mode != "finetune":
         raise ValueError("--camera-dropout leaves the arm state to act on: it needs --mode finetune")
-    if opts.early != (0, 0.0) and not (opts.early[0] >= 1 and 0.0 < opts.early[1] < 1.0):
-        raise ValueError(f"--early wants TICKS >= 1 and 0 < SHARE < 1, got "
-                         f"{opts.early[0]}={opts.early[1]}")
-    if opts.early[0] and opts.mode != "finetune":
-        raise ValueError("--early applies to fine-tuning (action labels) only")
+    for part in ("early", "late"):
+        ticks, share = getattr(opts, part)
+        if (ticks, share) != (0, 0.0) and not (ticks >= 1 and 0.0 < share < 1.0):
+            raise ValueError(f"--{part} wants TICKS >= 1 and 0 < SHARE < 1, got {ticks}={share}")
+        if ticks and opts.mode != "finetune":
+            raise ValueError(f"--{part} applies to fine-tuning (action labels) only")
     if not 0.0 <= opts.instruction_noise < 1.0:
         raise ValueError(f"--instruction-noise must be in [0, 1), got {opts.instruction_noise}")
     for name in ("steps", "batch_size", "save_every"):
@@ -307,8 +321,10 @@ def train(opts: TrainOptions) -> Path:
         if ds is not None:
             ds.state = processors.state
     draw_weights = _mix(dataset, data_root, opts.mix, verbose=rank == 0) if opts.mix else None
-    if opts.early[0]:
-        draw_weights = _early(dataset, *opts.early, draw_weights, verbose=rank == 0)
+    for part in ("early", "late"):
+        if getattr(opts, part)[0]:
+            draw_weights = _boost(dataset, part, *getattr(opts, part), draw_weights,
+                                  verbose=rank == 0)
     _drop_gripper_labels(dataset, data_root, opts.arm_only, verbose=rank == 0)
     sampler = EpochSampler(len(dataset), opts.seed, rank=rank, world=world, weights=draw_weights)
     # The loader's generator seeds its workers; without one it would draw from the global RNG,
@@ -454,7 +470,8 @@ def _save(model: GR1, processors: Processors, out: Path, step: int, optim, sched
             "shift": opts.shift, "mix": dict(opts.mix),
             "arm_only": list(opts.arm_only), "state_norm": opts.state_norm,
             "init_modules": list(opts.init_modules), "camera_dropout": opts.camera_dropout,
-            "instruction_noise": opts.instruction_noise, "early": list(opts.early)}
+            "instruction_noise": opts.instruction_noise, "early": list(opts.early),
+            "late": list(opts.late)}
     save_pretrained(model, processors, path, meta=meta)
     torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step,
                 "torch_rng": torch.get_rng_state(), **position}, path / STATE_FILE)
