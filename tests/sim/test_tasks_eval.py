@@ -37,6 +37,15 @@ def test_checkpoint_that_only_rises_fails_to_lift(rising_checkpoint, tmp_path, c
     assert "0.0% over 1 episodes" in capsys.readouterr().out
     assert main(["--checkpoint", str(tmp_path / "missing"), "--no-progress"]) == 2
 
+    # --precision reaches the backend: bf16 runs and is named; fp16 on a CPU is refused
+    short = ["--checkpoint", str(rising_checkpoint), "--tasks", "lift_red", "--episodes", "1",
+             "--static-px", "16", "--wrist-px", "16", "--max-seconds", "0.2", "--no-progress"]
+    capsys.readouterr()
+    assert main([*short, "--precision", "bf16"]) == 0
+    assert f"{rising_checkpoint} (torch, bf16)" in capsys.readouterr().out
+    assert main([*short, "--precision", "fp16"]) == 2
+    assert "fp16" in capsys.readouterr().err
+
     # Two worker processes give the episodes a single process gives, in the same order.
     args = ["--checkpoint", str(rising_checkpoint), "--tasks", "lift_red,push_red_left", "--episodes", "2",
             "--static-px", "16", "--wrist-px", "16", "--max-seconds", "0.3", "--no-progress"]

@@ -106,14 +106,15 @@ def summarise(episodes_out: list[dict], held_out: bool) -> dict:
     }
 
 
-def _policy_factory(checkpoint: str | None, backend: str) -> Callable:
+def _policy_factory(checkpoint: str | None, backend: str, precision: str = "auto") -> Callable:
     if checkpoint is None:
         from gr1_sim.expert import ExpertPolicy
 
         return ExpertPolicy
     from gr1_core.runtime.runner import PolicyRunner
 
-    runner = PolicyRunner.from_pretrained(checkpoint, backend)
+    runner = PolicyRunner.from_pretrained(checkpoint, backend,
+                                          precision=None if precision == "auto" else precision)
     return lambda scene, task: runner
 
 
@@ -123,8 +124,9 @@ _WORKER: dict = {}  # per evaluation process: its policy factory and scene, made
 def _worker(args: tuple) -> dict:
     """One episode in an evaluation process, which loads its policy and builds its scene once and
     runs one intra-op thread (the processes share the cores; more threads per process only spin)."""
-    checkpoint, backend, (name, seed), held_out, static_px, wrist_px, max_seconds, offset = args
-    if _WORKER.get("key") != (checkpoint, backend):
+    (checkpoint, backend, precision, (name, seed), held_out, static_px, wrist_px, max_seconds,
+     offset) = args
+    if _WORKER.get("key") != (checkpoint, backend, precision):
         import atexit
 
         import torch
@@ -135,7 +137,8 @@ def _worker(args: tuple) -> dict:
         if "scene" not in _WORKER:
             _WORKER["scene"] = PandaScene(seed)
             atexit.register(_WORKER["scene"].close)
-        _WORKER.update(key=(checkpoint, backend), factory=_policy_factory(checkpoint, backend))
+        _WORKER.update(key=(checkpoint, backend, precision),
+                       factory=_policy_factory(checkpoint, backend, precision))
     from gr1_sim.tasks import get_task
 
     scene, task = _WORKER["scene"], get_task(name)
@@ -146,14 +149,15 @@ def _worker(args: tuple) -> dict:
 def evaluate_parallel(checkpoint: str | None, backend: str, tasks: list[str], episodes: int,
                       seed0: int = 1000, held_out: bool = False, static_px: int = 200,
                       wrist_px: int = 84, max_seconds: float = 15.0, workers: int = 2,
-                      progress: bool = True, start_offset_m: float = 0.0) -> dict:
+                      progress: bool = True, start_offset_m: float = 0.0,
+                      precision: str = "auto") -> dict:
     """evaluate() over `workers` processes (checkpoint None: the scripted expert). Episodes are
     dealt out one at a time, so the report is the same as a single process gives."""
     import multiprocessing as mp
 
     jobs = _jobs(tasks, episodes, seed0)
-    args = [(checkpoint, backend, job, held_out, static_px, wrist_px, max_seconds, start_offset_m)
-            for job in jobs]
+    args = [(checkpoint, backend, precision, job, held_out, static_px, wrist_px, max_seconds,
+             start_offset_m) for job in jobs]
     with mp.get_context("spawn").Pool(workers) as pool:
         results = list(tqdm(pool.imap(_worker, args), total=len(args), desc="evaluating",
                             unit="episode", disable=not progress))
@@ -167,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     who.add_argument("--checkpoint", help="checkpoint directory (gr1-ros format)")
     who.add_argument("--expert", action="store_true", help="evaluate the scripted expert")
     p.add_argument("--backend", default="torch", help="torch, onnxruntime, ... (see gr1-replay)")
+    p.add_argument("--precision", default="auto",
+                   help="the backend's numeric precision: auto (its default), fp32, bf16, fp16, "
+                        "int8; rounding can change closed-loop success, so compare with fp32 on "
+                        "the same seeds (not --live: there it is the node's parameter)")
     p.add_argument("--tasks", default="all", help="comma-separated task names, or all")
     p.add_argument("--episodes", type=int, default=3, help="episodes (seeds) per task")
     p.add_argument("--seed", type=int, default=1000,
@@ -198,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.live:
         if a.start_offset:
             p.error("--start-offset is for the pure simulator, not --live")
+        if a.precision != "auto":
+            p.error("--precision is for the pure simulator; with --live the policy node's "
+                    "precision parameter applies")
         return _main_live(a, tasks)
     try:
         for name in tasks:
@@ -207,9 +218,10 @@ def main(argv: list[str] | None = None) -> int:
             report = evaluate_parallel(checkpoint, a.backend, tasks, a.episodes, a.seed,
                                        a.held_out, a.static_px, a.wrist_px, a.max_seconds,
                                        a.workers, progress=not a.no_progress,
-                                       start_offset_m=a.start_offset)
+                                       start_offset_m=a.start_offset, precision=a.precision)
         else:
-            report = evaluate(_policy_factory(checkpoint, a.backend), tasks, a.episodes, a.seed,
+            report = evaluate(_policy_factory(checkpoint, a.backend, a.precision), tasks,
+                              a.episodes, a.seed,
                               a.held_out, a.static_px, a.wrist_px, a.max_seconds,
                               progress=not a.no_progress, start_offset_m=a.start_offset)
     except (KeyError, ValueError, FileNotFoundError) as exc:
@@ -217,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gr1-eval: error: {msg}", file=sys.stderr)
         return 2
     except Exception as exc:
-        if type(exc).__name__ == "CheckpointError":
+        if type(exc).__name__ in ("CheckpointError", "BackendError"):
             print(f"gr1-eval: error: {exc}", file=sys.stderr)
             return 2
         raise
@@ -227,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{family:12s} {rate:6.1%}")
     print(f"{'all':12s} {report['success_rate']:6.1%} over {len(report['episodes'])} episodes"
           f"{' (held-out instructions)' if a.held_out else ''}")
-    who = "scripted expert" if a.expert else f"{a.checkpoint} ({a.backend})"
+    who = "scripted expert" if a.expert else (
+        f"{a.checkpoint} ({a.backend}{'' if a.precision == 'auto' else ', ' + a.precision})")
     words = "held-out" if a.held_out else "training"
     table = results_table([{**e, "seconds": e["ticks"] / CONTROL_RATE} for e in report["episodes"]],
                           f"Closed-loop evaluation: {who}")
