@@ -113,8 +113,7 @@ def _policy_factory(checkpoint: str | None, backend: str, precision: str = "auto
         return ExpertPolicy
     from gr1_core.runtime.runner import PolicyRunner
 
-    runner = PolicyRunner.from_pretrained(checkpoint, backend,
-                                          precision=None if precision == "auto" else precision)
+    runner = PolicyRunner.from_pretrained(checkpoint, backend, precision)
     return lambda scene, task: runner
 
 

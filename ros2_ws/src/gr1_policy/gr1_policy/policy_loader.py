@@ -53,7 +53,7 @@ def load_policy(cfg: PolicyParams) -> LoadedPolicy:
 
         runner = PolicyRunner.from_pretrained(
             path, backend=cfg.backend,
-            precision=None if cfg.precision == "auto" else cfg.precision,
+            precision=cfg.precision,
             device=cfg.device, num_threads=cfg.num_threads or None,
             video=cfg.publish_predicted_frames)
     except PolicyLoadError:

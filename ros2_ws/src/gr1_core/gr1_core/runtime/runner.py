@@ -93,7 +93,8 @@ class PolicyRunner:
         """Load a checkpoint directory and build ``backend`` at ``precision``.
 
         backend: torch | onnxruntime | onnxruntime-cuda | tensorrt. precision: fp32 | bf16 | int8
-        (torch), fp32 | int8 (onnxruntime), fp16 (tensorrt, default). Graph backends read
+        (torch), fp32 | int8 (onnxruntime), fp16 (tensorrt, default); None or "auto" is the
+        backend's default. Graph backends read
         ``graph_dir`` (default ``PATH/onnx``); with ``export_missing`` the graphs are exported
         there first when absent (as ``gr1-export PATH`` would).
         """
@@ -101,7 +102,8 @@ class PolicyRunner:
 
         check_available(backend)  # say what to install before loading weights or exporting
         model, processors, _meta = load_pretrained(path)
-        precision = precision or DEFAULT_PRECISION.get(backend, "fp32")
+        if precision in (None, "auto"):
+            precision = DEFAULT_PRECISION.get(backend, "fp32")
         if backend == "torch":
             impl = make_backend(
                 "torch", model=model, precision=precision, device=device,

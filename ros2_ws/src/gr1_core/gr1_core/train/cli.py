@@ -24,6 +24,14 @@ def _pair(text: str, flag: str) -> tuple[str, str]:
     return name, value
 
 
+def _ticks_share(text: str | None, flag: str) -> tuple[int, float]:
+    """--early / --late TICKS=SHARE as (ticks, share); (0, 0.0) when not given."""
+    if text is None:
+        return (0, 0.0)
+    ticks, share = _pair(text, flag)
+    return int(ticks), float(share)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="gr1-train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -115,13 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         loss_weights = tuple((k, float(v)) for k, v in (_pair(x, "--loss-weight") for x in a.loss_weight))
         overrides = tuple(_pair(x, "--set") for x in a.overrides)
         mix = tuple((k, float(v)) for k, v in (_pair(x, "--mix") for x in a.mix))
-        early = late = (0, 0.0)
-        if a.early is not None:
-            ticks, share = _pair(a.early, "--early")
-            early = (int(ticks), float(share))
-        if a.late is not None:
-            ticks, share = _pair(a.late, "--late")
-            late = (int(ticks), float(share))
+        early, late = _ticks_share(a.early, "--early"), _ticks_share(a.late, "--late")
     except ValueError as exc:
         p.error(str(exc))
     opts = TrainOptions(

@@ -100,11 +100,11 @@ INIT_SETTABLE = frozenset({"dropout", "freeze_text", "freeze_vision"})
 def _boost(dataset: WindowDataset, part: str, ticks: int, share: float,
            weights: list[float] | None, verbose: bool) -> list[float]:
     """--early / --late: the windows that start in an episode's first `ticks` ticks (--late: its
-    last `ticks` windows) make `share` of the draws. At the start the scene says nothing yet about the task (the hand has
-    not moved), so the instruction alone decides, e.g. whether the gripper closes for a push or
-    stays open for a grasp. At the end the hand has just let go over the block, which looks like
-    the moment before a grasp; only there does the expert back away. Drawn in proportion, either
-    is a few percent of the labels."""
+    last `ticks` windows) make `share` of the draws. At the start the scene says nothing yet
+    about the task (the hand has not moved), so the instruction alone decides, e.g. whether the
+    gripper closes for a push or stays open for a grasp. At the end the hand has just let go
+    over the block, which looks like the moment before a grasp; only there does the expert back
+    away. Drawn in proportion, either is a few percent of the labels."""
     if part == "early":
         members = [start < ticks for _, start in dataset.index]
         where = f"start before tick {ticks}"
