@@ -29,11 +29,12 @@ def main() -> None:
     import torch
 
     from gr1_core.checkpoint import load_pretrained
-    from gr1_core.tokenizer import tokenize
+    from gr1_core.tokenizer import tokenizer_for
     from gr1_sim.tasks import get_task, task_names
 
     model, _, _ = load_pretrained(args.checkpoint)
     model.eval()
+    tokenize = tokenizer_for(model.config)
     tasks = [get_task(n) for n in task_names(args.tasks)]
 
     def embed(texts: list[str]) -> torch.Tensor:

@@ -147,6 +147,7 @@ def test_data_fraction_keeps_every_task():
     (["--set", "n_layer=two"], "n_layer='two': expected a int"),
     (["--set", "layers=2"], "unknown config field 'layers'"),
     (["--shift", "16"], "shift 16 px must be in 0..15 for 32x32 images"),
+    (["--paraphrases", "nowhere.json"], "paraphrase file nowhere.json does not exist"),
 ])
 def test_bad_training_options_quote_the_value(data, tmp_path, capsys, args, message):
     with pytest.raises(SystemExit) if "NAME=VALUE" in message else nullcontext():
@@ -297,3 +298,37 @@ def test_arm_only_folder_trains_no_gripper_labels_and_refuses_an_empty_one(tmp_p
     flags = {(ds.episodes[e]["bag"].parent.name, float(ds[i][GRIPPER_LABELLED]))
              for i, (e, _) in enumerate(ds.index)}
     assert flags == {("own", 1.0), ("dagger", 0.0)}
+
+
+def test_paraphrases_must_cover_a_recorded_instruction_and_are_saved_in_the_meta(data, tmp_path,
+                                                                                 capsys):
+    import json
+
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps([["open the drawer", "pull the drawer open"]]))
+    args = ["--mode", "finetune", "--preset", "test", "--data", str(data), "--steps", "2",
+            "--batch-size", "2", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "a"), "--paraphrases", str(other)]) == 2
+    assert "none of the 2 recorded instructions is in a group, e.g. 'push left'" in capsys.readouterr().err
+    groups = tmp_path / "groups.json"
+    groups.write_text(json.dumps([["push left", "shove it left"], ["push right", "shove it right"]]))
+    assert main([*args, "--out", str(tmp_path / "b"), "--paraphrases", str(groups)]) == 0
+    assert "paraphrases: 2 of 2 recorded instructions have groups (4 wordings in all)" in capsys.readouterr().out
+    _, _, meta = load_pretrained(tmp_path / "b" / "step_0000002")
+    assert meta["paraphrases"] == str(groups)
+
+
+def test_instruction_noise_is_refused_for_a_pretrained_text_tower(data, tmp_path, capsys):
+    from gr1_core.checkpoint import save_pretrained
+    from gr1_core.model import GR1
+    from gr1_core.processors import Processors
+
+    config = GR1Config.preset("test").replace(
+        text_encoder="minilm", text_vocab_size=30522, text_width=32, text_layers=1, text_heads=2,
+        text_embed_dim=32)
+    save_pretrained(GR1(config), Processors.for_config(config), tmp_path / "m")
+    code = main(["--mode", "finetune", "--data", str(data), "--init", str(tmp_path / "m"),
+                 "--out", str(tmp_path / "o"), "--steps", "1", "--no-progress",
+                 "--instruction-noise", "0.2"])
+    assert code == 2
+    assert "this model's text tower is 'minilm'" in capsys.readouterr().err

@@ -2,7 +2,9 @@
 
     config.json         {"format": FORMAT, "model": GR1Config, "meta": {...}}
     model.safetensors   the full state dict, frozen encoders included (fp32, or fp16 / bf16
-                        when saved with `dtype=`; loading casts back to the model's fp32)
+                        when saved with `dtype=`; loading casts back to the model's fp32), except
+                        a frozen MiniLM text tower: its weights are the installed package's,
+                        checked by sha256 when read (90 MB that every such checkpoint shares)
     preprocessor.json   image and state processors
     postprocessor.json  action processor
 """
@@ -47,7 +49,9 @@ def save_pretrained(
         raise ValueError(f"dtype must be one of {sorted(STORAGE_DTYPES)} or None, got {dtype!r}")
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    external = _external_prefix(model.config)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()
+             if not (external and k.startswith(external))}
     if dtype is not None:
         state = {k: v.to(STORAGE_DTYPES[dtype]) if v.is_floating_point() else v
                  for k, v in state.items()}
@@ -96,16 +100,48 @@ def load_pretrained(
     path = _checked_dir(path)
     config, meta = load_config(path)
     processors = load_processors(path)
-    weights = path / WEIGHTS_FILE
+    state = read_weights(path, config)
+    model = GR1(config)
+    load_state_strict(model, state, str(path / WEIGHTS_FILE))
+    return model.to(device).eval(), processors, meta
+
+
+def read_weights(path: str | Path, config: GR1Config) -> dict[str, torch.Tensor]:
+    """The state dict of checkpoint directory `path`, on the CPU, with a frozen MiniLM text
+    tower filled in from the installed package when the file leaves it out."""
+    weights = Path(path) / WEIGHTS_FILE
     if not weights.is_file():
         raise CheckpointError(f"{weights} is missing; the checkpoint is incomplete")
     try:
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{weights} cannot be read (corrupt or truncated?): {e}") from e
+    external = _external_prefix(config)
+    if external and not any(k.startswith(external) for k in state):
+        from gr1_core.model.minilm_text import load_package_weights
+
+        try:
+            state.update(load_package_weights(external))
+        except (FileNotFoundError, ValueError) as e:
+            raise CheckpointError(f"{path}: its frozen MiniLM text tower cannot be read: {e}") from e
+    return state
+
+
+def new_model(config: GR1Config) -> GR1:
+    """A freshly initialised GR1 whose frozen MiniLM text tower, if it has one, already holds
+    the package's pre-trained weights (the ones its checkpoints will be read with)."""
     model = GR1(config)
-    load_state_strict(model, state, str(weights))
-    return model.to(device).eval(), processors, meta
+    external = _external_prefix(config)
+    if external:
+        from gr1_core.model.minilm_text import load_package_weights
+
+        model.load_state_dict(load_package_weights(external), strict=False)
+    return model
+
+
+def _external_prefix(config: GR1Config) -> str | None:
+    """State-dict prefix of the weights a checkpoint does not store: a frozen MiniLM tower."""
+    return "model_minilm." if config.text_encoder == "minilm" and config.freeze_text else None
 
 
 def load_state_strict(model: GR1, state: dict[str, torch.Tensor], source: str) -> None:

@@ -8,9 +8,9 @@ import sys
 
 import torch
 
-from gr1_core.checkpoint import save_pretrained
+from gr1_core.checkpoint import new_model, save_pretrained
 from gr1_core.config import PRESETS, ConfigError, GR1Config
-from gr1_core.model import GR1, count_parameters
+from gr1_core.model import count_parameters
 from gr1_core.processors import Processors
 
 
@@ -26,12 +26,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gr1-init: {e}", file=sys.stderr)
         return 2
     torch.manual_seed(args.seed)
-    model = GR1(config).eval()
+    model = new_model(config).eval()
     meta = {"source": "random init", "preset": args.preset, "seed": args.seed, "trained": False}
     path = save_pretrained(model, Processors.for_config(config), args.out, meta=meta)
     trainable, total = count_parameters(model)
     print(f"wrote {path}: preset {args.preset}, seed {args.seed}, "
-          f"{trainable:,} trainable / {total:,} parameters, random weights (untrained)")
+          f"{trainable:,} trainable / {total:,} parameters, random weights (untrained)"
+          + (", pre-trained MiniLM text tower" if config.text_encoder == "minilm" else ""))
     return 0
 
 

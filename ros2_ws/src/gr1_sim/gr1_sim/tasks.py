@@ -63,6 +63,10 @@ class Task:
     held_out: list[str]  # evaluation-only paraphrases
     _success: Callable[[SceneSnapshot, SceneSnapshot], bool] = field(repr=False)
     _feasible: Callable[[SceneSnapshot], bool] = field(repr=False, default=lambda s: True)
+    # More training wordings, for text augmentation only (gr1-train --paraphrases,
+    # scripts/sim_paraphrases.py): never drawn by the expert or the evaluation, and built from
+    # none of the held-out paraphrases' own words ("grab", "nudge", "tower", "carry", ...).
+    augment: list[str] = field(default_factory=list)
 
     def success(self, start: SceneSnapshot, now: SceneSnapshot) -> bool:
         return bool(self._success(start, now))
@@ -82,6 +86,9 @@ def _lift(c: str) -> Task:
         [f"lift the {c} block", f"pick up the {c} block", f"raise the {c} cube"],
         [f"grab the {c} block and hold it up"],
         lambda s0, s: s.blocks[c][2] - BLOCK_HALF_SIZE > LIFT_HEIGHT,
+        augment=[f"lift the {c} cube", f"pick up the {c} cube", f"raise the {c} block",
+                 f"pick the {c} block up", f"lift the {c} block off the table",
+                 f"pick the {c} cube off the table"],
     )
 
 
@@ -105,6 +112,10 @@ def _push(c: str, direction: str) -> Task:
          f"slide the {c} block {direction}wards"],
         [f"nudge the {c} cube towards the {direction}"],
         success, feasible,
+        augment=[f"push the {c} cube {direction}", f"push the {c} cube to the {direction}",
+                 f"slide the {c} cube to the {direction}", f"shove the {c} block {direction}",
+                 f"slide the {c} block to the {direction} side",
+                 f"push the {c} cube {direction}wards along the table"],
     )
 
 
@@ -120,6 +131,12 @@ def _stack(top: str, bottom: str) -> Task:
          f"place the {top} cube onto the {bottom} cube"],
         [f"build a tower with the {top} block above the {bottom} block"],
         success,
+        augment=[f"stack the {top} cube on the {bottom} cube",
+                 f"put the {top} cube on top of the {bottom} cube",
+                 f"place the {top} block onto the {bottom} block",
+                 f"set the {top} block on top of the {bottom} block",
+                 f"stack the {top} block onto the {bottom} one",
+                 f"lay the {top} cube on the {bottom} one"],
     )
 
 
@@ -136,6 +153,11 @@ def _place(c: str, zone: str) -> Task:
          f"place the {c} block in the {zone} area"],
         [f"carry the {c} cube over to the {zone} edge of the table"],
         success,
+        augment=[f"put the {c} cube on the {zone} side of the table",
+                 f"move the {c} cube to the {zone}", f"place the {c} cube in the {zone} area",
+                 f"set the {c} block down on the {zone} side",
+                 f"put the {c} block down in the {zone} area",
+                 f"drop the {c} cube off on the {zone} side of the table"],
     )
 
 

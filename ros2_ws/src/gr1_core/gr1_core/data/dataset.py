@@ -121,14 +121,16 @@ class WindowDataset(Dataset):
     is kept: its labels say how to recover, whatever the learner did.
     shift > 0 translates each window's frames by up to +-shift pixels (augment.random_shift), for
     training sets only. `state` is the checkpoint's state processor (raw poses by default), so
-    training sees the poses the runtime feeds.
+    training sees the poses the runtime feeds. `paraphrases` (data.paraphrases.read_groups) gives
+    each window an instruction drawn from its episode's group, for training sets only.
     """
 
     def __init__(self, data: str | Path | list[Path], config: GR1Config, mode: str = "finetune",
                  cache_dir: str | Path | None = None, topics: TopicMap | None = None,
                  rate: float = 30.0, stride: int = 1, keep_failures: bool = False,
                  progress: bool = True, shift: int = 0,
-                 state: StateProcessor | None = None) -> None:
+                 state: StateProcessor | None = None,
+                 paraphrases: dict[str, list[str]] | None = None) -> None:
         if mode not in ("finetune", "pretrain"):
             raise ValueError(f"mode must be 'finetune' or 'pretrain', got {mode!r}")
         bags = data if isinstance(data, list) else find_bags(data)
@@ -161,9 +163,12 @@ class WindowDataset(Dataset):
             self.episodes.append({"bag": Path(bag), "dir": entry, "meta": meta, "arrays": None,
                                   "gripper_labelled": True})
             self.index += [(ep_id, s) for s in window_starts(meta["ticks"], config.window, stride)]
-        from gr1_core.tokenizer import tokenize
+        from gr1_core.tokenizer import tokenizer_for
 
-        texts = sorted({e["meta"]["instruction"] for e in self.episodes})
+        tokenize = tokenizer_for(config)
+        recorded = {e["meta"]["instruction"] for e in self.episodes}
+        self._groups = {t: (paraphrases or {}).get(t, [t]) for t in recorded}
+        texts = sorted({t for group in self._groups.values() for t in group})
         self._tokens = {t: tokenize(t, config.text_context)[0] for t in texts}
 
     def __len__(self) -> int:
@@ -196,7 +201,9 @@ class WindowDataset(Dataset):
                 out[cam] = torch.from_numpy(np.ascontiguousarray(
                     random_shift(out[cam].numpy(), self.shift, rng)))
             out[cam] = self.image(out[cam])
-        out[INSTRUCTION_TOKENS] = torch.from_numpy(self._tokens[ep["meta"]["instruction"]])
+        group = self._groups[ep["meta"]["instruction"]]
+        text = group[int(torch.randint(len(group), ()))] if len(group) > 1 else group[0]
+        out[INSTRUCTION_TOKENS] = torch.from_numpy(self._tokens[text])
         if self.mode == "finetune":
             out[GRIPPER_LABELLED] = torch.tensor(float(ep["gripper_labelled"]))
         return out

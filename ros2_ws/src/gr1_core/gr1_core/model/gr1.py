@@ -23,6 +23,7 @@ from gr1_core.config import GR1Config
 from gr1_core.model.clip_text import CLIPTextTower
 from gr1_core.model.decoder import sincos_2d
 from gr1_core.model.gpt import GPT2Model
+from gr1_core.model.minilm_text import MiniLMTextTower
 from gr1_core.model.perceiver import PerceiverResampler
 from gr1_core.model.vit import Block, VisionTransformer
 
@@ -48,14 +49,19 @@ class GR1(nn.Module):
             c.vit_width, c.perceiver_depth, c.perceiver_dim_head, c.perceiver_heads,
             c.num_latents, c.perceiver_num_media_embeds, c.perceiver_ff_mult,
         )
-        self.model_clip = CLIPTextTower(
-            c.text_vocab_size, c.text_context, c.text_width, c.text_layers, c.text_heads,
-            c.text_embed_dim,
-        )
+        # One text tower, under the attribute its weights' layout is named for.
+        if c.text_encoder == "minilm":
+            self.model_minilm = MiniLMTextTower(c.text_vocab_size, c.text_width, c.text_layers,
+                                                c.text_heads)
+        else:
+            self.model_clip = CLIPTextTower(
+                c.text_vocab_size, c.text_context, c.text_width, c.text_layers, c.text_heads,
+                c.text_embed_dim,
+            )
         self.model_mae = VisionTransformer(
             c.image_size, c.patch_size, c.vit_width, c.vit_depth, c.vit_heads, c.vit_mlp_ratio
         )
-        self.model_clip.requires_grad_(not c.freeze_text)
+        self.text_tower.requires_grad_(not c.freeze_text)
         self.model_mae.requires_grad_(not c.freeze_vision)
 
         self.embed_arm_state = nn.Linear(c.arm_state_dim, h)
@@ -100,6 +106,10 @@ class GR1(nn.Module):
         self.register_buffer("causal_bias", causal, persistent=False)
 
     # ------------------------------------------------------------------ encoders
+    @property
+    def text_tower(self) -> nn.Module:
+        return self.model_minilm if self.config.text_encoder == "minilm" else self.model_clip
+
     def encode_frames(self, rgb: torch.Tensor) -> torch.Tensor:
         """rgb (N, 3, S, S) ImageNet-normalised -> tokens (N, K, D_img): latents, then CLS."""
         s = self.config.image_size
@@ -120,7 +130,7 @@ class GR1(nn.Module):
                 f"encode_text expects token ids of shape (B, <= {ctx}), got {tuple(token_ids.shape)}; "
                 f"tokenize with context_length={ctx}"
             )
-        feat = self.model_clip(token_ids)  # (B, E)
+        feat = self.text_tower(token_ids)  # (B, E)
         return feat / (feat.norm(dim=-1, keepdim=True) + 1e-6)
 
     # ------------------------------------------------------------------ policy

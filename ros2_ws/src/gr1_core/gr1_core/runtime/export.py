@@ -78,12 +78,12 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
 
 def example_inputs(config, rng: np.random.Generator, frames: int = 2, history: int | None = None):
     """Random inputs of every graph for ``config``: dict graph -> tuple of numpy arrays."""
-    from gr1_core.tokenizer import tokenize
+    from gr1_core.tokenizer import tokenizer_for
 
     s, t, k, d = config.image_size, config.window, config.tokens_per_frame, config.img_feat_dim
     n = config.window if history is None else history
     rgb = rng.standard_normal((frames, 3, s, s)).astype(np.float32)
-    ids = tokenize("push the blue block to the left", config.text_context)
+    ids = tokenizer_for(config)("push the blue block to the left", config.text_context)
     lang = rng.standard_normal((1, config.text_embed_dim)).astype(np.float32)
     lang /= np.linalg.norm(lang)
     arm = rng.standard_normal((1, t, 6)).astype(np.float32)

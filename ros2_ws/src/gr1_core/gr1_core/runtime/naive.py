@@ -17,7 +17,7 @@ import numpy as np
 from gr1_core.config import GR1Config
 from gr1_core.processors import Processors
 from gr1_core.runtime.backends import Backend
-from gr1_core.tokenizer import tokenize
+from gr1_core.tokenizer import tokenizer_for
 from gr1_core.types import Action, Observation
 
 
@@ -27,7 +27,7 @@ def naive_step(
     processors: Processors,
     instruction: str,
     observations: Sequence[Observation],
-    tokenizer: Callable[[str, int], np.ndarray] = tokenize,
+    tokenizer: Callable[[str, int], np.ndarray] | None = None,
 ) -> Action:
     """Action for the newest of ``observations`` (the last ``window`` are used), from scratch."""
     if not observations:
@@ -51,7 +51,7 @@ def naive_step(
         mask[0, i] = 1.0
     t1 = time.perf_counter()
     tokens = backend.encode_frames(np.concatenate((static, wrist)))  # (2T, K, D), one batch
-    lang = backend.encode_text(tokenizer(instruction, config.text_context))
+    lang = backend.encode_text((tokenizer or tokenizer_for(config))(instruction, config.text_context))
     t2 = time.perf_counter()
     arm_out, grip_out = backend.policy(lang, arm, grip, tokens[None, :t], tokens[None, t:], mask)
     t3 = time.perf_counter()
@@ -77,12 +77,12 @@ class NaiveRollout:
         backend: Backend,
         config: GR1Config,
         processors: Processors,
-        tokenizer: Callable[[str, int], np.ndarray] = tokenize,
+        tokenizer: Callable[[str, int], np.ndarray] | None = None,
     ) -> None:
         self.backend = backend
         self.config = config
         self.processors = processors
-        self.tokenizer = tokenizer
+        self.tokenizer = tokenizer or tokenizer_for(config)
         self.observations: deque[Observation] = deque(maxlen=config.window)
         self.instruction: str | None = None
 

@@ -33,7 +33,7 @@ from gr1_core.runtime.backends import (
 from gr1_core.runtime.history import TokenHistory
 from gr1_core.runtime.naive import NaiveRollout, naive_step
 from gr1_core.runtime.video import render_prediction
-from gr1_core.tokenizer import tokenize
+from gr1_core.tokenizer import tokenizer_for
 from gr1_core.types import Action, Observation
 
 TEXT_CACHE_SIZE = 64  # instructions whose feature is kept; a task suite has a few dozen
@@ -56,7 +56,7 @@ class PolicyRunner:
         backend: Backend,
         config: GR1Config,
         processors: Processors,
-        tokenizer: Callable[[str, int], np.ndarray] = tokenize,
+        tokenizer: Callable[[str, int], np.ndarray] | None = None,
         video: bool = False,
     ) -> None:
         if video and not hasattr(backend, "predict_video"):
@@ -65,7 +65,7 @@ class PolicyRunner:
         self.backend = backend
         self.config = config
         self.processors = processors
-        self.tokenizer = tokenizer
+        self.tokenizer = tokenizer or tokenizer_for(config)
         self.history = TokenHistory(config.window, config.tokens_per_frame, config.img_feat_dim)
         self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.text_cache_hits = 0

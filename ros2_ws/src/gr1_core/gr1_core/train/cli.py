@@ -106,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
                         "vocabulary token with chance P (0 <= P < 1), so a text tower trained "
                         "on a few paraphrases learns to rest on the words it knows; for "
                         "unseen phrasings (default 0: off)")
+    p.add_argument("--paraphrases", default=None, metavar="FILE",
+                   help="JSON list of paraphrase groups (lists of instructions that mean the "
+                        "same); each training window draws its instruction from its episode's "
+                        "group. Keep held-out wordings out of it. scripts/sim_paraphrases.py "
+                        "writes the simulator's (default: the recorded instruction)")
     p.add_argument("--early", default=None, metavar="TICKS=SHARE",
                    help="the windows that start in an episode's first TICKS ticks make SHARE "
                         "(0..1) of the draws, on top of any --mix: there only the instruction "
@@ -137,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         arm_only=tuple(a.arm_only), state_norm=a.state_norm,
         init_modules=tuple(m.strip() for m in a.init_modules.split(",") if m.strip()),
         camera_dropout=a.camera_dropout, instruction_noise=a.instruction_noise, early=early,
-        late=late)
+        late=late, paraphrases=a.paraphrases)
     try:
         last = train(opts)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # ConfigError is a ValueError

@@ -23,9 +23,16 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from gr1_core.checkpoint import load_config, load_processors, save_pretrained
+from gr1_core.checkpoint import (
+    load_config,
+    load_processors,
+    new_model,
+    read_weights,
+    save_pretrained,
+)
 from gr1_core.config import GR1Config
 from gr1_core.data.dataset import WindowDataset, find_bags
+from gr1_core.data.paraphrases import read_groups
 from gr1_core.data.topics import TopicMap
 from gr1_core.model.gr1 import GR1
 from gr1_core.model.losses import DEFAULT_WEIGHTS, gr1_losses
@@ -91,6 +98,9 @@ class TrainOptions:
     # (ticks, share): the same for an episode's last `ticks` windows (by start tick), applied
     # after `early`; (0, 0.0): off
     late: tuple[int, float] = (0, 0.0)
+    # JSON file of paraphrase groups (data.paraphrases): each training window draws its
+    # instruction from its episode's group; None: the recorded instruction
+    paraphrases: str | None = None
 
 
 # config fields a run started from --init may change with --set: none of them shapes a weight
@@ -220,6 +230,7 @@ def train(opts: TrainOptions) -> Path:
             raise ValueError(f"--{part} applies to fine-tuning (action labels) only")
     if not 0.0 <= opts.instruction_noise < 1.0:
         raise ValueError(f"--instruction-noise must be in [0, 1), got {opts.instruction_noise}")
+    groups = read_groups(opts.paraphrases) if opts.paraphrases else None
     for name in ("steps", "batch_size", "save_every"):
         if getattr(opts, name) <= 0:
             raise ValueError(f"{name} must be positive, got {getattr(opts, name)}")
@@ -259,15 +270,17 @@ def train(opts: TrainOptions) -> Path:
     if unknown:
         raise ValueError(f"unknown loss terms {unknown}; known: {sorted(DEFAULT_WEIGHTS)}")
     config = config.replace(video_only=opts.mode == "pretrain")
+    if opts.instruction_noise and config.text_encoder != "clip":
+        raise ValueError(f"--instruction-noise swaps CLIP BPE tokens of a tower trained from "
+                         f"scratch; this model's text tower is {config.text_encoder!r} (use "
+                         "--paraphrases for new wordings)")
     torch.manual_seed(opts.seed + rank)
     random.seed(opts.seed + rank)
     np.random.seed(opts.seed + rank)
-    model = GR1(config)
+    model = new_model(config)
     partial = bool(opts.init_modules) and not resume_dir  # a resumed run has all its weights
     if source:
-        from safetensors.torch import load_file
-
-        weights_in = load_file(str(source / "model.safetensors"))
+        weights_in = read_weights(source, load_config(source)[0])
         if partial:
             weights_in = select_modules(model, weights_in, opts.init_modules)
         missing, unexpected = model.load_state_dict(weights_in, strict=False)
@@ -304,7 +317,17 @@ def train(opts: TrainOptions) -> Path:
     common = dict(config=config, mode=opts.mode, cache_dir=cache_dir,
                   topics=TopicMap().remapped(list(opts.remap)), rate=opts.rate,
                   progress=opts.progress and rank == 0)
-    dataset = WindowDataset(train_bags, stride=opts.stride, shift=opts.shift, **common)
+    dataset = WindowDataset(train_bags, stride=opts.stride, shift=opts.shift, paraphrases=groups,
+                            **common)
+    if groups is not None:
+        recorded = {ep["meta"]["instruction"] for ep in dataset.episodes}
+        covered = recorded & set(groups)
+        if not covered:
+            raise ValueError(f"--paraphrases {opts.paraphrases}: none of the {len(recorded)} "
+                             f"recorded instructions is in a group, e.g. {sorted(recorded)[0]!r}")
+        if rank == 0:
+            print(f"paraphrases: {len(covered)} of {len(recorded)} recorded instructions have "
+                  f"groups ({len({w for t in covered for w in groups[t]})} wordings in all)")
     val_set = WindowDataset(val_bags, stride=max(opts.stride, config.window), **common) if val_bags else None
     if len(dataset) == 0:
         raise ValueError(f"no training windows in {opts.data} (all episodes failed or empty?)")
@@ -471,6 +494,7 @@ def _save(model: GR1, processors: Processors, out: Path, step: int, optim, sched
             "arm_only": list(opts.arm_only), "state_norm": opts.state_norm,
             "init_modules": list(opts.init_modules), "camera_dropout": opts.camera_dropout,
             "instruction_noise": opts.instruction_noise, "early": list(opts.early),
+            "paraphrases": opts.paraphrases or "",
             "late": list(opts.late)}
     save_pretrained(model, processors, path, meta=meta)
     torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step,

@@ -1,0 +1,62 @@
+"""scripts/switch_text_tower.py: a CLIP-tower policy re-based on the frozen MiniLM tower."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from gr1_core.checkpoint import load_pretrained
+from gr1_core.tokenizer import tokenizer_for
+from gr1_sim.tasks import get_task
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "switch_text_tower.py"
+TASKS = "lift_red,push_red_left,stack_red_on_blue"
+
+
+def _language_tokens(model, texts: list[str]) -> torch.Tensor:
+    ids = torch.from_numpy(tokenizer_for(model.config)(texts, model.config.text_context))
+    with torch.no_grad():
+        return model.embed_lang(model.encode_text(ids))
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_switched_policy_keeps_its_language_tokens_and_weights(rising_checkpoint, tmp_path):
+    out = tmp_path / "switched"
+    done = _run(str(rising_checkpoint), str(out), "--tasks", TASKS, "--ridge", "0")
+    assert done.returncode == 0, done.stderr
+    assert "9 training instructions, ridge 0.0" in done.stdout
+
+    old, _, _ = load_pretrained(rising_checkpoint)
+    new, _, meta = load_pretrained(out)
+    assert new.config.text_encoder == "minilm" and new.config.freeze_text
+    assert meta["text_tower_fit"]["max_relative_error"] < 1e-3
+    texts = [s for n in TASKS.split(",") for s in get_task(n).instructions]
+    before, after = _language_tokens(old, texts), _language_tokens(new, texts)
+    assert float(((after - before).norm(dim=1) / before.norm(dim=1)).max()) < 1e-3
+    # A held-out wording gets a token of its own, not one of the fitted ones.
+    unseen = _language_tokens(new, [get_task("lift_red").held_out[0]])
+    assert float((after - unseen).norm(dim=1).min()) > 1e-3
+
+    stored = load_file(str(out / "model.safetensors"))
+    assert not any(k.startswith(("model_clip.", "model_minilm.")) for k in stored)
+    old_state = old.state_dict()
+    for key, value in stored.items():
+        if not key.startswith("embed_lang."):
+            assert torch.equal(value, old_state[key]), key
+
+
+def test_switch_refuses_bad_arguments(rising_checkpoint, tmp_path):
+    done = _run(str(rising_checkpoint), str(tmp_path / "x"), "--ridge", "-1")
+    assert done.returncode == 2 and "--ridge must be >= 0, got -1.0" in done.stderr
+    first = tmp_path / "first"
+    assert _run(str(rising_checkpoint), str(first), "--tasks", TASKS).returncode == 0
+    again = _run(str(first), str(tmp_path / "again"))
+    assert again.returncode == 2 and "already has the 'minilm' text tower" in again.stderr
