@@ -10,6 +10,7 @@ paraphrases): two tasks near 1.0 are one instruction to the policy (seventeenth 
 
   .venv/bin/python scripts/probe_instructions.py models/gr1-sim
   .venv/bin/python scripts/probe_instructions.py CKPT --tasks lift_red,stack_red_on_blue
+  .venv/bin/python scripts/probe_instructions.py CKPT --token   # after embed_lang
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ def main() -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint", help="checkpoint directory")
     ap.add_argument("--tasks", default=DEFAULT_TASKS, help=f"comma-separated (default {DEFAULT_TASKS})")
+    ap.add_argument("--token", action="store_true",
+                    help="compare the language tokens (embed_lang of the feature, what the policy "
+                         "transformer reads) instead of the text tower's features")
     args = ap.parse_args()
 
     import torch
@@ -39,7 +43,10 @@ def main() -> None:
 
     def embed(texts: list[str]) -> torch.Tensor:
         with torch.no_grad():
-            return model.encode_text(torch.from_numpy(tokenize(texts, model.config.text_context)))
+            lang = model.encode_text(torch.from_numpy(tokenize(texts, model.config.text_context)))
+            if args.token:
+                lang = torch.nn.functional.normalize(model.embed_lang(lang), dim=-1)
+            return lang
 
     seen = [(t.name, s) for t in tasks for s in t.instructions]
     reference = embed([s for _, s in seen])  # (N, E), unit length

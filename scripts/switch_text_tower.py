@@ -4,11 +4,16 @@
 Every weight but the text tower and `embed_lang` is copied. `embed_lang` (text feature -> the
 policy's language token) is refit by ridge regression so that each training instruction gives
 the policy the language token it was trained on: the policy's own reading of the instructions it
-knows stays, and a new wording lands where MiniLM puts it among them. The new checkpoint stores
-no text weights (they are the installed package's), so it is smaller than the old one.
+knows stays, and a new wording lands where MiniLM puts it among them. With `--paraphrases FILE`
+(groups as for `gr1-train --paraphrases`), every other wording in a training instruction's group
+joins the fit, aimed at the mean token of the group's training instructions: fifteen phrasings
+are too few to tell a linear head which of MiniLM's directions mean the task. The new checkpoint
+stores no text weights (they are the installed package's), so it is smaller than the old one.
 
   .venv/bin/python scripts/switch_text_tower.py models/gr1-sim out/minilm/switched
   .venv/bin/python scripts/switch_text_tower.py SRC OUT --tasks lift_red,push_red_left --ridge 0.01
+  .venv/bin/python scripts/sim_paraphrases.py --out out/paraphrases.json
+  .venv/bin/python scripts/switch_text_tower.py SRC OUT --paraphrases out/paraphrases.json
 
 `--ridge` trades the fit on the training instructions (0: exact where it can be) against how
 smoothly new ones are placed; the residual of the fit is printed and saved in the meta.
@@ -44,6 +49,8 @@ def main() -> None:
     ap.add_argument("--tasks", default=DEFAULT_TASKS,
                     help=f"tasks whose training paraphrases fit embed_lang (default {DEFAULT_TASKS})")
     ap.add_argument("--ridge", type=float, default=1e-3, help="ridge penalty, >= 0 (default 1e-3)")
+    ap.add_argument("--paraphrases", default=None, metavar="FILE",
+                    help="JSON paraphrase groups; their other wordings join the fit")
     args = ap.parse_args()
     if args.ridge < 0:
         ap.error(f"--ridge must be >= 0, got {args.ridge}")
@@ -52,6 +59,7 @@ def main() -> None:
 
     from gr1_core.checkpoint import load_pretrained, save_pretrained
     from gr1_core.config import MINILM_TEXT
+    from gr1_core.data.paraphrases import ParaphraseError, read_groups
     from gr1_core.model import GR1
     from gr1_core.model.minilm_text import load_package_weights
     from gr1_core.tokenizer import tokenizer_for
@@ -69,20 +77,35 @@ def main() -> None:
     assert not unexpected and sorted(missing) == ["embed_lang.bias", "embed_lang.weight"], missing
 
     texts = [s for n in task_names(args.tasks) for s in get_task(n).instructions]
+    try:
+        groups = read_groups(args.paraphrases) if args.paraphrases else {}
+    except ParaphraseError as e:
+        ap.error(str(e))
     with torch.no_grad():
         target = old.embed_lang(old.encode_text(
             torch.from_numpy(tokenizer_for(old.config)(texts, old.config.text_context))))
+        known = dict(zip(texts, target))
+        extra: dict[str, list[torch.Tensor]] = {}
+        for text in texts:
+            for other in groups.get(text, []):
+                if other not in known:
+                    extra.setdefault(other, []).append(known[text])
+        texts += list(extra)
+        target = torch.cat([target] + [torch.stack(v).mean(0, keepdim=True) for v in extra.values()])
+        fitted = len(texts) - len(extra)
         feature = new.encode_text(
             torch.from_numpy(tokenizer_for(config)(texts, config.text_context)))
         w, b = fit_ridge(feature.double(), target.double(), args.ridge)
         new.embed_lang.weight.copy_(w.float())
         new.embed_lang.bias.copy_(b.float())
-        residual = float(((new.embed_lang(feature) - target).norm(dim=1)
-                          / target.norm(dim=1)).max())
-    print(f"{len(texts)} training instructions, ridge {args.ridge}: largest relative error of "
-          f"the refit language token {residual:.4f}")
+        # Judged on the training instructions: the ones the policy was trained to act on.
+        residual = float(((new.embed_lang(feature[:fitted]) - target[:fitted]).norm(dim=1)
+                          / target[:fitted].norm(dim=1)).max())
+    print(f"{fitted} training instructions and {len(extra)} paraphrases, ridge {args.ridge}: "
+          f"largest relative error of a training instruction's refit language token {residual:.4f}")
     meta = {**meta, "text_tower_from": str(args.source), "text_tower_fit": {
-        "instructions": len(texts), "ridge": args.ridge, "max_relative_error": residual}}
+        "instructions": fitted, "paraphrases": len(extra), "paraphrase_file": args.paraphrases or "",
+        "ridge": args.ridge, "max_relative_error": residual}}
     save_pretrained(new, processors, args.out, meta=meta)
     print(f"wrote {args.out}")
 
