@@ -32,7 +32,7 @@ def test_switched_policy_keeps_its_language_tokens_and_weights(rising_checkpoint
     out = tmp_path / "switched"
     done = _run(str(rising_checkpoint), str(out), "--tasks", TASKS, "--ridge", "0")
     assert done.returncode == 0, done.stderr
-    assert "9 training instructions, ridge 0.0" in done.stdout
+    assert "9 training instructions and 0 paraphrases, ridge 0.0" in done.stdout
 
     old, _, _ = load_pretrained(rising_checkpoint)
     new, _, meta = load_pretrained(out)
@@ -60,3 +60,25 @@ def test_switch_refuses_bad_arguments(rising_checkpoint, tmp_path):
     assert _run(str(rising_checkpoint), str(first), "--tasks", TASKS).returncode == 0
     again = _run(str(first), str(tmp_path / "again"))
     assert again.returncode == 2 and "already has the 'minilm' text tower" in again.stderr
+
+
+def test_paraphrase_groups_join_the_fit(rising_checkpoint, tmp_path):
+    import json
+
+    lift = get_task("lift_red")
+    groups = tmp_path / "groups.json"
+    groups.write_text(json.dumps([lift.instructions + lift.augment]))
+    out = tmp_path / "switched"
+    done = _run(str(rising_checkpoint), str(out), "--tasks", "lift_red", "--ridge", "0",
+                "--paraphrases", str(groups))
+    assert done.returncode == 0, done.stderr
+    assert f"3 training instructions and {len(lift.augment)} paraphrases" in done.stdout
+    old, _, _ = load_pretrained(rising_checkpoint)
+    new, _, meta = load_pretrained(out)
+    assert meta["text_tower_fit"]["paraphrases"] == len(lift.augment)
+    # Every wording of the group is fitted: the extra ones onto the mean of the known ones.
+    mean = _language_tokens(old, lift.instructions).mean(0)
+    extra = _language_tokens(new, lift.augment)
+    assert float(((extra - mean).norm(dim=1) / mean.norm()).max()) < 1e-3
+    bad = _run(str(rising_checkpoint), str(tmp_path / "x"), "--paraphrases", str(tmp_path / "no.json"))
+    assert bad.returncode == 2 and "does not exist" in bad.stderr
