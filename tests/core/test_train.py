@@ -332,3 +332,16 @@ def test_instruction_noise_is_refused_for_a_pretrained_text_tower(data, tmp_path
                  "--instruction-noise", "0.2"])
     assert code == 2
     assert "this model's text tower is 'minilm'" in capsys.readouterr().err
+
+
+def test_train_modules_keeps_every_other_weight(data, tmp_path, capsys):
+    args = ["--mode", "finetune", "--preset", "test", "--data", str(data), "--steps", "2",
+            "--batch-size", "2", "--no-progress", "--save-every", "1", "--keep", "0"]
+    assert main([*args, "--out", str(tmp_path / "a"), "--train-modules", "embed_langs"]) == 2
+    assert "--train-modules embed_langs: no such module ['embed_langs']" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "b"), "--train-modules", "embed_lang"]) == 0
+    before = load_file(str(tmp_path / "b" / "step_0000001" / "model.safetensors"))
+    after = load_file(str(tmp_path / "b" / "step_0000002" / "model.safetensors"))
+    changed = sorted(k for k in after if not torch.equal(before[k], after[k]))
+    assert changed == ["embed_lang.bias", "embed_lang.weight"]
+    assert load_pretrained(tmp_path / "b" / "step_0000002")[2]["train_modules"] == ["embed_lang"]

@@ -96,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
                         "fresh, e.g. model_mae,perceiver_resampler,model_clip to keep the "
                         "encoders and retrain the policy transformer. A fresh state embedding "
                         "reads raw poses unless --state-norm fits new ones (default: all)")
+    p.add_argument("--train-modules", default="", metavar="NAME[,NAME...]",
+                   help="train only these top-level modules and keep the others' weights, e.g. "
+                        "embed_lang to fit a language head to a policy as it is (default: all)")
     p.add_argument("--camera-dropout", type=float, default=0.0, metavar="P",
                    help="blank both cameras in this share of the training windows (0 <= P < 1) "
                         "and leave them out of the video terms, so the actions there must come "
@@ -142,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         arm_only=tuple(a.arm_only), state_norm=a.state_norm,
         init_modules=tuple(m.strip() for m in a.init_modules.split(",") if m.strip()),
         camera_dropout=a.camera_dropout, instruction_noise=a.instruction_noise, early=early,
-        late=late, paraphrases=a.paraphrases)
+        late=late, paraphrases=a.paraphrases,
+        train_modules=tuple(m.strip() for m in a.train_modules.split(",") if m.strip()))
     try:
         last = train(opts)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # ConfigError is a ValueError

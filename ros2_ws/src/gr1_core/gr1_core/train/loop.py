@@ -101,6 +101,8 @@ class TrainOptions:
     # JSON file of paraphrase groups (data.paraphrases): each training window draws its
     # instruction from its episode's group; None: the recorded instruction
     paraphrases: str | None = None
+    # top-level modules that train (e.g. embed_lang); the others keep their weights. Empty: all
+    train_modules: tuple[str, ...] = ()
 
 
 # config fields a run started from --init may change with --set: none of them shapes a weight
@@ -357,6 +359,14 @@ def train(opts: TrainOptions) -> Path:
                         num_workers=opts.workers, drop_last=sampler.per_rank() >= opts.batch_size,
                         generator=gen, persistent_workers=opts.workers > 0)
 
+    if opts.train_modules:
+        known = sorted({k.split(".")[0] for k, _ in model.named_parameters()})
+        bad = [n for n in opts.train_modules if n not in known]
+        if bad:
+            raise ValueError(f"--train-modules {','.join(bad)}: no such module {bad}; known: {known}")
+        for name, p in model.named_parameters():
+            if name.split(".")[0] not in opts.train_modules:
+                p.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=opts.lr, weight_decay=opts.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -494,7 +504,7 @@ def _save(model: GR1, processors: Processors, out: Path, step: int, optim, sched
             "arm_only": list(opts.arm_only), "state_norm": opts.state_norm,
             "init_modules": list(opts.init_modules), "camera_dropout": opts.camera_dropout,
             "instruction_noise": opts.instruction_noise, "early": list(opts.early),
-            "paraphrases": opts.paraphrases or "",
+            "paraphrases": opts.paraphrases or "", "train_modules": list(opts.train_modules),
             "late": list(opts.late)}
     save_pretrained(model, processors, path, meta=meta)
     torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step,
