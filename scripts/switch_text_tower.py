@@ -57,11 +57,9 @@ def main() -> None:
 
     import torch
 
-    from gr1_core.checkpoint import load_pretrained, save_pretrained
+    from gr1_core.checkpoint import load_pretrained, new_model, save_pretrained
     from gr1_core.config import MINILM_TEXT
     from gr1_core.data.paraphrases import ParaphraseError, read_groups
-    from gr1_core.model import GR1
-    from gr1_core.model.minilm_text import load_package_weights
     from gr1_core.tokenizer import tokenizer_for
     from gr1_sim.tasks import get_task, task_names
 
@@ -69,12 +67,12 @@ def main() -> None:
     if old.config.text_encoder != "clip":
         ap.error(f"{args.source} already has the {old.config.text_encoder!r} text tower")
     config = old.config.replace(**MINILM_TEXT)
-    new = GR1(config).eval()
+    new = new_model(config).eval()  # the pre-trained tower already in
     kept = {k: v for k, v in old.state_dict().items()
             if not k.startswith(("model_clip.", "embed_lang."))}
-    kept.update(load_package_weights("model_minilm."))
     missing, unexpected = new.load_state_dict(kept, strict=False)
-    assert not unexpected and sorted(missing) == ["embed_lang.bias", "embed_lang.weight"], missing
+    refit = sorted(k for k in missing if not k.startswith("model_minilm."))
+    assert not unexpected and refit == ["embed_lang.bias", "embed_lang.weight"], missing
 
     texts = [s for n in task_names(args.tasks) for s in get_task(n).instructions]
     try:

@@ -145,15 +145,16 @@ def load_package_weights(prefix: str = "") -> dict[str, torch.Tensor]:
     """The tower's state dict from the installed package, keys prefixed with `prefix`.
 
     The file's sha256 is checked, so a policy trained on one MiniLM never reads another."""
-    from safetensors.torch import load_file
+    from safetensors.torch import load
 
     path = package_dir() / "model.safetensors"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; reinstall {PACKAGE.replace('_', '-')}")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    data = path.read_bytes()  # read once: hashed, then parsed
+    digest = hashlib.sha256(data).hexdigest()
     if digest != WEIGHTS_SHA256:
         raise ValueError(f"{path} has sha256 {digest}, expected {WEIGHTS_SHA256}: not the "
                          "all-MiniLM-L6-v2 weights this stack was trained with")
-    state = load_file(str(path))
+    state = load(data)
     return {prefix + k: v for k, v in state.items()
             if not k.startswith("pooler.") and k != "embeddings.position_ids"}

@@ -253,7 +253,9 @@ def train(opts: TrainOptions) -> Path:
                                     f"step_* directory written by gr1-train, or 'auto'")
         resume_dir = found[-1] if found else None
     source = resume_dir or (Path(opts.init) if opts.init else None)
-    config = load_config(source)[0] if source else GR1Config.preset(opts.preset)
+    # The source's own config says which weights its file holds (a frozen MiniLM tower: none).
+    source_config = load_config(source)[0] if source else None
+    config = source_config or GR1Config.preset(opts.preset)
     if opts.overrides:
         changed = config.with_overrides(dict(opts.overrides))
         # A resumed or initialised run keeps the config saved with its weights; repeating the
@@ -279,10 +281,12 @@ def train(opts: TrainOptions) -> Path:
     torch.manual_seed(opts.seed + rank)
     random.seed(opts.seed + rank)
     np.random.seed(opts.seed + rank)
-    model = new_model(config)
     partial = bool(opts.init_modules) and not resume_dir  # a resumed run has all its weights
+    # Weights read whole from a source already hold the text tower; only a fresh or partial start
+    # needs the pre-trained one put in first.
+    model = GR1(config) if source and not partial else new_model(config)
     if source:
-        weights_in = read_weights(source, load_config(source)[0])
+        weights_in = read_weights(source, source_config)
         if partial:
             weights_in = select_modules(model, weights_in, opts.init_modules)
         missing, unexpected = model.load_state_dict(weights_in, strict=False)
@@ -360,10 +364,7 @@ def train(opts: TrainOptions) -> Path:
                         generator=gen, persistent_workers=opts.workers > 0)
 
     if opts.train_modules:
-        known = sorted({k.split(".")[0] for k, _ in model.named_parameters()})
-        bad = [n for n in opts.train_modules if n not in known]
-        if bad:
-            raise ValueError(f"--train-modules {','.join(bad)}: no such module {bad}; known: {known}")
+        check_module_names(model, opts.train_modules, "--train-modules")
         for name, p in model.named_parameters():
             if name.split(".")[0] not in opts.train_modules:
                 p.requires_grad_(False)
@@ -487,11 +488,16 @@ def select_modules(model: GR1, weights: dict[str, torch.Tensor], names: tuple[st
                    what: str = "--init-modules") -> dict[str, torch.Tensor]:
     """The entries of `weights` under the model's top-level modules `names`; `what` names the
     caller in the error for an unknown name."""
+    check_module_names(model, names, what)
+    return {k: v for k, v in weights.items() if k.split(".")[0] in names}
+
+
+def check_module_names(model: GR1, names: tuple[str, ...], what: str) -> None:
+    """ValueError quoting every name in `names` that is not a top-level module of `model`."""
     known = sorted({k.split(".")[0] for k in model.state_dict()})
     bad = [n for n in names if n not in known]
     if bad:
         raise ValueError(f"{what} {','.join(bad)}: no such module {bad}; known: {known}")
-    return {k: v for k, v in weights.items() if k.split(".")[0] in names}
 
 
 def _save(model: GR1, processors: Processors, out: Path, step: int, optim, sched,
