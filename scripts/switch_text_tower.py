@@ -9,6 +9,8 @@ knows stays, and a new wording lands where MiniLM puts it among them. With `--pa
 joins the fit, aimed at the mean token of the group's training instructions: fifteen phrasings
 are too few to tell a linear head which of MiniLM's directions mean the task. The new checkpoint
 stores no text weights (they are the installed package's), so it is smaller than the old one.
+A source that already reads MiniLM keeps everything but `embed_lang`, refit the same way from
+its own tokens: how a trained policy learns new wordings without training (twentieth run).
 
   .venv/bin/python scripts/switch_text_tower.py models/gr1-sim out/minilm/switched
   .venv/bin/python scripts/switch_text_tower.py SRC OUT --tasks lift_red,push_red_left --ridge 0.01
@@ -44,7 +46,7 @@ def fit_ridge(x, y, ridge: float):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("source", help="checkpoint directory with a CLIP text tower")
+    ap.add_argument("source", help="checkpoint directory (CLIP or MiniLM text tower)")
     ap.add_argument("out", help="new checkpoint directory (created)")
     ap.add_argument("--tasks", default=DEFAULT_TASKS,
                     help=f"tasks whose training paraphrases fit embed_lang (default {DEFAULT_TASKS})")
@@ -64,8 +66,6 @@ def main() -> None:
     from gr1_sim.tasks import get_task, task_names
 
     old, processors, meta = load_pretrained(args.source)
-    if old.config.text_encoder != "clip":
-        ap.error(f"{args.source} already has the {old.config.text_encoder!r} text tower")
     config = old.config.replace(**MINILM_TEXT)
     new = new_model(config).eval()  # the pre-trained tower already in
     kept = {k: v for k, v in old.state_dict().items()

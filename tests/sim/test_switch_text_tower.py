@@ -1,7 +1,9 @@
-"""scripts/switch_text_tower.py: a CLIP-tower policy re-based on the frozen MiniLM tower."""
+"""scripts/switch_text_tower.py: a CLIP-tower policy re-based on the frozen MiniLM tower, and a
+MiniLM policy's language head refit to more wordings."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -56,15 +58,32 @@ def test_switched_policy_keeps_its_language_tokens_and_weights(rising_checkpoint
 def test_switch_refuses_bad_arguments(rising_checkpoint, tmp_path):
     done = _run(str(rising_checkpoint), str(tmp_path / "x"), "--ridge", "-1")
     assert done.returncode == 2 and "--ridge must be >= 0, got -1.0" in done.stderr
-    first = tmp_path / "first"
+
+
+def test_a_minilm_policy_refits_its_own_head(rising_checkpoint, tmp_path):
+    first, again = tmp_path / "first", tmp_path / "again"
     assert _run(str(rising_checkpoint), str(first), "--tasks", TASKS).returncode == 0
-    again = _run(str(first), str(tmp_path / "again"))
-    assert again.returncode == 2 and "already has the 'minilm' text tower" in again.stderr
+    lift = get_task("lift_red")
+    groups = tmp_path / "groups.json"
+    groups.write_text(json.dumps([lift.instructions + lift.augment]))
+    done = _run(str(first), str(again), "--tasks", "lift_red", "--ridge", "0",
+                "--paraphrases", str(groups))
+    assert done.returncode == 0, done.stderr
+    old, _, _ = load_pretrained(first)
+    new, _, meta = load_pretrained(again)
+    assert meta["text_tower_from"] == str(first)
+    # The targets are the MiniLM policy's own tokens; only the head moves.
+    mean = _language_tokens(old, lift.instructions).mean(0)
+    extra = _language_tokens(new, lift.augment)
+    assert float(((extra - mean).norm(dim=1) / mean.norm()).max()) < 1e-3
+    assert not torch.allclose(new.embed_lang.weight, old.embed_lang.weight)
+    old_state = old.state_dict()
+    for key, value in new.state_dict().items():
+        if not key.startswith("embed_lang."):
+            assert torch.equal(value, old_state[key]), key
 
 
 def test_paraphrase_groups_join_the_fit(rising_checkpoint, tmp_path):
-    import json
-
     lift = get_task("lift_red")
     groups = tmp_path / "groups.json"
     groups.write_text(json.dumps([lift.instructions + lift.augment]))

@@ -88,7 +88,14 @@ def _lift(c: str) -> Task:
         lambda s0, s: s.blocks[c][2] - BLOCK_HALF_SIZE > LIFT_HEIGHT,
         augment=[f"lift the {c} cube", f"pick up the {c} cube", f"raise the {c} block",
                  f"pick the {c} block up", f"lift the {c} block off the table",
-                 f"pick the {c} cube off the table"],
+                 f"pick the {c} cube off the table",
+                 f"hoist the {c} block", f"elevate the {c} block", f"take the {c} block off the table",
+                 f"lift the {c} block up", f"lift up the {c} cube", f"bring the {c} block up",
+                 f"pick up the {c} block into the air",
+                 f"raise the {c} block into the air", f"seize the {c} block, then lift the block",
+                 f"get the {c} cube up off the table", f"pick up the {c} one",
+                 f"lift the {c} cube high", f"take the {c} cube, raising the cube",
+                 f"pick the {c} block up, keeping the block raised"],
     )
 
 
@@ -115,7 +122,18 @@ def _push(c: str, direction: str) -> Task:
         augment=[f"push the {c} cube {direction}", f"push the {c} cube to the {direction}",
                  f"slide the {c} cube to the {direction}", f"shove the {c} block {direction}",
                  f"slide the {c} block to the {direction} side",
-                 f"push the {c} cube {direction}wards along the table"],
+                 f"push the {c} cube {direction}wards along the table",
+                 f"push the {c} block slightly to the {direction}",
+                 f"sweep the {c} block to the {direction}", f"slide the {c} cube {direction}wards",
+                 f"bump the {c} block to the {direction}",
+                 f"push the {c} cube in the {direction} direction",
+                 f"move the {c} block {direction} by pushing",
+                 f"slide the {c} block along the table to the {direction}",
+                 f"poke the {c} cube to the {direction}",
+                 f"press the {c} block to the {direction} along the table",
+                 f"push the {c} one to the {direction}", f"gently push the {c} cube to the {direction}",
+                 f"give the {c} block one push to the {direction}",
+                 f"shift the {c} cube to the {direction} by pushing"],
     )
 
 
@@ -136,7 +154,18 @@ def _stack(top: str, bottom: str) -> Task:
                  f"place the {top} block onto the {bottom} block",
                  f"set the {top} block on top of the {bottom} block",
                  f"stack the {top} block onto the {bottom} one",
-                 f"lay the {top} cube on the {bottom} one"],
+                 f"lay the {top} cube on the {bottom} one",
+                 f"put the {top} block onto the {bottom} block", f"place the {top} block on the {bottom} one",
+                 f"pile the {top} block on the {bottom} block", f"rest the {top} block on the {bottom} block",
+                 f"put the {top} cube on top of the {bottom} block",
+                 f"stack the {top} block on top of the {bottom} block",
+                 f"balance the {top} block on the {bottom} block",
+                 f"stack up the {top} block on the {bottom} block",
+                 f"pile the {top} cube onto the {bottom} one",
+                 f"pick up the {top} block, then put the block on the {bottom} block",
+                 f"put the {top} block upon the {bottom} block",
+                 f"place the {top} cube on top of the {bottom} cube", f"stack {top} on {bottom}",
+                 f"set the {top} cube onto the {bottom} cube"],
     )
 
 
@@ -157,7 +186,18 @@ def _place(c: str, zone: str) -> Task:
                  f"move the {c} cube to the {zone}", f"place the {c} cube in the {zone} area",
                  f"set the {c} block down on the {zone} side",
                  f"put the {c} block down in the {zone} area",
-                 f"drop the {c} cube off on the {zone} side of the table"],
+                 f"drop the {c} cube off on the {zone} side of the table",
+                 f"move the {c} block to the {zone} side of the table",
+                 f"bring the {c} cube to the {zone} side", f"transport the {c} block to the {zone} area",
+                 f"pick up the {c} block, then put the block on the {zone}",
+                 f"put the {c} cube down on the {zone}", f"relocate the {c} block to the {zone} side",
+                 f"set the {c} cube on the {zone} part of the table",
+                 f"place the {c} block in the {zone} zone",
+                 f"take the {c} block to the {zone} side of the table",
+                 f"move the {c} cube into the {zone} area", f"put the {c} block at the {zone} of the table",
+                 f"deliver the {c} block to the {zone} side",
+                 f"lift the {c} block, then set the block down on the {zone}",
+                 f"drop the {c} block on the {zone} side"],
     )
 
 
