@@ -127,7 +127,7 @@ $N $V/gr1-train "${COMMON[@]}" --data "$D" --out "$OUT/stage8" --init "$STAGE7" 
 #     from its task's paraphrase group (scripts/sim_paraphrases.py; docs/RESULTS.md,
 #     nineteenth run)
 STAGE8=$(ls -d "$OUT"/stage8/step_* | tail -n 1)
-$V/python scripts/sim_paraphrases.py --tasks "$TASKS" --out "$OUT/paraphrases.json"
+$V/python scripts/sim_paraphrases.py --tasks "$TASKS" --augment 6 --out "$OUT/paraphrases.json"
 $V/python scripts/switch_text_tower.py "$STAGE8" "$OUT/switched" --tasks "$TASKS" --ridge 0.001
 $N $V/gr1-train "${COMMON[@]}" --data "$D" --out "$OUT/stage9" --init "$OUT/switched" \
     --early 15=0.15 --late 25=0.2 --paraphrases "$OUT/paraphrases.json" --steps "$STEPS9" \

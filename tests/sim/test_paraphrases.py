@@ -41,3 +41,14 @@ def test_script_writes_one_group_per_task_that_gr1_train_reads(tmp_path):
     bad = subprocess.run([sys.executable, str(SCRIPT), "--tasks", "lift_purple", "--out",
                           str(out)], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "sim_paraphrases: error" in bad.stderr
+
+
+def test_script_can_write_only_the_first_augmentation_wordings(tmp_path):
+    out = tmp_path / "groups.json"
+    run = [sys.executable, str(SCRIPT), "--tasks", "lift_red", "--out", str(out)]
+    done = subprocess.run([*run, "--augment", "6"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lift = TASKS["lift_red"]
+    assert json.loads(out.read_text()) == [lift.instructions + lift.augment[:6]]
+    bad = subprocess.run([*run, "--augment", "-1"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--augment must be >= 0, got -1" in bad.stderr
