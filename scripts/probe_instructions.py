@@ -11,6 +11,12 @@ paraphrases): two tasks near 1.0 are one instruction to the policy (seventeenth 
   .venv/bin/python scripts/probe_instructions.py models/gr1-sim
   .venv/bin/python scripts/probe_instructions.py CKPT --tasks lift_red,stack_red_on_blue
   .venv/bin/python scripts/probe_instructions.py CKPT --token   # after embed_lang
+  .venv/bin/python scripts/probe_instructions.py CKPT --linear-probe   # with Task.augment
+
+`--linear-probe` asks whether the features could tell the tasks apart at all: a multinomial
+logistic regression on each task's training paraphrases and augmentation wordings (the first N
+with `--augment N`), then, per held-out paraphrase, the task it picks and its probability for
+the right one (docs/RESULTS.md, twentieth run).
 """
 
 from __future__ import annotations
@@ -28,7 +34,16 @@ def main() -> None:
     ap.add_argument("--token", action="store_true",
                     help="compare the language tokens (embed_lang of the feature, what the policy "
                          "transformer reads) instead of the text tower's features")
+    ap.add_argument("--linear-probe", action="store_true",
+                    help="also fit a logistic regression on the training and augmentation wordings "
+                         "and classify the held-out paraphrases with it")
+    ap.add_argument("--augment", type=int, default=None, metavar="N",
+                    help="--linear-probe: each task's first N augmentation wordings (default: all)")
+    ap.add_argument("--decay", type=float, default=1e-4,
+                    help="--linear-probe: L2 penalty on the weights (default 1e-4)")
     args = ap.parse_args()
+    if args.augment is not None and args.augment < 0:
+        ap.error(f"--augment must be >= 0, got {args.augment}")
 
     import torch
 
@@ -66,6 +81,34 @@ def main() -> None:
                     for t in tasks]
             print(f"{text[:56]:58s} " + " ".join(f"{b:>{width}.2f}" for b in best)
                   + f"   ({task.name})")
+    if args.linear_probe:
+        _linear_probe(embed, tasks, args.augment, args.decay)
+
+
+def _linear_probe(embed, tasks, augment: int | None, decay: float) -> None:
+    import torch
+
+    rows = [(i, s) for i, t in enumerate(tasks) for s in t.instructions + t.augment[:augment]]
+    x, y = embed([s for _, s in rows]), torch.tensor([i for i, _ in rows])
+    torch.manual_seed(0)
+    head = torch.nn.Linear(x.shape[1], len(tasks))
+    opt = torch.optim.LBFGS(head.parameters(), max_iter=500)
+
+    def loss() -> torch.Tensor:
+        opt.zero_grad()
+        value = torch.nn.functional.cross_entropy(head(x), y) + decay * head.weight.pow(2).sum()
+        value.backward()
+        return value
+
+    opt.step(loss)
+    print(f"\nlinear probe: {len(rows)} wordings, L2 {decay}; held-out paraphrase -> picked task "
+          "(probability of the right one)")
+    with torch.no_grad():
+        for i, task in enumerate(tasks):
+            for text in task.held_out:
+                p = head(embed([text]))[0].softmax(-1)
+                print(f"{text[:56]:58s} {tasks[int(p.argmax())].name:>18s} ({float(p[i]):.2f})"
+                      f"   ({task.name})")
 
 
 if __name__ == "__main__":
