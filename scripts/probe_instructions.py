@@ -88,7 +88,7 @@ def main() -> None:
 def _linear_probe(embed, tasks, augment: int | None, decay: float) -> None:
     import torch
 
-    rows = [(i, s) for i, t in enumerate(tasks) for s in t.instructions + t.augment[:augment]]
+    rows = [(i, s) for i, t in enumerate(tasks) for s in t.wordings(augment)]
     x, y = embed([s for _, s in rows]), torch.tensor([i for i, _ in rows])
     torch.manual_seed(0)
     head = torch.nn.Linear(x.shape[1], len(tasks))

@@ -26,7 +26,7 @@ def groups_for(names: list[str], augment: int | None = None) -> list[list[str]]:
 
     tasks = [get_task(n) for n in names]
     held_out = {s for t in tasks for s in t.held_out}
-    groups = [list(dict.fromkeys(t.instructions + t.augment[:augment])) for t in tasks]
+    groups = [t.wordings(augment) for t in tasks]
     for task, group in zip(tasks, groups):
         leaked = sorted(held_out & set(group))
         if leaked:

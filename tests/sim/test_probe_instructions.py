@@ -16,7 +16,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
-def test_linear_probe_classifies_every_held_out_paraphrase(rising_checkpoint):
+def test_linear_probe_prints_a_pick_for_every_held_out_paraphrase(rising_checkpoint):
     done = _run(str(rising_checkpoint), "--tasks", "lift_red,stack_red_on_blue", "--linear-probe",
                 "--augment", "2")
     assert done.returncode == 0, done.stderr

@@ -75,6 +75,11 @@ class Task:
         """Whether a start state suits the task (e.g. room to push the block)."""
         return bool(self._feasible(start))
 
+    def wordings(self, augment: int | None = None) -> list[str]:
+        """The task's paraphrase group: its training paraphrases, then its first `augment`
+        augmentation wordings (None: all), each once."""
+        return list(dict.fromkeys(self.instructions + self.augment[:augment]))
+
     def instruction(self, rng: np.random.Generator, held_out: bool = False) -> str:
         pool = self.held_out if held_out else self.instructions
         return pool[int(rng.integers(len(pool)))]
