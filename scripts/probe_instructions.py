@@ -12,11 +12,18 @@ paraphrases): two tasks near 1.0 are one instruction to the policy (seventeenth 
   .venv/bin/python scripts/probe_instructions.py CKPT --tasks lift_red,stack_red_on_blue
   .venv/bin/python scripts/probe_instructions.py CKPT --token   # after embed_lang
   .venv/bin/python scripts/probe_instructions.py CKPT --linear-probe   # with Task.augment
+  .venv/bin/python scripts/probe_instructions.py CKPT --spread   # tokens against the groups
 
 `--linear-probe` asks whether the features could tell the tasks apart at all: a multinomial
 logistic regression on each task's training paraphrases and augmentation wordings (the first N
 with `--augment N`), then, per held-out paraphrase, the task it picks and its probability for
 the right one (docs/RESULTS.md, twentieth run).
+
+`--spread` measures the language tokens against each task's paraphrase group (its training
+paraphrases and augmentation wordings): how far the group's own wordings lie from the group's
+mean token, and how far each held-out paraphrase lies from every group's mean, both relative to
+that mean's length. A policy trained on the groups has seen tokens that far from the mean; a
+held-out token much farther out, or nearer another group, is new to it (twenty-first run).
 """
 
 from __future__ import annotations
@@ -41,6 +48,9 @@ def main() -> None:
                     help="--linear-probe: each task's first N augmentation wordings (default: all)")
     ap.add_argument("--decay", type=float, default=1e-4,
                     help="--linear-probe: L2 penalty on the weights (default 1e-4)")
+    ap.add_argument("--spread", action="store_true",
+                    help="also print each group's spread of language tokens and each held-out "
+                         "paraphrase's distance to every group's mean token (with --augment N)")
     args = ap.parse_args()
     if args.augment is not None and args.augment < 0:
         ap.error(f"--augment must be >= 0, got {args.augment}")
@@ -83,6 +93,8 @@ def main() -> None:
                   + f"   ({task.name})")
     if args.linear_probe:
         _linear_probe(embed, tasks, args.augment, args.decay)
+    if args.spread:
+        _spread(model, tokenize, tasks, args.augment, width)
 
 
 def _linear_probe(embed, tasks, augment: int | None, decay: float) -> None:
@@ -109,6 +121,30 @@ def _linear_probe(embed, tasks, augment: int | None, decay: float) -> None:
                 p = head(embed([text]))[0].softmax(-1)
                 print(f"{text[:56]:58s} {tasks[int(p.argmax())].name:>18s} ({float(p[i]):.2f})"
                       f"   ({task.name})")
+
+
+def _spread(model, tokenize, tasks, augment: int | None, width: int) -> None:
+    import torch
+
+    def token(texts: list[str]) -> torch.Tensor:
+        with torch.no_grad():
+            ids = torch.from_numpy(tokenize(texts, model.config.text_context))
+            return model.embed_lang(model.encode_text(ids))
+
+    groups = [token(t.wordings(augment)) for t in tasks]
+    means = torch.stack([g.mean(0) for g in groups])  # (tasks, h)
+    scale = means.norm(dim=1)
+    print("\nlanguage tokens against each task's paraphrase group: distance to the group's mean "
+          "token / the mean's length")
+    print(f"{'':58s} " + " ".join(f"{t.name:>{width}s}" for t in tasks))
+    spread = [float(((g - m).norm(dim=1) / s).mean()) for g, m, s in zip(groups, means, scale)]
+    print(f"{'own wordings, mean distance (spread)':58s} "
+          + " ".join(f"{v:>{width}.2f}" for v in spread))
+    for task in tasks:
+        for text in task.held_out:
+            d = (token([text])[0] - means).norm(dim=1) / scale
+            print(f"{text[:56]:58s} " + " ".join(f"{float(v):>{width}.2f}" for v in d)
+                  + f"   ({task.name}; nearest {tasks[int(d.argmin())].name})")
 
 
 if __name__ == "__main__":

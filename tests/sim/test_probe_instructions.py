@@ -32,3 +32,35 @@ def test_linear_probe_prints_a_pick_for_every_held_out_paraphrase(rising_checkpo
 def test_bad_augment_count_is_refused(rising_checkpoint):
     done = _run(str(rising_checkpoint), "--linear-probe", "--augment", "-3")
     assert done.returncode == 2 and "--augment must be >= 0, got -3" in done.stderr
+
+
+def _spread_rows(stdout: str) -> list[list[str]]:
+    lines = stdout.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("language tokens against"))
+    return [line.split() for line in lines[head + 2:]]
+
+
+def test_spread_measures_tokens_against_the_groups(rising_checkpoint, tmp_path):
+    args = ["--tasks", "lift_red,stack_red_on_blue", "--spread", "--augment", "2"]
+    done = _run(str(rising_checkpoint), *args)
+    assert done.returncode == 0, done.stderr
+    spread, lift, stack = _spread_rows(done.stdout)
+    assert all(float(v) > 0 for v in spread[-2:])  # a random head spreads the wordings
+    assert lift[-3:-1] == ["(lift_red;", "nearest"] and float(lift[-4]) > 0
+    assert lift[-1] in {"lift_red)", "stack_red_on_blue)"} and stack[-3] == "(stack_red_on_blue;"
+
+    # A head that ignores the text puts every wording on one token: no spread, no distance.
+    import torch
+
+    from gr1_core.checkpoint import load_pretrained, save_pretrained
+
+    model, processors, meta = load_pretrained(rising_checkpoint)
+    with torch.no_grad():
+        model.embed_lang.weight.zero_()
+        model.embed_lang.bias.fill_(0.5)
+    save_pretrained(model, processors, tmp_path / "deaf", meta=meta)
+    done = _run(str(tmp_path / "deaf"), *args)
+    assert done.returncode == 0, done.stderr
+    for row in _spread_rows(done.stdout):
+        numbers = [v for v in row if v.replace(".", "").isdigit()]
+        assert numbers == ["0.00", "0.00"], row
