@@ -50,7 +50,8 @@ def main() -> None:
                     help="--linear-probe: L2 penalty on the weights (default 1e-4)")
     ap.add_argument("--spread", action="store_true",
                     help="also print each group's spread of language tokens and each held-out "
-                         "paraphrase's distance to every group's mean token (with --augment N)")
+                         "paraphrase's distance to every group's mean token (groups cut to N "
+                         "augmentation wordings with --augment N)")
     args = ap.parse_args()
     if args.augment is not None and args.augment < 0:
         ap.error(f"--augment must be >= 0, got {args.augment}")

@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
+from gr1_core.checkpoint import load_pretrained, save_pretrained
 from gr1_sim.tasks import get_task
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "probe_instructions.py"
@@ -50,10 +53,6 @@ def test_spread_measures_tokens_against_the_groups(rising_checkpoint, tmp_path):
     assert lift[-1] in {"lift_red)", "stack_red_on_blue)"} and stack[-3] == "(stack_red_on_blue;"
 
     # A head that ignores the text puts every wording on one token: no spread, no distance.
-    import torch
-
-    from gr1_core.checkpoint import load_pretrained, save_pretrained
-
     model, processors, meta = load_pretrained(rising_checkpoint)
     with torch.no_grad():
         model.embed_lang.weight.zero_()
