@@ -67,12 +67,16 @@ def main() -> None:
     tokenize = tokenizer_for(model.config)
     tasks = [get_task(n) for n in task_names(args.tasks)]
 
-    def embed(texts: list[str]) -> torch.Tensor:
+    def feature(texts: list[str]) -> torch.Tensor:  # the text tower's, unit length
         with torch.no_grad():
-            lang = model.encode_text(torch.from_numpy(tokenize(texts, model.config.text_context)))
-            if args.token:
-                lang = torch.nn.functional.normalize(model.embed_lang(lang), dim=-1)
-            return lang
+            return model.encode_text(torch.from_numpy(tokenize(texts, model.config.text_context)))
+
+    def token(texts: list[str]) -> torch.Tensor:  # what the policy transformer reads
+        with torch.no_grad():
+            return model.embed_lang(feature(texts))
+
+    def embed(texts: list[str]) -> torch.Tensor:
+        return torch.nn.functional.normalize(token(texts), dim=-1) if args.token else feature(texts)
 
     seen = [(t.name, s) for t in tasks for s in t.instructions]
     reference = embed([s for _, s in seen])  # (N, E), unit length
@@ -95,7 +99,7 @@ def main() -> None:
     if args.linear_probe:
         _linear_probe(embed, tasks, args.augment, args.decay)
     if args.spread:
-        _spread(model, tokenize, tasks, args.augment, width)
+        _spread(token, tasks, args.augment, width)
 
 
 def _linear_probe(embed, tasks, augment: int | None, decay: float) -> None:
@@ -124,13 +128,8 @@ def _linear_probe(embed, tasks, augment: int | None, decay: float) -> None:
                       f"   ({task.name})")
 
 
-def _spread(model, tokenize, tasks, augment: int | None, width: int) -> None:
+def _spread(token, tasks, augment: int | None, width: int) -> None:
     import torch
-
-    def token(texts: list[str]) -> torch.Tensor:
-        with torch.no_grad():
-            ids = torch.from_numpy(tokenize(texts, model.config.text_context))
-            return model.embed_lang(model.encode_text(ids))
 
     groups = [token(t.wordings(augment)) for t in tasks]
     means = torch.stack([g.mean(0) for g in groups])  # (tasks, h)
