@@ -13,6 +13,7 @@ paraphrases): two tasks near 1.0 are one instruction to the policy (seventeenth 
   .venv/bin/python scripts/probe_instructions.py CKPT --token   # after embed_lang
   .venv/bin/python scripts/probe_instructions.py CKPT --linear-probe   # with Task.augment
   .venv/bin/python scripts/probe_instructions.py CKPT --spread   # tokens against the groups
+  .venv/bin/python scripts/probe_instructions.py CKPT --subspace   # along what tells tasks apart
 
 `--linear-probe` asks whether the features could tell the tasks apart at all: a multinomial
 logistic regression on each task's training paraphrases and augmentation wordings (the first N
@@ -24,6 +25,12 @@ paraphrases and augmentation wordings): how far the group's own wordings lie fro
 mean token, and how far each held-out paraphrase lies from every group's mean, both relative to
 that mean's length. A policy trained on the groups has seen tokens that far from the mean; a
 held-out token much farther out, or nearer another group, is new to it (twenty-first run).
+
+`--subspace` measures the same inside the task subspace: the directions along which the groups'
+mean tokens differ (k - 1 of them for k tasks), where the policy must read which task it is
+asked. Distances there are in units of the separation of the two closest group means. A
+policy trained on the groups has acted on its own wordings out to the farthest one; a held-out
+token well beyond that, or nearest another group's mean, is new to it (twenty-second run).
 """
 
 from __future__ import annotations
@@ -48,6 +55,9 @@ def main() -> None:
                     help="--linear-probe: each task's first N augmentation wordings (default: all)")
     ap.add_argument("--decay", type=float, default=1e-4,
                     help="--linear-probe: L2 penalty on the weights (default 1e-4)")
+    ap.add_argument("--subspace", action="store_true",
+                    help="also measure the tokens along the directions that tell the groups' mean "
+                         "tokens apart, in units of the two closest means' separation")
     ap.add_argument("--spread", action="store_true",
                     help="also print each group's spread of language tokens and each held-out "
                          "paraphrase's distance to every group's mean token (groups cut to N "
@@ -100,6 +110,8 @@ def main() -> None:
         _linear_probe(embed, tasks, args.augment, args.decay)
     if args.spread:
         _spread(token, tasks, args.augment, width)
+    if args.subspace:
+        _subspace(token, tasks, args.augment)
 
 
 def _linear_probe(embed, tasks, augment: int | None, decay: float) -> None:
@@ -145,6 +157,36 @@ def _spread(token, tasks, augment: int | None, width: int) -> None:
             d = (token([text])[0] - means).norm(dim=1) / scale
             print(f"{text[:56]:58s} " + " ".join(f"{float(v):>{width}.2f}" for v in d)
                   + f"   ({task.name}; nearest {tasks[int(d.argmin())].name})")
+
+
+def _subspace(token, tasks, augment: int | None) -> None:
+    import torch
+
+    groups = [token(t.wordings(augment)).double() for t in tasks]
+    means = torch.stack([g.mean(0) for g in groups])  # (tasks, h)
+    centre = means.mean(0)
+    _, size, directions = torch.linalg.svd(means - centre, full_matrices=False)
+    if len(tasks) < 2 or float(size[0]) < 1e-9:
+        print("\ntask subspace: the groups' mean tokens coincide; the head does not tell the tasks apart")
+        return
+    basis = directions[: int((size > 1e-6 * size[0]).sum())].T  # (h, <= tasks - 1)
+
+    def inside(x: torch.Tensor) -> torch.Tensor:
+        return (x.double() - centre) @ basis
+
+    at = inside(means)
+    gaps = torch.cdist(at, at) + torch.diag(torch.full((len(tasks),), float("inf"), dtype=at.dtype))
+    unit = float(gaps.min())
+    i, j = divmod(int(gaps.argmin()), len(tasks))
+    print(f"\ntask subspace ({basis.shape[1]} directions): distances in units of the closest two "
+          f"group means' separation ({tasks[i].name}, {tasks[j].name})")
+    print(f"{'':58s} {'own wordings: mean':>18s} {'farthest':>9s} {'held-out':>9s}   nearest mean")
+    for k, (task, group) in enumerate(zip(tasks, groups)):
+        own = (inside(group) - at[k]).norm(dim=1) / unit
+        for text in task.held_out:
+            d = (inside(token([text])) - at).norm(dim=1) / unit
+            print(f"{text[:56]:58s} {float(own.mean()):>18.2f} {float(own.max()):>9.2f} "
+                  f"{float(d[k]):>9.2f}   {tasks[int(d.argmin())].name} ({task.name})")
 
 
 if __name__ == "__main__":

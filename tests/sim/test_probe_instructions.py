@@ -1,4 +1,5 @@
-"""scripts/probe_instructions.py: cosines of held-out paraphrases and the linear probe."""
+"""scripts/probe_instructions.py: cosines of held-out paraphrases, the linear probe, the spread
+and the task subspace."""
 
 from __future__ import annotations
 
@@ -63,3 +64,29 @@ def test_spread_measures_tokens_against_the_groups(rising_checkpoint, tmp_path):
     for row in _spread_rows(done.stdout):
         numbers = [v for v in row if v.replace(".", "").isdigit()]
         assert numbers == ["0.00", "0.00"], row
+
+
+def test_subspace_measures_held_out_tokens_in_units_of_the_task_separation(rising_checkpoint,
+                                                                           tmp_path):
+    tasks = "lift_red,push_red_left,stack_red_on_blue"
+    done = _run(str(rising_checkpoint), "--tasks", tasks, "--subspace", "--augment", "2")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("task subspace"))
+    assert lines[head].startswith("task subspace (2 directions): distances in units of the closest")
+    rows = lines[head + 2:]
+    assert len(rows) == 3
+    for row, name in zip(rows, tasks.split(","), strict=True):
+        assert row.startswith(get_task(name).held_out[0][:56]) and row.endswith(f"({name})")
+        mean, farthest, held = (float(v) for v in row[58:].split()[:3])
+        assert 0 < mean <= farthest and held > 0
+        assert row.split()[-2] in tasks.split(",")
+
+    # A head that ignores the text gives every task one token: nothing to measure in.
+    model, processors, meta = load_pretrained(rising_checkpoint)
+    with torch.no_grad():
+        model.embed_lang.weight.zero_()
+    save_pretrained(model, processors, tmp_path / "deaf", meta=meta)
+    done = _run(str(tmp_path / "deaf"), "--tasks", tasks, "--subspace")
+    assert done.returncode == 0, done.stderr
+    assert "the groups' mean tokens coincide" in done.stdout

@@ -109,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
                         "vocabulary token with chance P (0 <= P < 1), so a text tower trained "
                         "on a few paraphrases learns to rest on the words it knows; for "
                         "unseen phrasings (default 0: off)")
+    p.add_argument("--token-noise", type=float, default=0.0, metavar="SIGMA",
+                   help="add a random step to each training window's language token, of "
+                        "expected length SIGMA times the token's (0 <= SIGMA <= 2), so the "
+                        "policy acts the same near each task's token and a new wording that "
+                        "lands near it reads as the task; for unseen phrasings (default 0: off)")
     p.add_argument("--paraphrases", default=None, metavar="FILE",
                    help="JSON list of paraphrase groups (lists of instructions that mean the "
                         "same); each training window draws its instruction from its episode's "
@@ -144,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         val_data=a.val_data, shift=a.shift, mix=mix,
         arm_only=tuple(a.arm_only), state_norm=a.state_norm,
         init_modules=tuple(m.strip() for m in a.init_modules.split(",") if m.strip()),
-        camera_dropout=a.camera_dropout, instruction_noise=a.instruction_noise, early=early,
-        late=late, paraphrases=a.paraphrases,
+        camera_dropout=a.camera_dropout, instruction_noise=a.instruction_noise,
+        token_noise=a.token_noise, early=early, late=late, paraphrases=a.paraphrases,
         train_modules=tuple(m.strip() for m in a.train_modules.split(",") if m.strip()))
     try:
         last = train(opts)

@@ -41,6 +41,7 @@ from gr1_core.train.camera_dropout import blank_cameras
 from gr1_core.train.instruction_noise import noisy_instructions
 from gr1_core.train.sampler import EpochSampler, boost_share, mix_weights
 from gr1_core.train.state_norm import describe, refit_state_embedding
+from gr1_core.train.token_noise import add_token_noise
 
 STATE_FILE = "trainer_state.pt"
 METRICS_FILE = "metrics.csv"
@@ -92,6 +93,9 @@ class TrainOptions:
     camera_dropout: float = 0.0
     # chance that an instruction token is swapped for a random one (train.instruction_noise)
     instruction_noise: float = 0.0
+    # expected length of a random step added to each training window's language token, as a
+    # share of the token's length (train.token_noise); 0: off
+    token_noise: float = 0.0
     # (ticks, share): windows starting in an episode's first `ticks` ticks make `share` of the
     # draws, on top of any mix; (0, 0.0): off
     early: tuple[int, float] = (0, 0.0)
@@ -232,6 +236,8 @@ def train(opts: TrainOptions) -> Path:
             raise ValueError(f"--{part} applies to fine-tuning (action labels) only")
     if not 0.0 <= opts.instruction_noise < 1.0:
         raise ValueError(f"--instruction-noise must be in [0, 1), got {opts.instruction_noise}")
+    if not 0.0 <= opts.token_noise <= 2.0:
+        raise ValueError(f"--token-noise must be in [0, 2], got {opts.token_noise}")
     groups = read_groups(opts.paraphrases) if opts.paraphrases else None
     for name in ("steps", "batch_size", "save_every"):
         if getattr(opts, name) <= 0:
@@ -368,6 +374,8 @@ def train(opts: TrainOptions) -> Path:
         for name, p in model.named_parameters():
             if name.split(".")[0] not in opts.train_modules:
                 p.requires_grad_(False)
+    if opts.token_noise:
+        add_token_noise(model.embed_lang, opts.token_noise)
     params = [p for p in model.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=opts.lr, weight_decay=opts.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -511,7 +519,7 @@ def _save(model: GR1, processors: Processors, out: Path, step: int, optim, sched
             "init_modules": list(opts.init_modules), "camera_dropout": opts.camera_dropout,
             "instruction_noise": opts.instruction_noise, "early": list(opts.early),
             "paraphrases": opts.paraphrases or "", "train_modules": list(opts.train_modules),
-            "late": list(opts.late)}
+            "late": list(opts.late), "token_noise": opts.token_noise}
     save_pretrained(model, processors, path, meta=meta)
     torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step,
                 "torch_rng": torch.get_rng_state(), **position}, path / STATE_FILE)
