@@ -14,6 +14,7 @@ paraphrases): two tasks near 1.0 are one instruction to the policy (seventeenth 
   .venv/bin/python scripts/probe_instructions.py CKPT --linear-probe   # with Task.augment
   .venv/bin/python scripts/probe_instructions.py CKPT --spread   # tokens against the groups
   .venv/bin/python scripts/probe_instructions.py CKPT --subspace   # along what tells tasks apart
+  .venv/bin/python scripts/probe_instructions.py CKPT --subspace feature   # the same before the head
 
 `--linear-probe` asks whether the features could tell the tasks apart at all: a multinomial
 logistic regression on each task's training paraphrases and augmentation wordings (the first N
@@ -28,7 +29,7 @@ held-out token much farther out, or nearer another group, is new to it (twenty-f
 
 `--subspace` measures the same inside the task subspace: the directions along which the groups'
 mean tokens differ (k - 1 of them for k tasks), where the policy must read which task it is
-asked. Distances there are in units of the separation of the two closest group means. A
+asked; `--subspace feature` does it for the text tower's features, before the head. Distances there are in units of the separation of the two closest group means. A
 policy trained on the groups has acted on its own wordings out to the farthest one; a held-out
 token well beyond that, or nearest another group's mean, is new to it (twenty-second run).
 """
@@ -55,9 +56,11 @@ def main() -> None:
                     help="--linear-probe: each task's first N augmentation wordings (default: all)")
     ap.add_argument("--decay", type=float, default=1e-4,
                     help="--linear-probe: L2 penalty on the weights (default 1e-4)")
-    ap.add_argument("--subspace", action="store_true",
-                    help="also measure the tokens along the directions that tell the groups' mean "
-                         "tokens apart, in units of the two closest means' separation")
+    ap.add_argument("--subspace", choices=("token", "feature"), nargs="?", const="token",
+                    default=None,
+                    help="also measure the language tokens (or the text tower's features) along "
+                         "the directions that tell the groups' means apart, in units of the two "
+                         "closest means' separation (default: token)")
     ap.add_argument("--spread", action="store_true",
                     help="also print each group's spread of language tokens and each held-out "
                          "paraphrase's distance to every group's mean token (groups cut to N "
@@ -111,7 +114,7 @@ def main() -> None:
     if args.spread:
         _spread(token, tasks, args.augment, width)
     if args.subspace:
-        _subspace(token, tasks, args.augment)
+        _subspace(token if args.subspace == "token" else feature, tasks, args.augment)
 
 
 def _linear_probe(embed, tasks, augment: int | None, decay: float) -> None:
@@ -162,14 +165,14 @@ def _spread(token, tasks, augment: int | None, width: int) -> None:
 def _subspace(token, tasks, augment: int | None) -> None:
     import torch
 
+    from gr1_core.train.language_head import task_directions
+
     groups = [token(t.wordings(augment)).double() for t in tasks]
-    means = torch.stack([g.mean(0) for g in groups])  # (tasks, h)
-    centre = means.mean(0)
-    _, size, directions = torch.linalg.svd(means - centre, full_matrices=False)
-    if len(tasks) < 2 or float(size[0]) < 1e-9:
+    centre, basis = task_directions(groups)  # (h,), (h, <= tasks - 1)
+    if basis.shape[1] == 0:
         print("\ntask subspace: the groups' mean tokens coincide; the head does not tell the tasks apart")
         return
-    basis = directions[: int((size > 1e-6 * size[0]).sum())].T  # (h, <= tasks - 1)
+    means = torch.stack([g.mean(0) for g in groups])
 
     def inside(x: torch.Tensor) -> torch.Tensor:
         return (x.double() - centre) @ basis

@@ -82,7 +82,8 @@ def test_subspace_measures_held_out_tokens_in_units_of_the_task_separation(risin
         assert 0 < mean <= farthest and held > 0
         assert row.split()[-2] in tasks.split(",")
 
-    # A head that ignores the text gives every task one token: nothing to measure in.
+    # A head that ignores the text gives every task one token: nothing to measure in; the
+    # features before it still tell the tasks apart.
     model, processors, meta = load_pretrained(rising_checkpoint)
     with torch.no_grad():
         model.embed_lang.weight.zero_()
@@ -90,3 +91,6 @@ def test_subspace_measures_held_out_tokens_in_units_of_the_task_separation(risin
     done = _run(str(tmp_path / "deaf"), "--tasks", tasks, "--subspace")
     assert done.returncode == 0, done.stderr
     assert "the groups' mean tokens coincide" in done.stdout
+    done = _run(str(tmp_path / "deaf"), "--tasks", tasks, "--subspace", "feature")
+    assert done.returncode == 0, done.stderr
+    assert "task subspace (2 directions)" in done.stdout

@@ -1,0 +1,83 @@
+#!/usr/bin/env python
+"""Restrict a policy's language head to the directions that tell its tasks apart.
+
+`embed_lang` maps the text tower's sentence feature f to the language token W f + b. Trained
+with the policy, W also reads the directions in which wordings of one task differ from each
+other, and a new wording differs from the trained ones mostly there: the held-out "build a
+tower ..." lands beyond every stacking wording, nearest placing (docs/RESULTS.md, twenty-second
+run). In the feature itself, along the k - 1 directions in which the k paraphrase groups' mean
+features differ, every held-out paraphrase lies among its own group. So the new head reads only
+those: W' = W B B^T, with B (feature, k - 1) those directions, and b' = b + W (c - B B^T c), c
+the mean of the group means, so each group's mean feature keeps its token exactly. The rest of
+the model is copied; the policy transformer must then be fine-tuned to the moved tokens with
+the head frozen (`gr1-train --train-modules` without embed_lang).
+
+  .venv/bin/python scripts/project_language_head.py SRC OUT
+  .venv/bin/python scripts/project_language_head.py SRC OUT --tasks lift_red,stack_red_on_blue --augment 6
+
+Groups are each task's training paraphrases and `Task.augment` wordings (the first N with
+`--augment N`), as `scripts/sim_paraphrases.py` writes them. Prints how far the recorded
+instructions' tokens move, relative to their length.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+DEFAULT_TASKS = "lift_red,push_red_left,push_red_right,stack_red_on_blue,place_red_left"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("source", help="checkpoint directory")
+    ap.add_argument("out", help="new checkpoint directory (created)")
+    ap.add_argument("--tasks", default=DEFAULT_TASKS, help=f"comma-separated (default {DEFAULT_TASKS})")
+    ap.add_argument("--augment", type=int, default=None, metavar="N",
+                    help="each task's first N augmentation wordings join its group (default: all)")
+    args = ap.parse_args()
+    if args.augment is not None and args.augment < 0:
+        ap.error(f"--augment must be >= 0, got {args.augment}")
+
+    import torch
+
+    from gr1_core.checkpoint import load_pretrained, save_pretrained
+    from gr1_core.tokenizer import tokenizer_for
+    from gr1_core.train.language_head import project_head, task_directions
+    from gr1_sim.tasks import get_task, task_names
+
+    try:
+        tasks = [get_task(n) for n in task_names(args.tasks)]
+    except KeyError as e:
+        ap.error(str(e))
+    if len(tasks) < 2:
+        ap.error(f"--tasks needs two tasks or more to tell apart, got {args.tasks!r}")
+    model, processors, meta = load_pretrained(args.source)
+    model.eval()
+    tokenize = tokenizer_for(model.config)
+
+    def feature(texts: list[str]) -> torch.Tensor:
+        ids = torch.from_numpy(tokenize(texts, model.config.text_context))
+        return model.encode_text(ids).double()
+
+    with torch.no_grad():
+        centre, basis = task_directions([feature(t.wordings(args.augment)) for t in tasks])
+        w, b = model.embed_lang.weight.double(), model.embed_lang.bias.double()
+        new_w, new_b = project_head(w, b, centre, basis)
+        seen = feature([s for t in tasks for s in t.instructions])
+        before, after = seen @ w.T + b, seen @ new_w.T + new_b
+        moved = (after - before).norm(dim=1) / before.norm(dim=1)
+        model.embed_lang.weight.copy_(new_w.float())
+        model.embed_lang.bias.copy_(new_b.float())
+    print(f"language head restricted to {basis.shape[1]} feature directions ({len(tasks)} groups); "
+          f"recorded instructions' tokens moved by {float(moved.mean()):.2f} of their length on "
+          f"average, {float(moved.max()):.2f} at most: fine-tune the policy with the head frozen")
+    meta = {**meta, "language_head_projection": {
+        "source": str(args.source), "tasks": [t.name for t in tasks], "augment": args.augment,
+        "directions": basis.shape[1], "mean_token_move": float(moved.mean())}}
+    save_pretrained(model, processors, args.out, meta=meta)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
