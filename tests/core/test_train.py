@@ -345,3 +345,16 @@ def test_train_modules_keeps_every_other_weight(data, tmp_path, capsys):
     changed = sorted(k for k in after if not torch.equal(before[k], after[k]))
     assert changed == ["embed_lang.bias", "embed_lang.weight"]
     assert load_pretrained(tmp_path / "b" / "step_0000002")[2]["train_modules"] == ["embed_lang"]
+
+
+def test_freeze_modules_keeps_their_weights_and_trains_the_rest(data, tmp_path, capsys):
+    args = ["--mode", "finetune", "--preset", "test", "--data", str(data), "--steps", "2",
+            "--batch-size", "2", "--no-progress", "--save-every", "1", "--keep", "0"]
+    assert main([*args, "--out", str(tmp_path / "a"), "--freeze-modules", "embed_langs"]) == 2
+    assert "--freeze-modules embed_langs: no such module ['embed_langs']" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "b"), "--freeze-modules", "embed_lang"]) == 0
+    before = load_file(str(tmp_path / "b" / "step_0000001" / "model.safetensors"))
+    after = load_file(str(tmp_path / "b" / "step_0000002" / "model.safetensors"))
+    changed = {k.split(".")[0] for k in after if not torch.equal(before[k], after[k])}
+    assert "embed_lang" not in changed and {"transformer", "embed_state"} <= changed
+    assert load_pretrained(tmp_path / "b" / "step_0000002")[2]["freeze_modules"] == ["embed_lang"]

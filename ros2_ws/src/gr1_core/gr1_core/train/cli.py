@@ -99,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-modules", default="", metavar="NAME[,NAME...]",
                    help="train only these top-level modules and keep the others' weights, e.g. "
                         "embed_lang to fit a language head to a policy as it is (default: all)")
+    p.add_argument("--freeze-modules", default="", metavar="NAME[,NAME...]",
+                   help="keep these top-level modules' weights and train the others, e.g. "
+                        "embed_lang to fit a policy to a language head as it is (default: none)")
     p.add_argument("--camera-dropout", type=float, default=0.0, metavar="P",
                    help="blank both cameras in this share of the training windows (0 <= P < 1) "
                         "and leave them out of the video terms, so the actions there must come "
@@ -151,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         init_modules=tuple(m.strip() for m in a.init_modules.split(",") if m.strip()),
         camera_dropout=a.camera_dropout, instruction_noise=a.instruction_noise,
         token_noise=a.token_noise, early=early, late=late, paraphrases=a.paraphrases,
-        train_modules=tuple(m.strip() for m in a.train_modules.split(",") if m.strip()))
+        train_modules=tuple(m.strip() for m in a.train_modules.split(",") if m.strip()),
+        freeze_modules=tuple(m.strip() for m in a.freeze_modules.split(",") if m.strip()))
     try:
         last = train(opts)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # ConfigError is a ValueError

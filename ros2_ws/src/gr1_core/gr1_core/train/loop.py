@@ -107,6 +107,8 @@ class TrainOptions:
     paraphrases: str | None = None
     # top-level modules that train (e.g. embed_lang); the others keep their weights. Empty: all
     train_modules: tuple[str, ...] = ()
+    # top-level modules that keep their weights (e.g. embed_lang); applied after train_modules
+    freeze_modules: tuple[str, ...] = ()
 
 
 # config fields a run started from --init may change with --set: none of them shapes a weight
@@ -374,6 +376,11 @@ def train(opts: TrainOptions) -> Path:
         for name, p in model.named_parameters():
             if name.split(".")[0] not in opts.train_modules:
                 p.requires_grad_(False)
+    if opts.freeze_modules:
+        check_module_names(model, opts.freeze_modules, "--freeze-modules")
+        for name, p in model.named_parameters():
+            if name.split(".")[0] in opts.freeze_modules:
+                p.requires_grad_(False)
     if opts.token_noise:
         add_token_noise(model.embed_lang, opts.token_noise)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -519,7 +526,8 @@ def _save(model: GR1, processors: Processors, out: Path, step: int, optim, sched
             "init_modules": list(opts.init_modules), "camera_dropout": opts.camera_dropout,
             "instruction_noise": opts.instruction_noise, "early": list(opts.early),
             "paraphrases": opts.paraphrases or "", "train_modules": list(opts.train_modules),
-            "late": list(opts.late), "token_noise": opts.token_noise}
+            "late": list(opts.late), "token_noise": opts.token_noise,
+            "freeze_modules": list(opts.freeze_modules)}
     save_pretrained(model, processors, path, meta=meta)
     torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step,
                 "torch_rng": torch.get_rng_state(), **position}, path / STATE_FILE)
