@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_train import data  # noqa: F401  (the fixture)
+from test_train import check_training_option, data  # noqa: F401  (data: the fixture)
 
-from gr1_core.checkpoint import load_pretrained
 from gr1_core.tokenizer import tokenize
-from gr1_core.train.cli import main
 from gr1_core.train.instruction_noise import substitute_tokens
 
 VOCAB = 49408
@@ -37,10 +35,5 @@ def test_only_the_words_between_start_and_end_are_swapped():
 
 
 def test_cli_trains_with_instruction_noise_and_refuses_bad_values(data, tmp_path, capsys):  # noqa: F811
-    common = ["--mode", "finetune", "--preset", "test", "--data", str(data), "--batch-size", "2",
-              "--steps", "2", "--save-every", "2", "--no-progress", "--warmup", "1"]
-    assert main([*common, "--out", str(tmp_path / "run"), "--instruction-noise", "0.2"]) == 0
-    assert load_pretrained(tmp_path / "run" / "step_0000002")[2]["instruction_noise"] == 0.2
-    capsys.readouterr()
-    assert main([*common, "--out", str(tmp_path / "bad"), "--instruction-noise", "1.5"]) == 2
-    assert "--instruction-noise must be in [0, 1), got 1.5" in capsys.readouterr().err
+    check_training_option(data, tmp_path, capsys, "--instruction-noise", "0.2", "1.5",
+                          "--instruction-noise must be in [0, 1), got 1.5")

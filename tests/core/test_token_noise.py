@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_train import data  # noqa: F401  (the fixture)
+from test_train import check_training_option, data  # noqa: F401  (data: the fixture)
 
-from gr1_core.checkpoint import load_pretrained
-from gr1_core.train.cli import main
 from gr1_core.train.token_noise import add_token_noise
 
 
@@ -34,10 +32,5 @@ def test_step_is_sigma_of_the_token_in_training_and_nothing_in_eval():
 
 
 def test_cli_trains_with_token_noise_and_refuses_bad_values(data, tmp_path, capsys):  # noqa: F811
-    common = ["--mode", "finetune", "--preset", "test", "--data", str(data), "--batch-size", "2",
-              "--steps", "2", "--save-every", "2", "--no-progress", "--warmup", "1"]
-    assert main([*common, "--out", str(tmp_path / "run"), "--token-noise", "0.4"]) == 0
-    assert load_pretrained(tmp_path / "run" / "step_0000002")[2]["token_noise"] == 0.4
-    capsys.readouterr()
-    assert main([*common, "--out", str(tmp_path / "bad"), "--token-noise", "2.5"]) == 2
-    assert "--token-noise must be in [0, 2], got 2.5" in capsys.readouterr().err
+    check_training_option(data, tmp_path, capsys, "--token-noise", "0.4", "2.5",
+                          "--token-noise must be in [0, 2], got 2.5")

@@ -52,6 +52,21 @@ def losses(run: Path) -> tuple[list[int], list[float]]:
     return [int(r["step"]) for r in rows], [float(r["loss_total"]) for r in rows]
 
 
+
+def check_training_option(data: Path, tmp_path: Path, capsys, flag: str, good: str, bad: str,
+                          message: str) -> None:
+    """`gr1-train FLAG GOOD` trains two steps and saves the value in the checkpoint's meta;
+    `FLAG BAD` is refused (exit 2) with MESSAGE."""
+    common = ["--mode", "finetune", "--preset", "test", "--data", str(data), "--batch-size", "2",
+              "--steps", "2", "--save-every", "2", "--no-progress", "--warmup", "1"]
+    assert main([*common, "--out", str(tmp_path / "run"), flag, good]) == 0
+    meta = load_pretrained(tmp_path / "run" / "step_0000002")[2]
+    assert meta[flag.lstrip("-").replace("-", "_")] == float(good)
+    capsys.readouterr()
+    assert main([*common, "--out", str(tmp_path / "bad"), flag, bad]) == 2
+    assert message in capsys.readouterr().err
+
+
 def test_finetune_reduces_loss_and_writes_loadable_checkpoints(data, tmp_path):
     run = tmp_path / "run"
     args = ["--mode", "finetune", "--preset", "test", "--data", str(data), "--out", str(run),
@@ -334,7 +349,7 @@ def test_instruction_noise_is_refused_for_a_pretrained_text_tower(data, tmp_path
     assert "this model's text tower is 'minilm'" in capsys.readouterr().err
 
 
-def test_train_modules_keeps_every_other_weight(data, tmp_path, capsys):
+def test_train_and_freeze_modules_choose_the_weights_that_change(data, tmp_path, capsys):
     args = ["--mode", "finetune", "--preset", "test", "--data", str(data), "--steps", "2",
             "--batch-size", "2", "--no-progress", "--save-every", "1", "--keep", "0"]
     assert main([*args, "--out", str(tmp_path / "a"), "--train-modules", "embed_langs"]) == 2
@@ -345,16 +360,12 @@ def test_train_modules_keeps_every_other_weight(data, tmp_path, capsys):
     changed = sorted(k for k in after if not torch.equal(before[k], after[k]))
     assert changed == ["embed_lang.bias", "embed_lang.weight"]
     assert load_pretrained(tmp_path / "b" / "step_0000002")[2]["train_modules"] == ["embed_lang"]
-
-
-def test_freeze_modules_keeps_their_weights_and_trains_the_rest(data, tmp_path, capsys):
-    args = ["--mode", "finetune", "--preset", "test", "--data", str(data), "--steps", "2",
-            "--batch-size", "2", "--no-progress", "--save-every", "1", "--keep", "0"]
-    assert main([*args, "--out", str(tmp_path / "a"), "--freeze-modules", "embed_langs"]) == 2
+    # --freeze-modules: the converse
+    assert main([*args, "--out", str(tmp_path / "c"), "--freeze-modules", "embed_langs"]) == 2
     assert "--freeze-modules embed_langs: no such module ['embed_langs']" in capsys.readouterr().err
-    assert main([*args, "--out", str(tmp_path / "b"), "--freeze-modules", "embed_lang"]) == 0
-    before = load_file(str(tmp_path / "b" / "step_0000001" / "model.safetensors"))
-    after = load_file(str(tmp_path / "b" / "step_0000002" / "model.safetensors"))
+    assert main([*args, "--out", str(tmp_path / "d"), "--freeze-modules", "embed_lang"]) == 0
+    before = load_file(str(tmp_path / "d" / "step_0000001" / "model.safetensors"))
+    after = load_file(str(tmp_path / "d" / "step_0000002" / "model.safetensors"))
     changed = {k.split(".")[0] for k in after if not torch.equal(before[k], after[k])}
     assert "embed_lang" not in changed and {"transformer", "embed_state"} <= changed
-    assert load_pretrained(tmp_path / "b" / "step_0000002")[2]["freeze_modules"] == ["embed_lang"]
+    assert load_pretrained(tmp_path / "d" / "step_0000002")[2]["freeze_modules"] == ["embed_lang"]
