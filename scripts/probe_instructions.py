@@ -29,9 +29,10 @@ held-out token much farther out, or nearer another group, is new to it (twenty-f
 
 `--subspace` measures the same inside the task subspace: the directions along which the groups'
 mean tokens differ (k - 1 of them for k tasks), where the policy must read which task it is
-asked; `--subspace feature` does it for the text tower's features, before the head. Distances there are in units of the separation of the two closest group means. A
-policy trained on the groups has acted on its own wordings out to the farthest one; a held-out
-token well beyond that, or nearest another group's mean, is new to it (twenty-second run).
+asked; `--subspace feature` does it for the text tower's features, before the head. Distances
+there are in units of the separation of the two closest group means. A policy trained on the
+groups has acted on its own wordings out to the farthest one; a held-out token well beyond that,
+or nearest another group's mean, is new to it (twenty-second run).
 """
 
 from __future__ import annotations
@@ -72,17 +73,15 @@ def main() -> None:
     import torch
 
     from gr1_core.checkpoint import load_pretrained
-    from gr1_core.tokenizer import tokenizer_for
+    from gr1_core.train.language_head import instruction_features
     from gr1_sim.tasks import get_task, task_names
 
     model, _, _ = load_pretrained(args.checkpoint)
     model.eval()
-    tokenize = tokenizer_for(model.config)
     tasks = [get_task(n) for n in task_names(args.tasks)]
 
     def feature(texts: list[str]) -> torch.Tensor:  # the text tower's, unit length
-        with torch.no_grad():
-            return model.encode_text(torch.from_numpy(tokenize(texts, model.config.text_context)))
+        return instruction_features(model, texts)
 
     def token(texts: list[str]) -> torch.Tensor:  # what the policy transformer reads
         with torch.no_grad():
@@ -168,11 +167,11 @@ def _subspace(token, tasks, augment: int | None) -> None:
     from gr1_core.train.language_head import task_directions
 
     groups = [token(t.wordings(augment)).double() for t in tasks]
-    centre, basis = task_directions(groups)  # (h,), (h, <= tasks - 1)
+    means = torch.stack([g.mean(0) for g in groups])  # (tasks, h)
+    centre, basis = task_directions(means)  # (h,), (h, <= tasks - 1)
     if basis.shape[1] == 0:
         print("\ntask subspace: the groups' mean tokens coincide; the head does not tell the tasks apart")
         return
-    means = torch.stack([g.mean(0) for g in groups])
 
     def inside(x: torch.Tensor) -> torch.Tensor:
         return (x.double() - centre) @ basis

@@ -10,7 +10,7 @@ features differ, every held-out paraphrase lies among its own group. So the new 
 those: W' = W B B^T, with B (feature, k - 1) those directions, and b' = b + W (c - B B^T c), c
 the mean of the group means, so each group's mean feature keeps its token exactly. The rest of
 the model is copied; the policy transformer must then be fine-tuned to the moved tokens with
-the head frozen (`gr1-train --train-modules` without embed_lang).
+the head frozen (`gr1-train --freeze-modules embed_lang`).
 
   .venv/bin/python scripts/project_language_head.py SRC OUT
   .venv/bin/python scripts/project_language_head.py SRC OUT --tasks lift_red,stack_red_on_blue --augment 6
@@ -42,8 +42,7 @@ def main() -> None:
     import torch
 
     from gr1_core.checkpoint import load_pretrained, save_pretrained
-    from gr1_core.tokenizer import tokenizer_for
-    from gr1_core.train.language_head import project_head, task_directions
+    from gr1_core.train.language_head import instruction_features, project_head, task_directions
     from gr1_sim.tasks import get_task, task_names
 
     try:
@@ -54,14 +53,13 @@ def main() -> None:
         ap.error(f"--tasks needs two tasks or more to tell apart, got {args.tasks!r}")
     model, processors, meta = load_pretrained(args.source)
     model.eval()
-    tokenize = tokenizer_for(model.config)
 
     def feature(texts: list[str]) -> torch.Tensor:
-        ids = torch.from_numpy(tokenize(texts, model.config.text_context))
-        return model.encode_text(ids).double()
+        return instruction_features(model, texts).double()
 
     with torch.no_grad():
-        centre, basis = task_directions([feature(t.wordings(args.augment)) for t in tasks])
+        centre, basis = task_directions(
+            torch.stack([feature(t.wordings(args.augment)).mean(0) for t in tasks]))
         w, b = model.embed_lang.weight.double(), model.embed_lang.bias.double()
         new_w, new_b = project_head(w, b, centre, basis)
         seen = feature([s for t in tasks for s in t.instructions])

@@ -62,7 +62,7 @@ def main() -> None:
     from gr1_core.checkpoint import load_pretrained, new_model, save_pretrained
     from gr1_core.config import MINILM_TEXT
     from gr1_core.data.paraphrases import ParaphraseError, read_groups
-    from gr1_core.tokenizer import tokenizer_for
+    from gr1_core.train.language_head import instruction_features
     from gr1_sim.tasks import get_task, task_names
 
     old, processors, meta = load_pretrained(args.source)
@@ -80,8 +80,7 @@ def main() -> None:
     except ParaphraseError as e:
         ap.error(str(e))
     with torch.no_grad():
-        target = old.embed_lang(old.encode_text(
-            torch.from_numpy(tokenizer_for(old.config)(texts, old.config.text_context))))
+        target = old.embed_lang(instruction_features(old, texts))
         known = dict(zip(texts, target))
         extra: dict[str, list[torch.Tensor]] = {}
         for text in texts:
@@ -91,8 +90,7 @@ def main() -> None:
         texts += list(extra)
         target = torch.cat([target] + [torch.stack(v).mean(0, keepdim=True) for v in extra.values()])
         fitted = len(texts) - len(extra)
-        feature = new.encode_text(
-            torch.from_numpy(tokenizer_for(config)(texts, config.text_context)))
+        feature = instruction_features(new, texts)
         w, b = fit_ridge(feature.double(), target.double(), args.ridge)
         new.embed_lang.weight.copy_(w.float())
         new.embed_lang.bias.copy_(b.float())

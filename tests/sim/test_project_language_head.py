@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from gr1_core.checkpoint import load_pretrained
-from gr1_core.tokenizer import tokenizer_for
+from gr1_core.train.language_head import instruction_features
 from gr1_sim.tasks import get_task
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "project_language_head.py"
@@ -20,12 +20,6 @@ TASKS = ["lift_red", "push_red_left", "stack_red_on_blue"]
 def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
                           timeout=300)
-
-
-def _feature(model, texts: list[str]) -> torch.Tensor:
-    ids = torch.from_numpy(tokenizer_for(model.config)(texts, model.config.text_context))
-    with torch.no_grad():
-        return model.encode_text(ids)
 
 
 def test_head_keeps_group_means_and_ignores_every_other_direction(rising_checkpoint, tmp_path):
@@ -42,7 +36,7 @@ def test_head_keeps_group_means_and_ignores_every_other_direction(rising_checkpo
         if not name.startswith("embed_lang."):
             assert torch.equal(value, new.state_dict()[name]), name
 
-    groups = [_feature(old, get_task(t).wordings(3)) for t in TASKS]
+    groups = [instruction_features(old, get_task(t).wordings(3)) for t in TASKS]
     with torch.no_grad():
         for g in groups:  # each group's mean feature keeps its token
             mean = g.mean(0, keepdim=True)

@@ -12,12 +12,21 @@ from __future__ import annotations
 
 import torch
 
+from gr1_core.model.gr1 import GR1
+from gr1_core.tokenizer import tokenizer_for
 
-def task_directions(groups: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """groups: k tensors (n_i, D), one row per wording. Returns (centre (D,), basis (D, r)):
-    the mean of the groups' means and an orthonormal basis of the r <= k - 1 directions in which
-    the means differ (r = 0 when they coincide)."""
-    means = torch.stack([g.mean(0) for g in groups])  # (k, D)
+
+def instruction_features(model: GR1, texts: list[str]) -> torch.Tensor:
+    """The model's text-tower features of `texts` (B, D_lang), tokenised as its config says."""
+    ids = torch.from_numpy(tokenizer_for(model.config)(texts, model.config.text_context))
+    with torch.no_grad():
+        return model.encode_text(ids)
+
+
+def task_directions(means: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """means: (k, D), one row per paraphrase group (the mean of its wordings). Returns
+    (centre (D,), basis (D, r)): the mean of the means and an orthonormal basis of the
+    r <= k - 1 directions in which they differ (r = 0 when they coincide)."""
     centre = means.mean(0)
     _, size, directions = torch.linalg.svd(means - centre, full_matrices=False)
     rank = int((size > 1e-6 * size[0]).sum()) if float(size[0]) > 1e-9 else 0

@@ -371,16 +371,13 @@ def train(opts: TrainOptions) -> Path:
                         num_workers=opts.workers, drop_last=sampler.per_rank() >= opts.batch_size,
                         generator=gen, persistent_workers=opts.workers > 0)
 
-    if opts.train_modules:
-        check_module_names(model, opts.train_modules, "--train-modules")
-        for name, p in model.named_parameters():
-            if name.split(".")[0] not in opts.train_modules:
-                p.requires_grad_(False)
-    if opts.freeze_modules:
-        check_module_names(model, opts.freeze_modules, "--freeze-modules")
-        for name, p in model.named_parameters():
-            if name.split(".")[0] in opts.freeze_modules:
-                p.requires_grad_(False)
+    for names, flag in ((opts.train_modules, "--train-modules"),
+                        (opts.freeze_modules, "--freeze-modules")):
+        check_module_names(model, names, flag)
+    for name, p in model.named_parameters():
+        top = name.split(".")[0]
+        if (opts.train_modules and top not in opts.train_modules) or top in opts.freeze_modules:
+            p.requires_grad_(False)
     if opts.token_noise:
         add_token_noise(model.embed_lang, opts.token_noise)
     params = [p for p in model.parameters() if p.requires_grad]
