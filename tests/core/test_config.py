@@ -46,6 +46,8 @@ def test_sim_and_test_presets_train_their_encoders():
         ({"dropout": 1.5}, r"dropout must be in \[0, 1\), got 1.5"),
         ({"future_steps": 4}, r"future_steps 4 must be smaller than window 4"),
         ({"text_context": 2}, r"text_context .* got 2"),
+        ({"lang_prototypes": 1}, r"lang_prototypes must be 0 \(off\) or .* got 1"),
+        ({"lang_prototypes": -2}, r"lang_prototypes must be 0 \(off\) or .* got -2"),
     ],
 )
 def test_validation_quotes_the_bad_value(changes, message):

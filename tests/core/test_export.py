@@ -130,3 +130,32 @@ def test_runner_exports_missing_graphs_and_cli_rejects_bad_dirs(tmp_path, capsys
 
     assert main([str(tmp_path / "nothing-here")]) == 2
     assert "nothing-here" in capsys.readouterr().err
+
+
+def test_instruction_near_no_prototype_is_refused_by_every_backend(tmp_path):
+    """A policy with instruction prototypes refuses, in PyTorch and in the exported graph alike,
+    a sentence outside every prototype's radius, and then runs no instruction at all."""
+    from gr1_core.checkpoint import save_pretrained
+    from gr1_core.model import GR1
+    from gr1_core.runtime.instruction import UnknownInstruction
+    from gr1_core.train.language_head import instruction_features
+
+    model, processors, _ = load_pretrained(save_checkpoint(tmp_path / "plain"))
+    snapped = GR1(model.config.replace(lang_prototypes=2)).eval()
+    state = model.state_dict()
+    known = ["lift the red block", "open the drawer"]
+    state["lang_prototypes"] = instruction_features(model, known)
+    state["lang_prototype_radius"] = torch.full((2,), 0.05)
+    snapped.load_state_dict(state)
+    ckpt = save_pretrained(snapped, processors, tmp_path / "snapped")
+    assert main([str(ckpt)]) == 0
+    for backend in ("torch", "onnxruntime"):
+        runner = PolicyRunner.from_pretrained(ckpt, backend=backend)
+        runner.reset("open the drawer")
+        runner.step(observations(1)[0])
+        for _ in range(2):  # refused again from the text cache
+            with pytest.raises(UnknownInstruction, match="'stack the blue block' is not near any task"):
+                runner.reset("stack the blue block")
+        assert runner.instruction is None
+        with pytest.raises(RuntimeError, match=r"reset\(instruction\)"):
+            runner.step(observations(1)[0])

@@ -10,6 +10,7 @@ import torch
 from gr1_core import keys
 from gr1_core.config import GR1Config
 from gr1_core.model import GR1
+from gr1_core.runtime.graphs import TextEncoderGraph
 
 
 class Policy(torch.nn.Module):
@@ -85,3 +86,33 @@ def test_encoders_export_to_onnx(tmp_path):
         ids2[0, 5], ids2[0, 9] = 300, 49407  # EOT elsewhere than in the traced input
         np.testing.assert_allclose(t.run(None, {t.get_inputs()[0].name: ids2.numpy()})[0],
                                    model.encode_text(ids2).numpy(), atol=1e-5)
+
+
+def test_instruction_prototypes_snap_in_torch_and_onnx(tmp_path):
+    """With prototypes stored, encode_text returns the nearest one (Euclidean on the unit
+    feature), or zeros beyond that prototype's radius, in the exported graph as in PyTorch."""
+    torch.manual_seed(0)
+    model = GR1(GR1Config.preset("test").replace(lang_prototypes=3)).eval()
+    c = model.config
+    ids = torch.randint(1, 49406, (4, c.text_context))
+    ids[:, 5] = 49407
+    ids[1:, 3] = torch.tensor([11, 222, 3333])
+    with torch.no_grad():
+        feat = model.sentence_feature(ids)  # (4, E), four different sentences
+        # prototypes near sentences 2, 0 and 3: sentence 1 goes to whichever is nearest
+        model.lang_prototypes.copy_(feat[[2, 0, 3]] + 0.01 * torch.randn(3, c.text_embed_dim))
+        model.lang_prototype_radius.fill_(10.0)
+        snapped = model.encode_text(ids)
+        nearest = (feat[:, None] - model.lang_prototypes[None]).norm(dim=-1).argmin(1)
+        model.lang_prototype_radius[1] = 0.0  # sentence 0's prototype now refuses it
+        refused = model.encode_text(ids)
+    assert nearest[[0, 2, 3]].tolist() == [1, 0, 2]
+    torch.testing.assert_close(snapped, model.lang_prototypes[nearest])
+    expected = snapped.clone()
+    expected[nearest == 1] = 0.0
+    torch.testing.assert_close(refused, expected, rtol=0, atol=0)
+
+    torch.onnx.export(TextEncoderGraph(model), (ids[:1],), str(tmp_path / "t.onnx"), dynamo=False, opset_version=17,
+                      input_names=["ids"], dynamic_axes={"ids": {0: "b"}})
+    t = ort.InferenceSession(str(tmp_path / "t.onnx"), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(t.run(None, {"ids": ids.numpy()})[0], refused.numpy(), atol=1e-6)

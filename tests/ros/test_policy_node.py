@@ -49,6 +49,24 @@ def make_checkpoint(path: Path, arm_bias: tuple[float, ...] | float) -> Path:
     return path
 
 
+def with_prototypes(source: Path, path: Path, known: list[str]) -> Path:
+    """`source` with one instruction prototype per `known` sentence (its own feature) and a
+    radius so small that every other sentence is refused."""
+    import torch
+
+    from gr1_core.checkpoint import load_pretrained, save_pretrained
+    from gr1_core.model import GR1
+    from gr1_core.train.language_head import instruction_features
+
+    model, processors, meta = load_pretrained(source)
+    snapped = GR1(model.config.replace(lang_prototypes=len(known)))
+    state = model.state_dict()
+    state["lang_prototypes"] = instruction_features(model, known)
+    state["lang_prototype_radius"] = torch.full((len(known),), 0.05)
+    snapped.load_state_dict(state)
+    return save_pretrained(snapped, processors, path, meta=meta)
+
+
 # ------------------------------------------------------------------------------ test robot
 @dataclass
 class Faults:
@@ -270,13 +288,14 @@ def graph(tmp_path_factory):
     root = tmp_path_factory.mktemp("policy_node")
     good = make_checkpoint(root / "directed", ARM_BIAS)
     nan = make_checkpoint(root / "nan", float("nan"))
+    known = with_prototypes(good, root / "known", ["pick up the red block", "open the drawer"])
     context = Context()
     rclpy.init(context=context)
     robot = RobotStandIn(context)
     policy = EmbeddedPolicy(context, checkpoint=str(good), control_rate=RATE,
                             max_input_age=MAX_AGE, max_camera_skew=MAX_SKEW)
     try:
-        yield policy, robot, {"good": good, "nan": nan, "root": root}
+        yield policy, robot, {"good": good, "nan": nan, "known": known, "root": root}
     finally:
         policy.close()
         robot.close()
@@ -479,6 +498,27 @@ def test_nan_model_commands_zero(running):
     time.sleep(0.3)
     tw = robot.twists_since(onset)
     assert tw and all(np.all(v == 0.0) for *_, v in tw), "a NaN model moved the arm"
+    assert policy.deactivate() and policy.cleanup()
+
+
+def test_instruction_near_no_known_task_commands_zero(running):
+    """A policy with instruction prototypes refuses a sentence near none of them: zero twist and
+    an error saying so, then motion again for a known instruction."""
+    from std_msgs.msg import String
+
+    policy, robot, ckpts = running
+    assert policy.lifecycle_state() == "unconfigured"
+    policy.set_parameters(checkpoint=str(ckpts["known"]))
+    assert policy.configure() and policy.activate()
+    t = robot.now()
+    robot.pub_instruction.publish(String(data="pick up the red block"))
+    wait_for(lambda: moving(robot, t), 10, "motion for a known instruction")
+    onset = robot.now()
+    robot.pub_instruction.publish(String(data="dance on the table"))
+    assert_zero_with_reason(robot, onset, "'dance on the table' is not near any task")
+    t = robot.now()
+    robot.pub_instruction.publish(String(data="open the drawer"))
+    wait_for(lambda: moving(robot, t), 10, "motion after a known instruction returned")
     assert policy.deactivate() and policy.cleanup()
 
 

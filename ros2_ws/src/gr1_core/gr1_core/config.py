@@ -48,6 +48,15 @@ class GR1Config:
     text_heads: int = 8
     text_embed_dim: int = 512
     freeze_text: bool = True
+    # Instruction prototypes. k > 0: encode_text returns, in place of a sentence's feature, the
+    # nearest (Euclidean) of k stored features, each the mean feature of one task's training
+    # wordings (scripts/set_instruction_prototypes.py), so the policy sees exactly one language
+    # token per task and a new wording is read as the task whose wordings it lies nearest. A
+    # linear head trained on a few wordings reads every direction of a new sentence, most of them
+    # untrained (docs/RESULTS.md, twenty-third run). A sentence beyond its nearest prototype's
+    # stored radius is refused: the runtime raises UnknownInstruction and the node holds still.
+    # It cannot express a task outside the k; 0, the paper's continuous feature, can.
+    lang_prototypes: int = 0
 
     # Policy transformer (GPT-2 style, no absolute position embedding).
     hidden_size: int = 384
@@ -157,6 +166,12 @@ class GR1Config:
                 raise ConfigError(
                     f"text_context {self.text_context!r} exceeds MiniLM's 512 positions"
                 )
+        if isinstance(self.lang_prototypes, bool) or not isinstance(self.lang_prototypes, int) \
+                or self.lang_prototypes < 0 or self.lang_prototypes == 1:
+            raise ConfigError(
+                f"lang_prototypes must be 0 (off) or the number of tasks (>= 2), "
+                f"got {self.lang_prototypes!r}"
+            )
         if not (0.0 <= float(self.dropout) < 1.0):
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
         for n in ("vit_mlp_ratio", "decoder_mlp_ratio"):

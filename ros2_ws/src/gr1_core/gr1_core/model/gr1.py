@@ -69,6 +69,11 @@ class GR1(nn.Module):
         self.embed_state = nn.Linear(2 * h, h)
         self.embed_timestep = nn.Embedding(c.window, h)
         self.embed_lang = nn.Linear(c.text_embed_dim, h)
+        if c.lang_prototypes:
+            # Filled by scripts/set_instruction_prototypes.py; saved with the weights. A sentence
+            # farther than its nearest prototype's radius is refused (encode_text gives zeros).
+            self.register_buffer("lang_prototypes", torch.zeros(c.lang_prototypes, c.text_embed_dim))
+            self.register_buffer("lang_prototype_radius", torch.zeros(c.lang_prototypes))
         self.embed_hand_img = nn.Linear(c.img_feat_dim, h)
         self.embed_img = nn.Linear(c.img_feat_dim, h)
         self.embed_hand_patch = nn.Linear(c.img_feat_dim, h)
@@ -123,15 +128,35 @@ class GR1(nn.Module):
         return torch.cat((latents, cls.unsqueeze(1)), dim=1)  # (N, K, D)
 
     def encode_text(self, token_ids: torch.Tensor) -> torch.Tensor:
-        """token_ids (B, ctx) int64 -> lang (B, D_lang), L2-normalised as GR-1 does (+1e-6)."""
+        """token_ids (B, ctx) int64 -> lang (B, D_lang), L2-normalised as GR-1 does (+1e-6), or
+        the nearest instruction prototype where the config stores them (zeros where the sentence
+        lies outside that prototype's radius)."""
         ctx = self.config.text_context
         if not torch.jit.is_tracing() and (token_ids.dim() != 2 or token_ids.shape[1] > ctx):
             raise ValueError(
                 f"encode_text expects token ids of shape (B, <= {ctx}), got {tuple(token_ids.shape)}; "
                 f"tokenize with context_length={ctx}"
             )
+        feat = self.sentence_feature(token_ids)  # (B, E)
+        if not self.config.lang_prototypes:
+            return feat
+        near = self.nearest_prototype(feat)  # (B,)
+        proto = self.lang_prototypes[near]  # (B, E)
+        inside = (feat - proto).norm(dim=-1) <= self.lang_prototype_radius[near]  # (B,)
+        # All zeros (never a unit feature) marks a sentence near no task: the runtime refuses it.
+        return proto * inside.to(proto.dtype).unsqueeze(-1)
+
+    def sentence_feature(self, token_ids: torch.Tensor) -> torch.Tensor:
+        """token_ids (B, ctx) -> the text tower's feature (B, E), L2-normalised, never snapped."""
         feat = self.text_tower(token_ids)  # (B, E)
         return feat / (feat.norm(dim=-1, keepdim=True) + 1e-6)
+
+    def nearest_prototype(self, feat: torch.Tensor) -> torch.Tensor:
+        """feat (B, E) normalised sentence features -> (B,) int64 index of the nearest stored
+        instruction prototype (see GR1Config.lang_prototypes)."""
+        # |f - p|^2 = |f|^2 - 2 f.p + |p|^2; |f|^2 is the same for every p.
+        score = 2.0 * feat @ self.lang_prototypes.T - self.lang_prototypes.pow(2).sum(-1)  # (B, k)
+        return score.argmax(dim=-1)
 
     # ------------------------------------------------------------------ policy
     def _n_context_tokens(self) -> int:

@@ -10,6 +10,7 @@ from gr1_core.runtime.backends import (
     BackendUnavailable,
     make_backend,
 )
+from gr1_core.runtime.instruction import UnknownInstruction
 from gr1_core.runtime.naive import NaiveRollout, naive_step
 from gr1_core.runtime.runner import PolicyRunner
 
@@ -20,6 +21,7 @@ __all__ = [
     "BackendUnavailable",
     "NaiveRollout",
     "PolicyRunner",
+    "UnknownInstruction",
     "make_backend",
     "naive_step",
 ]

@@ -17,6 +17,7 @@ import numpy as np
 from gr1_core.config import GR1Config
 from gr1_core.processors import Processors
 from gr1_core.runtime.backends import Backend
+from gr1_core.runtime.instruction import check_instruction_feature
 from gr1_core.tokenizer import tokenizer_for
 from gr1_core.types import Action, Observation
 
@@ -51,7 +52,8 @@ def naive_step(
         mask[0, i] = 1.0
     t1 = time.perf_counter()
     tokens = backend.encode_frames(np.concatenate((static, wrist)))  # (2T, K, D), one batch
-    lang = backend.encode_text((tokenizer or tokenizer_for(config))(instruction, config.text_context))
+    lang = check_instruction_feature(backend.encode_text(
+        (tokenizer or tokenizer_for(config))(instruction, config.text_context)), instruction)
     t2 = time.perf_counter()
     arm_out, grip_out = backend.policy(lang, arm, grip, tokens[None, :t], tokens[None, t:], mask)
     t3 = time.perf_counter()

@@ -31,6 +31,7 @@ from gr1_core.runtime.backends import (
     make_backend,
 )
 from gr1_core.runtime.history import TokenHistory
+from gr1_core.runtime.instruction import check_instruction_feature
 from gr1_core.runtime.naive import NaiveRollout, naive_step
 from gr1_core.runtime.video import render_prediction
 from gr1_core.tokenizer import tokenizer_for
@@ -147,6 +148,11 @@ class PolicyRunner:
             if len(self._text_cache) > TEXT_CACHE_SIZE:
                 self._text_cache.popitem(last=False)
             self.text_cache_misses += 1
+        try:
+            check_instruction_feature(lang, instruction)  # cached refusals are refused again
+        except ValueError:
+            self.instruction, self._lang = None, None  # step() must not run the previous one
+            raise
         self.instruction = instruction
         self._lang = lang
         self._text_hit_pending = hit

@@ -16,11 +16,13 @@ from gr1_core.model.gr1 import GR1
 from gr1_core.tokenizer import tokenizer_for
 
 
-def instruction_features(model: GR1, texts: list[str]) -> torch.Tensor:
-    """The model's text-tower features of `texts` (B, D_lang), tokenised as its config says."""
+def instruction_features(model: GR1, texts: list[str], snap: bool = True) -> torch.Tensor:
+    """The model's text-tower features of `texts` (B, D_lang), tokenised as its config says:
+    what the policy reads (`encode_text`), or with snap=False the sentence features before any
+    instruction prototype replaces them."""
     ids = torch.from_numpy(tokenizer_for(model.config)(texts, model.config.text_context))
     with torch.no_grad():
-        return model.encode_text(ids)
+        return model.encode_text(ids) if snap else model.sentence_feature(ids)
 
 
 def task_directions(means: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,89 @@
+#!/usr/bin/env python
+"""Store one instruction prototype per task in a policy, so it reads each instruction as a task.
+
+A prototype is the mean sentence feature of one task's training wordings. With prototypes
+stored (`GR1Config.lang_prototypes`), `encode_text` returns the nearest one in place of the
+sentence's own feature: the policy sees one language token per task, and a wording it never
+trained on is read as the task whose wordings it lies nearest. Its linear head reads no other
+direction of the new sentence (docs/RESULTS.md, twenty-third run). Each prototype also gets a
+radius, --margin times the distance of its group's farthest wording: a sentence beyond its
+nearest prototype's radius ("stop", "open the door") is refused, and the node holds still. Every
+weight is copied; the policy can then be fine-tuned on the tokens it now sees.
+
+  .venv/bin/python scripts/set_instruction_prototypes.py SRC OUT
+  .venv/bin/python scripts/set_instruction_prototypes.py SRC OUT --tasks lift_red,stack_red_on_blue --augment 6
+
+Groups are each task's training paraphrases and `Task.augment` wordings (the first N with
+`--augment N`), as `scripts/sim_paraphrases.py` writes them; held-out paraphrases are never
+read. Prints how many of the groups' own wordings are read as their own task.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+DEFAULT_TASKS = "lift_red,push_red_left,push_red_right,stack_red_on_blue,place_red_left"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("source", help="checkpoint directory")
+    ap.add_argument("out", help="new checkpoint directory (created)")
+    ap.add_argument("--tasks", default=DEFAULT_TASKS, help=f"comma-separated (default {DEFAULT_TASKS})")
+    ap.add_argument("--augment", type=int, default=None, metavar="N",
+                    help="each task's first N augmentation wordings join its group (default: all)")
+    ap.add_argument("--margin", type=float, default=1.25,
+                    help="each prototype's radius is this times its farthest own wording's "
+                         "distance (unit sentence features); beyond it an instruction is refused "
+                         "(default 1.25)")
+    args = ap.parse_args()
+    if args.augment is not None and args.augment < 0:
+        ap.error(f"--augment must be >= 0, got {args.augment}")
+    if not args.margin >= 1.0:
+        ap.error(f"--margin must be >= 1 (a radius that refuses the group's own wordings), "
+                 f"got {args.margin}")
+
+    import torch
+
+    from gr1_core.checkpoint import load_pretrained, load_state_strict, save_pretrained
+    from gr1_core.model.gr1 import GR1
+    from gr1_core.train.language_head import instruction_features, task_directions
+    from gr1_sim.tasks import get_task, task_names
+
+    try:
+        tasks = [get_task(n) for n in task_names(args.tasks)]
+    except KeyError as e:
+        ap.error(str(e))
+    if len(tasks) < 2:
+        ap.error(f"--tasks needs two tasks or more to tell apart, got {args.tasks!r}")
+    old, processors, meta = load_pretrained(args.source)
+    groups = [t.wordings(args.augment) for t in tasks]
+    features = [instruction_features(old, g, snap=False) for g in groups]
+    means = torch.stack([f.mean(0) for f in features])  # (k, E)
+    if task_directions(means.double())[1].shape[1] < len(tasks) - 1:
+        raise SystemExit(f"error: the groups' mean features of {args.tasks} do not span "
+                         f"{len(tasks) - 1} directions; some tasks cannot be told apart")
+
+    model = GR1(old.config.replace(lang_prototypes=len(tasks)))
+    state = old.state_dict()
+    state["lang_prototypes"] = means
+    state["lang_prototype_radius"] = args.margin * torch.stack(
+        [(f - m).norm(dim=1).max() for f, m in zip(features, means)])
+    load_state_strict(model, state, str(args.source))
+    model.eval()
+    print("own wordings read as their own task (radius):")
+    for task, group, feature, radius in zip(tasks, groups, features, model.lang_prototype_radius):
+        read = model.nearest_prototype(feature)
+        wrong = [f"{w!r} -> {tasks[int(i)].name}" for w, i in zip(group, read) if tasks[int(i)] is not task]
+        print(f"  {task.name}: {len(group) - len(wrong)}/{len(group)} ({float(radius):.3f})"
+              + (f" ({'; '.join(wrong)})" if wrong else ""))
+    meta = {**meta, "instruction_prototypes": {
+        "source": str(args.source), "tasks": [t.name for t in tasks], "augment": args.augment,
+        "margin": args.margin}}
+    save_pretrained(model, processors, args.out, meta=meta)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""scripts/set_instruction_prototypes.py: one stored prototype per task, the mean sentence
+feature of its paraphrase group, which encode_text then returns for every wording nearest it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from gr1_core.checkpoint import load_pretrained
+from gr1_core.train.language_head import instruction_features
+from gr1_sim.tasks import get_task
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "set_instruction_prototypes.py"
+TASKS = ["lift_red", "push_red_left", "stack_red_on_blue"]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_prototypes_are_group_means_and_replace_every_feature(rising_checkpoint, tmp_path):
+    out = tmp_path / "snapped"
+    done = _run(str(rising_checkpoint), str(out), "--tasks", ",".join(TASKS), "--augment", "3")
+    assert done.returncode == 0, done.stderr
+    assert "own wordings read as their own task (radius):" in done.stdout
+
+    old, _, _ = load_pretrained(rising_checkpoint)
+    new, _, meta = load_pretrained(out)
+    assert new.config.lang_prototypes == 3 and old.config.lang_prototypes == 0
+    assert meta["instruction_prototypes"]["tasks"] == TASKS
+    for name, value in old.state_dict().items():  # every weight copied
+        torch.testing.assert_close(new.state_dict()[name], value, rtol=0, atol=0)
+
+    groups = [get_task(t).wordings(3) for t in TASKS]
+    means = torch.stack([instruction_features(old, g).mean(0) for g in groups])
+    torch.testing.assert_close(new.lang_prototypes, means)
+    farthest = [float((instruction_features(old, g) - m).norm(dim=1).max()) for g, m in zip(groups, means)]
+    torch.testing.assert_close(new.lang_prototype_radius, 1.25 * torch.tensor(farthest))
+    for i, group in enumerate(groups):
+        read = new.nearest_prototype(instruction_features(new, group, snap=False))
+        # what the policy reads is the prototype of the task each wording is read as
+        torch.testing.assert_close(instruction_features(new, group), means[read])
+        line = next(x for x in done.stdout.splitlines() if x.strip().startswith(TASKS[i] + ":"))
+        assert f"{int((read == i).sum())}/{len(group)}" in line
+    with torch.no_grad():  # each prototype is read as itself
+        assert new.nearest_prototype(means).tolist() == [0, 1, 2]
+
+
+def test_bad_arguments_are_refused(rising_checkpoint, tmp_path):
+    done = _run(str(rising_checkpoint), str(tmp_path / "a"), "--tasks", "lift_red")
+    assert done.returncode == 2 and "needs two tasks or more" in done.stderr
+    done = _run(str(rising_checkpoint), str(tmp_path / "b"), "--augment", "-1")
+    assert done.returncode == 2 and "--augment must be >= 0, got -1" in done.stderr
+    done = _run(str(rising_checkpoint), str(tmp_path / "m"), "--margin", "0.9")
+    assert done.returncode == 2 and "--margin must be >= 1" in done.stderr
+    done = _run(str(rising_checkpoint), str(tmp_path / "c"), "--tasks", "lift_red,lift_red")
+    assert done.returncode == 1 and "do not span 1 directions" in done.stderr
+    assert not (tmp_path / "c").exists()
