@@ -7,8 +7,13 @@ sentence's own feature: the policy sees one language token per task, and a wordi
 trained on is read as the task whose wordings it lies nearest. Its linear head reads no other
 direction of the new sentence (docs/RESULTS.md, twenty-third run). Each prototype also gets a
 radius, --margin times the distance of its group's farthest wording: a sentence beyond its
-nearest prototype's radius ("stop", "open the door") is refused, and the node holds still. Every
-weight is copied; the policy can then be fine-tuned on the tokens it now sees.
+nearest prototype's radius ("stop", "open the door") is refused, and the node holds still.
+
+By default each task's recorded instructions (the ones its demos were recorded with) are also
+stored as anchors: the policy is then given, of the chosen task's recorded instructions, the one
+nearest the sentence. A recorded instruction reads exactly as before, and a new wording as the
+nearest instruction the policy was trained on. `--no-anchors` gives the prototype itself, a token
+the policy has to be fine-tuned on. Every weight is copied.
 
   .venv/bin/python scripts/set_instruction_prototypes.py SRC OUT
   .venv/bin/python scripts/set_instruction_prototypes.py SRC OUT --tasks lift_red,stack_red_on_blue --augment 6
@@ -37,6 +42,9 @@ def main() -> None:
                     help="each prototype's radius is this times its farthest own wording's "
                          "distance (unit sentence features); beyond it an instruction is refused "
                          "(default 1.25)")
+    ap.add_argument("--no-anchors", action="store_true",
+                    help="give the policy the chosen task's prototype instead of its nearest "
+                         "recorded instruction")
     args = ap.parse_args()
     if args.augment is not None and args.augment < 0:
         ap.error(f"--augment must be >= 0, got {args.augment}")
@@ -65,13 +73,23 @@ def main() -> None:
         raise SystemExit(f"error: the groups' mean features of {args.tasks} do not span "
                          f"{len(tasks) - 1} directions; some tasks cannot be told apart")
 
-    model = GR1(old.config.replace(lang_prototypes=len(tasks)))
+    anchors = [] if args.no_anchors else [(i, s) for i, t in enumerate(tasks) for s in t.instructions]
+    model = GR1(old.config.replace(lang_prototypes=len(tasks), lang_anchors=len(anchors)))
     state = old.state_dict()
     state["lang_prototypes"] = means
     state["lang_prototype_radius"] = args.margin * torch.stack(
         [(f - m).norm(dim=1).max() for f, m in zip(features, means)])
+    if anchors:
+        state["lang_anchors"] = instruction_features(old, [s for _, s in anchors], snap=False)
+        state["lang_anchor_task"] = torch.tensor([i for i, _ in anchors])
     load_state_strict(model, state, str(args.source))
     model.eval()
+    if anchors:
+        misread = [f"{s!r} -> {tasks[int(i)].name}" for (task, s), i
+                   in zip(anchors, model.nearest_prototype(state["lang_anchors"])) if int(i) != task]
+        if misread:
+            raise SystemExit("error: recorded instructions read as another task, so they would no "
+                             f"longer reach the policy as themselves: {'; '.join(misread)}")
     print("own wordings read as their own task (radius):")
     for task, group, feature, radius in zip(tasks, groups, features, model.lang_prototype_radius):
         read = model.nearest_prototype(feature)
@@ -80,9 +98,10 @@ def main() -> None:
               + (f" ({'; '.join(wrong)})" if wrong else ""))
     meta = {**meta, "instruction_prototypes": {
         "source": str(args.source), "tasks": [t.name for t in tasks], "augment": args.augment,
-        "margin": args.margin}}
+        "margin": args.margin, "anchors": [s for _, s in anchors]}}
     save_pretrained(model, processors, args.out, meta=meta)
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out}: {len(tasks)} prototypes, "
+          + (f"{len(anchors)} anchors (the recorded instructions)" if anchors else "no anchors"))
 
 
 if __name__ == "__main__":

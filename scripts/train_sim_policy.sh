@@ -37,7 +37,8 @@
 #
 # Everything runs under `nice -n 19` (a shared machine). Environment overrides:
 #   OUT=out/train/v6  EPISODES=60  NEAR_EPISODES=40  STEPS1=3200  STEPS2=3000  STEPS3=1500
-#   STEPS4=4000  STEPS5=4000  STEPS6=2000  STEPS7=2000  STEPS8=1500  STEPS9=1500  BATCH=32
+#   STEPS4=4000  STEPS5=4000  STEPS6=2000  STEPS7=2000  STEPS8=1500  STEPS9=1500  STEPS10=1000
+#   BATCH=32
 #   EVAL_EPISODES=20  WORKERS=2  SHIP=models/gr1-sim  (set SHIP= to skip copying the checkpoint)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +55,7 @@ STEPS6=${STEPS6:-2000}
 STEPS7=${STEPS7:-2000}
 STEPS8=${STEPS8:-1500}
 STEPS9=${STEPS9:-1500}
+STEPS10=${STEPS10:-1000}
 BATCH=${BATCH:-32}
 EVAL_EPISODES=${EVAL_EPISODES:-20}
 WORKERS=${WORKERS:-2}
@@ -132,7 +134,15 @@ $V/python scripts/switch_text_tower.py "$STAGE8" "$OUT/switched" --tasks "$TASKS
 $N $V/gr1-train "${COMMON[@]}" --data "$D" --out "$OUT/stage9" --init "$OUT/switched" \
     --early 15=0.15 --late 25=0.2 --paraphrases "$OUT/paraphrases.json" --steps "$STEPS9" \
     --lr 1e-4 --warmup 50 --seed 27
-CKPT=$(ls -d "$OUT"/stage9/step_* | tail -n 1)
+# 3g. stage 10: one instruction prototype per task, the mean MiniLM feature of its 113 wordings
+#     (scripts/set_instruction_prototypes.py): every instruction is read as the task it lies
+#     nearest, or refused if it lies near none; then 1,000 steps on the five language tokens the
+#     policy now sees, with the recorded instructions (docs/RESULTS.md, twenty-third run)
+STAGE9=$(ls -d "$OUT"/stage9/step_* | tail -n 1)
+$V/python scripts/set_instruction_prototypes.py "$STAGE9" "$OUT/prototypes" --tasks "$TASKS"
+$N $V/gr1-train "${COMMON[@]}" --data "$D" --out "$OUT/stage10" --init "$OUT/prototypes" \
+    --early 15=0.15 --late 25=0.2 --steps "$STEPS10" --lr 1e-4 --warmup 50 --seed 34
+CKPT=$(ls -d "$OUT"/stage10/step_* | tail -n 1)
 # 4. closed-loop evaluation on held-out seeds (EVAL_EPISODES per task, WORKERS processes of one
 #    thread each): seen paraphrases, held-out paraphrases, the expert
 EV=(--tasks "$TASKS" --episodes "$EVAL_EPISODES" --workers "$WORKERS" --no-progress)

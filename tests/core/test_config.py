@@ -48,6 +48,8 @@ def test_sim_and_test_presets_train_their_encoders():
         ({"text_context": 2}, r"text_context .* got 2"),
         ({"lang_prototypes": 1}, r"lang_prototypes must be 0 \(off\) or .* got 1"),
         ({"lang_prototypes": -2}, r"lang_prototypes must be 0 \(off\) or .* got -2"),
+        ({"lang_anchors": 3}, r"lang_anchors must be 0 or, with lang_prototypes 0, .* got 3"),
+        ({"lang_prototypes": 4, "lang_anchors": 3}, r"with lang_prototypes 4, .* got 3"),
     ],
 )
 def test_validation_quotes_the_bad_value(changes, message):

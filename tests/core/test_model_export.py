@@ -116,3 +116,29 @@ def test_instruction_prototypes_snap_in_torch_and_onnx(tmp_path):
                       input_names=["ids"], dynamic_axes={"ids": {0: "b"}})
     t = ort.InferenceSession(str(tmp_path / "t.onnx"), providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(t.run(None, {"ids": ids.numpy()})[0], refused.numpy(), atol=1e-6)
+
+
+def test_instruction_anchors_give_the_chosen_tasks_nearest_one(tmp_path):
+    """With anchors, encode_text returns the chosen task's anchor nearest the sentence, even
+    where another task's anchor lies nearer, in the exported graph as in PyTorch."""
+    torch.manual_seed(0)
+    model = GR1(GR1Config.preset("test").replace(lang_prototypes=2, lang_anchors=3)).eval()
+    c = model.config
+    ids = torch.randint(1, 49406, (3, c.text_context))
+    ids[:, 5] = 49407
+    with torch.no_grad():
+        f = model.sentence_feature(ids)  # (3, E)
+        # task 0's prototype is sentence 0 itself; task 1's lies far away. Anchors: sentence 1
+        # and sentence 2 for task 0, sentence 0 itself for task 1.
+        model.lang_prototypes.copy_(torch.stack((f[0], -f[0])))
+        model.lang_prototype_radius.fill_(10.0)
+        model.lang_anchors.copy_(torch.stack((f[1], f[2], f[0])))
+        model.lang_anchor_task.copy_(torch.tensor([0, 0, 1]))
+        out = model.encode_text(ids[:1])
+    nearer = 0 if (f[0] - f[1]).norm() < (f[0] - f[2]).norm() else 1
+    torch.testing.assert_close(out[0], model.lang_anchors[nearer], rtol=0, atol=0)
+    torch.onnx.export(TextEncoderGraph(model), (ids[:1],), str(tmp_path / "t.onnx"), dynamo=False,
+                      opset_version=17)
+    t = ort.InferenceSession(str(tmp_path / "t.onnx"), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(t.run(None, {t.get_inputs()[0].name: ids[:1].numpy()})[0],
+                               out.numpy(), atol=1e-6)

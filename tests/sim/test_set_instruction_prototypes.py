@@ -24,7 +24,8 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 def test_prototypes_are_group_means_and_replace_every_feature(rising_checkpoint, tmp_path):
     out = tmp_path / "snapped"
-    done = _run(str(rising_checkpoint), str(out), "--tasks", ",".join(TASKS), "--augment", "3")
+    done = _run(str(rising_checkpoint), str(out), "--tasks", ",".join(TASKS), "--augment", "3",
+                "--no-anchors")
     assert done.returncode == 0, done.stderr
     assert "own wordings read as their own task (radius):" in done.stdout
 
@@ -50,6 +51,28 @@ def test_prototypes_are_group_means_and_replace_every_feature(rising_checkpoint,
         assert new.nearest_prototype(means).tolist() == [0, 1, 2]
 
 
+def test_anchors_pass_recorded_instructions_through(rising_checkpoint, tmp_path):
+    # This tiny random text tower reads "push the red block left" as stacking (below), so the
+    # test uses three tasks whose recorded instructions it reads right.
+    tasks = ["lift_red", "stack_red_on_blue", "place_red_left"]
+    out = tmp_path / "anchored"
+    done = _run(str(rising_checkpoint), str(out), "--tasks", ",".join(tasks), "--augment", "3")
+    assert done.returncode == 0, done.stderr
+    assert "3 prototypes, 9 anchors" in done.stdout
+    old, _, _ = load_pretrained(rising_checkpoint)
+    new, _, meta = load_pretrained(out)
+    recorded = [s for t in tasks for s in get_task(t).instructions]
+    assert new.config.lang_anchors == 9 and meta["instruction_prototypes"]["anchors"] == recorded
+    assert new.lang_anchor_task.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    for text in recorded:  # one at a time, as the runtime encodes them
+        torch.testing.assert_close(instruction_features(new, [text]), instruction_features(old, [text]))
+    group = get_task("lift_red").wordings(3)  # every other wording: one of its task's anchors
+    read = new.nearest_prototype(instruction_features(new, group, snap=False))
+    given = instruction_features(new, group)
+    for row, task in zip(given, read):
+        assert any(torch.allclose(row, a) for a in new.lang_anchors[new.lang_anchor_task == task])
+
+
 def test_bad_arguments_are_refused(rising_checkpoint, tmp_path):
     done = _run(str(rising_checkpoint), str(tmp_path / "a"), "--tasks", "lift_red")
     assert done.returncode == 2 and "needs two tasks or more" in done.stderr
@@ -60,3 +83,7 @@ def test_bad_arguments_are_refused(rising_checkpoint, tmp_path):
     done = _run(str(rising_checkpoint), str(tmp_path / "c"), "--tasks", "lift_red,lift_red")
     assert done.returncode == 1 and "do not span 1 directions" in done.stderr
     assert not (tmp_path / "c").exists()
+    done = _run(str(rising_checkpoint), str(tmp_path / "d"), "--tasks", ",".join(TASKS),
+                "--augment", "3")  # anchors whose prototypes misread one of them
+    assert done.returncode == 1 and "'push the red block left' -> stack_red_on_blue" in done.stderr
+    assert not (tmp_path / "d").exists()

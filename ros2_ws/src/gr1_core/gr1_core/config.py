@@ -57,6 +57,12 @@ class GR1Config:
     # stored radius is refused: the runtime raises UnknownInstruction and the node holds still.
     # It cannot express a task outside the k; 0, the paper's continuous feature, can.
     lang_prototypes: int = 0
+    # Instruction anchors (with prototypes): m > 0 stored sentence features, each tagged with its
+    # task, such as the recorded training instructions. encode_text then returns, among the
+    # anchors of the task the prototypes chose, the one nearest the sentence, so a recorded
+    # instruction reads as itself and a new wording as the nearest instruction the policy was
+    # trained on. 0: the chosen prototype itself.
+    lang_anchors: int = 0
 
     # Policy transformer (GPT-2 style, no absolute position embedding).
     hidden_size: int = 384
@@ -171,6 +177,13 @@ class GR1Config:
             raise ConfigError(
                 f"lang_prototypes must be 0 (off) or the number of tasks (>= 2), "
                 f"got {self.lang_prototypes!r}"
+            )
+        if isinstance(self.lang_anchors, bool) or not isinstance(self.lang_anchors, int) \
+                or self.lang_anchors < 0 or 0 < self.lang_anchors < self.lang_prototypes \
+                or (self.lang_anchors and not self.lang_prototypes):
+            raise ConfigError(
+                f"lang_anchors must be 0 or, with lang_prototypes {self.lang_prototypes!r}, at "
+                f"least one per prototype, got {self.lang_anchors!r}"
             )
         if not (0.0 <= float(self.dropout) < 1.0):
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")

@@ -74,6 +74,9 @@ class GR1(nn.Module):
             # farther than its nearest prototype's radius is refused (encode_text gives zeros).
             self.register_buffer("lang_prototypes", torch.zeros(c.lang_prototypes, c.text_embed_dim))
             self.register_buffer("lang_prototype_radius", torch.zeros(c.lang_prototypes))
+        if c.lang_anchors:
+            self.register_buffer("lang_anchors", torch.zeros(c.lang_anchors, c.text_embed_dim))
+            self.register_buffer("lang_anchor_task", torch.zeros(c.lang_anchors, dtype=torch.long))
         self.embed_hand_img = nn.Linear(c.img_feat_dim, h)
         self.embed_img = nn.Linear(c.img_feat_dim, h)
         self.embed_hand_patch = nn.Linear(c.img_feat_dim, h)
@@ -129,8 +132,8 @@ class GR1(nn.Module):
 
     def encode_text(self, token_ids: torch.Tensor) -> torch.Tensor:
         """token_ids (B, ctx) int64 -> lang (B, D_lang), L2-normalised as GR-1 does (+1e-6), or
-        the nearest instruction prototype where the config stores them (zeros where the sentence
-        lies outside that prototype's radius)."""
+        the nearest instruction prototype (or that task's nearest anchor) where the config stores
+        them; zeros where the sentence lies outside that prototype's radius."""
         ctx = self.config.text_context
         if not torch.jit.is_tracing() and (token_ids.dim() != 2 or token_ids.shape[1] > ctx):
             raise ValueError(
@@ -143,6 +146,10 @@ class GR1(nn.Module):
         near = self.nearest_prototype(feat)  # (B,)
         proto = self.lang_prototypes[near]  # (B, E)
         inside = (feat - proto).norm(dim=-1) <= self.lang_prototype_radius[near]  # (B,)
+        if self.config.lang_anchors:
+            own = self.lang_anchor_task.unsqueeze(0) == near.unsqueeze(1)  # (B, m)
+            score = 2.0 * feat @ self.lang_anchors.T - self.lang_anchors.pow(2).sum(-1)  # (B, m)
+            proto = self.lang_anchors[torch.where(own, score, MASKED).argmax(dim=-1)]
         # All zeros (never a unit feature) marks a sentence near no task: the runtime refuses it.
         return proto * inside.to(proto.dtype).unsqueeze(-1)
 
