@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import argparse
 
-DEFAULT_TASKS = "lift_red,push_red_left,push_red_right,stack_red_on_blue,place_red_left"
+from gr1_sim.task_args import add_group_arguments, tasks_to_tell_apart
 
 
 def main() -> None:
@@ -32,25 +32,15 @@ def main() -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("source", help="checkpoint directory")
     ap.add_argument("out", help="new checkpoint directory (created)")
-    ap.add_argument("--tasks", default=DEFAULT_TASKS, help=f"comma-separated (default {DEFAULT_TASKS})")
-    ap.add_argument("--augment", type=int, default=None, metavar="N",
-                    help="each task's first N augmentation wordings join its group (default: all)")
+    add_group_arguments(ap)
     args = ap.parse_args()
-    if args.augment is not None and args.augment < 0:
-        ap.error(f"--augment must be >= 0, got {args.augment}")
 
     import torch
 
     from gr1_core.checkpoint import load_pretrained, save_pretrained
     from gr1_core.train.language_head import instruction_features, project_head, task_directions
-    from gr1_sim.tasks import get_task, task_names
 
-    try:
-        tasks = [get_task(n) for n in task_names(args.tasks)]
-    except KeyError as e:
-        ap.error(str(e))
-    if len(tasks) < 2:
-        ap.error(f"--tasks needs two tasks or more to tell apart, got {args.tasks!r}")
+    tasks = tasks_to_tell_apart(ap, args)
     model, processors, meta = load_pretrained(args.source)
     model.eval()
 
@@ -60,6 +50,9 @@ def main() -> None:
     with torch.no_grad():
         centre, basis = task_directions(
             torch.stack([feature(t.wordings(args.augment)).mean(0) for t in tasks]))
+        if basis.shape[1] < len(tasks) - 1:
+            raise SystemExit(f"error: the groups' mean features of {args.tasks} do not span "
+                             f"{len(tasks) - 1} directions; some tasks cannot be told apart")
         w, b = model.embed_lang.weight.double(), model.embed_lang.bias.double()
         new_w, new_b = project_head(w, b, centre, basis)
         seen = feature([s for t in tasks for s in t.instructions])

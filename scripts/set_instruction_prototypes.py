@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import argparse
 
-DEFAULT_TASKS = "lift_red,push_red_left,push_red_right,stack_red_on_blue,place_red_left"
+from gr1_sim.task_args import add_group_arguments, tasks_to_tell_apart
 
 
 def main() -> None:
@@ -35,9 +35,7 @@ def main() -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("source", help="checkpoint directory")
     ap.add_argument("out", help="new checkpoint directory (created)")
-    ap.add_argument("--tasks", default=DEFAULT_TASKS, help=f"comma-separated (default {DEFAULT_TASKS})")
-    ap.add_argument("--augment", type=int, default=None, metavar="N",
-                    help="each task's first N augmentation wordings join its group (default: all)")
+    add_group_arguments(ap)
     ap.add_argument("--margin", type=float, default=1.25,
                     help="each prototype's radius is this times its farthest own wording's "
                          "distance (unit sentence features); beyond it an instruction is refused "
@@ -46,10 +44,8 @@ def main() -> None:
                     help="give the policy the chosen task's prototype instead of its nearest "
                          "recorded instruction")
     args = ap.parse_args()
-    if args.augment is not None and args.augment < 0:
-        ap.error(f"--augment must be >= 0, got {args.augment}")
     if not args.margin >= 1.0:
-        ap.error(f"--margin must be >= 1 (a radius that refuses the group's own wordings), "
+        ap.error(f"--margin must be >= 1 (a smaller radius refuses the group's own wordings), "
                  f"got {args.margin}")
 
     import torch
@@ -57,14 +53,8 @@ def main() -> None:
     from gr1_core.checkpoint import load_pretrained, load_state_strict, save_pretrained
     from gr1_core.model.gr1 import GR1
     from gr1_core.train.language_head import instruction_features, task_directions
-    from gr1_sim.tasks import get_task, task_names
 
-    try:
-        tasks = [get_task(n) for n in task_names(args.tasks)]
-    except KeyError as e:
-        ap.error(str(e))
-    if len(tasks) < 2:
-        ap.error(f"--tasks needs two tasks or more to tell apart, got {args.tasks!r}")
+    tasks = tasks_to_tell_apart(ap, args)
     old, processors, meta = load_pretrained(args.source)
     groups = [t.wordings(args.augment) for t in tasks]
     features = [instruction_features(old, g, snap=False) for g in groups]

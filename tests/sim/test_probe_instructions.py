@@ -4,20 +4,16 @@ and the task subspace."""
 from __future__ import annotations
 
 import subprocess
-import sys
-from pathlib import Path
 
 import torch
+from script_testkit import run_script
 
 from gr1_core.checkpoint import load_pretrained, save_pretrained
 from gr1_sim.tasks import get_task
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "probe_instructions.py"
-
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
-                          timeout=300)
+    return run_script("probe_instructions.py", *args)
 
 
 def test_linear_probe_prints_a_pick_for_every_held_out_paraphrase(rising_checkpoint):

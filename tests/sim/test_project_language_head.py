@@ -4,22 +4,19 @@ paraphrase groups' mean features differ."""
 from __future__ import annotations
 
 import subprocess
-import sys
-from pathlib import Path
 
 import torch
+from script_testkit import run_script
 
 from gr1_core.checkpoint import load_pretrained
 from gr1_core.train.language_head import instruction_features
 from gr1_sim.tasks import get_task
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "project_language_head.py"
 TASKS = ["lift_red", "push_red_left", "stack_red_on_blue"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
-                          timeout=300)
+    return run_script("project_language_head.py", *args)
 
 
 def test_head_keeps_group_means_and_ignores_every_other_direction(rising_checkpoint, tmp_path):
@@ -58,3 +55,6 @@ def test_bad_arguments_are_refused(rising_checkpoint, tmp_path):
     assert done.returncode == 2 and "--augment must be >= 0, got -1" in done.stderr
     done = _run(str(rising_checkpoint), str(tmp_path / "c"), "--tasks", "lift_purple,lift_red")
     assert done.returncode == 2 and "unknown task 'lift_purple'" in done.stderr
+    done = _run(str(rising_checkpoint), str(tmp_path / "d"), "--tasks", "lift_red,lift_red")
+    assert done.returncode == 1 and "do not span 1 directions" in done.stderr
+    assert not (tmp_path / "d").exists()

@@ -1,25 +1,23 @@
 """scripts/set_instruction_prototypes.py: one stored prototype per task, the mean sentence
-feature of its paraphrase group, which encode_text then returns for every wording nearest it."""
+feature of its paraphrase group, which picks the task of every wording; encode_text then gives
+that prototype or, with anchors, the task's recorded instruction nearest the wording."""
 
 from __future__ import annotations
 
 import subprocess
-import sys
-from pathlib import Path
 
 import torch
+from script_testkit import run_script
 
 from gr1_core.checkpoint import load_pretrained
 from gr1_core.train.language_head import instruction_features
 from gr1_sim.tasks import get_task
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "set_instruction_prototypes.py"
 TASKS = ["lift_red", "push_red_left", "stack_red_on_blue"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
-                          timeout=300)
+    return run_script("set_instruction_prototypes.py", *args)
 
 
 def test_prototypes_are_group_means_and_replace_every_feature(rising_checkpoint, tmp_path):

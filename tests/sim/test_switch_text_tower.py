@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
+from script_testkit import run_script
 
 from gr1_core.checkpoint import load_pretrained
 from gr1_core.tokenizer import tokenizer_for
 from gr1_sim.tasks import get_task
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "switch_text_tower.py"
 TASKS = "lift_red,push_red_left,stack_red_on_blue"
 
 
@@ -26,8 +24,7 @@ def _language_tokens(model, texts: list[str]) -> torch.Tensor:
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
-                          timeout=300)
+    return run_script("switch_text_tower.py", *args)
 
 
 def test_switched_policy_keeps_its_language_tokens_and_weights(rising_checkpoint, tmp_path):
