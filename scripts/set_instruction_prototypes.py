@@ -25,17 +25,11 @@ read. Prints how many of the groups' own wordings are read as their own task.
 
 from __future__ import annotations
 
-import argparse
-
-from gr1_sim.task_args import add_group_arguments, tasks_to_tell_apart
+from gr1_sim.task_args import checkpoint_rewrite_parser, tasks_to_tell_apart
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("source", help="checkpoint directory")
-    ap.add_argument("out", help="new checkpoint directory (created)")
-    add_group_arguments(ap)
+    ap = checkpoint_rewrite_parser(__doc__)
     ap.add_argument("--margin", type=float, default=1.25,
                     help="each prototype's radius is this times its farthest own wording's "
                          "distance (unit sentence features); beyond it an instruction is refused "

@@ -8,6 +8,17 @@ import argparse
 DEFAULT_TASKS = "lift_red,push_red_left,push_red_right,stack_red_on_blue,place_red_left"
 
 
+def checkpoint_rewrite_parser(doc: str) -> argparse.ArgumentParser:
+    """A parser for `SCRIPT SOURCE OUT [--tasks ...] [--augment N]`, its help from `doc` (first
+    paragraph: description; the rest: epilog)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0], epilog=doc.split("\n\n", 1)[1],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("source", help="checkpoint directory")
+    ap.add_argument("out", help="new checkpoint directory (created)")
+    add_group_arguments(ap)
+    return ap
+
+
 def add_group_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--tasks", default=DEFAULT_TASKS, help=f"comma-separated (default {DEFAULT_TASKS})")
     ap.add_argument("--augment", type=int, default=None, metavar="N",
