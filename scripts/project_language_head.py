@@ -32,7 +32,11 @@ def main() -> None:
     import torch
 
     from gr1_core.checkpoint import load_pretrained, save_pretrained
-    from gr1_core.train.language_head import instruction_features, project_head, task_directions
+    from gr1_core.train.language_head import (
+        instruction_features,
+        project_head,
+        spanning_task_directions,
+    )
 
     tasks = tasks_to_tell_apart(ap, args)
     model, processors, meta = load_pretrained(args.source)
@@ -42,11 +46,11 @@ def main() -> None:
         return instruction_features(model, texts).double()
 
     with torch.no_grad():
-        centre, basis = task_directions(
-            torch.stack([feature(t.wordings(args.augment)).mean(0) for t in tasks]))
-        if basis.shape[1] < len(tasks) - 1:
-            raise SystemExit(f"error: the groups' mean features of {args.tasks} do not span "
-                             f"{len(tasks) - 1} directions; some tasks cannot be told apart")
+        try:
+            centre, basis = spanning_task_directions(
+                torch.stack([feature(t.wordings(args.augment)).mean(0) for t in tasks]))
+        except ValueError as e:
+            raise SystemExit(f"error: --tasks {args.tasks}: {e}") from None
         w, b = model.embed_lang.weight.double(), model.embed_lang.bias.double()
         new_w, new_b = project_head(w, b, centre, basis)
         seen = feature([s for t in tasks for s in t.instructions])

@@ -44,33 +44,31 @@ def main() -> None:
 
     import torch
 
-    from gr1_core.checkpoint import load_pretrained, load_state_strict, save_pretrained
-    from gr1_core.model.gr1 import GR1
-    from gr1_core.train.language_head import instruction_features, task_directions
+    from gr1_core.checkpoint import load_pretrained, save_pretrained
+    from gr1_core.train.language_head import (
+        instruction_features,
+        spanning_task_directions,
+        with_instruction_prototypes,
+    )
 
     tasks = tasks_to_tell_apart(ap, args)
     old, processors, meta = load_pretrained(args.source)
     groups = [t.wordings(args.augment) for t in tasks]
     features = [instruction_features(old, g, snap=False) for g in groups]
     means = torch.stack([f.mean(0) for f in features])  # (k, E)
-    if task_directions(means.double())[1].shape[1] < len(tasks) - 1:
-        raise SystemExit(f"error: the groups' mean features of {args.tasks} do not span "
-                         f"{len(tasks) - 1} directions; some tasks cannot be told apart")
+    try:
+        spanning_task_directions(means.double())
+    except ValueError as e:
+        raise SystemExit(f"error: --tasks {args.tasks}: {e}") from None
 
     anchors = [] if args.no_anchors else [(i, s) for i, t in enumerate(tasks) for s in t.instructions]
-    model = GR1(old.config.replace(lang_prototypes=len(tasks), lang_anchors=len(anchors)))
-    state = old.state_dict()
-    state["lang_prototypes"] = means
-    state["lang_prototype_radius"] = args.margin * torch.stack(
-        [(f - m).norm(dim=1).max() for f, m in zip(features, means)])
-    if anchors:
-        state["lang_anchors"] = instruction_features(old, [s for _, s in anchors], snap=False)
-        state["lang_anchor_task"] = torch.tensor([i for i, _ in anchors])
-    load_state_strict(model, state, str(args.source))
-    model.eval()
+    radius = args.margin * torch.stack([(f - m).norm(dim=1).max() for f, m in zip(features, means)])
+    anchor_features = instruction_features(old, [s for _, s in anchors], snap=False) if anchors else None
+    model = with_instruction_prototypes(old, means, radius, anchor_features,
+                                        torch.tensor([i for i, _ in anchors]))
     if anchors:
         misread = [f"{s!r} -> {tasks[int(i)].name}" for (task, s), i
-                   in zip(anchors, model.nearest_prototype(state["lang_anchors"])) if int(i) != task]
+                   in zip(anchors, model.nearest_prototype(anchor_features)) if int(i) != task]
         if misread:
             raise SystemExit("error: recorded instructions read as another task, so they would no "
                              f"longer reach the policy as themselves: {'; '.join(misread)}")

@@ -136,17 +136,13 @@ def test_instruction_near_no_prototype_is_refused_by_every_backend(tmp_path):
     """A policy with instruction prototypes refuses, in PyTorch and in the exported graph alike,
     a sentence outside every prototype's radius, and then runs no instruction at all."""
     from gr1_core.checkpoint import save_pretrained
-    from gr1_core.model import GR1
     from gr1_core.runtime.instruction import UnknownInstruction
-    from gr1_core.train.language_head import instruction_features
+    from gr1_core.train.language_head import instruction_features, with_instruction_prototypes
 
     model, processors, _ = load_pretrained(save_checkpoint(tmp_path / "plain"))
-    snapped = GR1(model.config.replace(lang_prototypes=2)).eval()
-    state = model.state_dict()
     known = ["lift the red block", "open the drawer"]
-    state["lang_prototypes"] = instruction_features(model, known)
-    state["lang_prototype_radius"] = torch.full((2,), 0.05)
-    snapped.load_state_dict(state)
+    snapped = with_instruction_prototypes(model, instruction_features(model, known),
+                                          torch.full((2,), 0.05))
     ckpt = save_pretrained(snapped, processors, tmp_path / "snapped")
     assert main([str(ckpt)]) == 0
     for backend in ("torch", "onnxruntime"):

@@ -55,15 +55,11 @@ def with_prototypes(source: Path, path: Path, known: list[str]) -> Path:
     import torch
 
     from gr1_core.checkpoint import load_pretrained, save_pretrained
-    from gr1_core.model import GR1
-    from gr1_core.train.language_head import instruction_features
+    from gr1_core.train.language_head import instruction_features, with_instruction_prototypes
 
     model, processors, meta = load_pretrained(source)
-    snapped = GR1(model.config.replace(lang_prototypes=len(known)))
-    state = model.state_dict()
-    state["lang_prototypes"] = instruction_features(model, known)
-    state["lang_prototype_radius"] = torch.full((len(known),), 0.05)
-    snapped.load_state_dict(state)
+    snapped = with_instruction_prototypes(model, instruction_features(model, known),
+                                          torch.full((len(known),), 0.05))
     return save_pretrained(snapped, processors, path, meta=meta)
 
 

@@ -47,14 +47,3 @@ def test_head_keeps_group_means_and_ignores_every_other_direction(rising_checkpo
         assert torch.allclose(new.embed_lang(x + step), new.embed_lang(x), atol=1e-5)
         assert not torch.allclose(old.embed_lang(x + step), old.embed_lang(x), atol=1e-3)
 
-
-def test_bad_arguments_are_refused(rising_checkpoint, tmp_path):
-    done = _run(str(rising_checkpoint), str(tmp_path / "a"), "--tasks", "lift_red")
-    assert done.returncode == 2 and "needs two tasks or more" in done.stderr
-    done = _run(str(rising_checkpoint), str(tmp_path / "b"), "--augment", "-1")
-    assert done.returncode == 2 and "--augment must be >= 0, got -1" in done.stderr
-    done = _run(str(rising_checkpoint), str(tmp_path / "c"), "--tasks", "lift_purple,lift_red")
-    assert done.returncode == 2 and "unknown task 'lift_purple'" in done.stderr
-    done = _run(str(rising_checkpoint), str(tmp_path / "d"), "--tasks", "lift_red,lift_red")
-    assert done.returncode == 1 and "do not span 1 directions" in done.stderr
-    assert not (tmp_path / "d").exists()

@@ -34,6 +34,12 @@ INSTRUCTION_TOKENS = "instruction_tokens"
 MASKED = -1e4
 
 
+def _closeness(feat: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """feat (B, E), points (n, E) -> (B, n), larger for nearer points: |f - p|^2 = |f|^2 -
+    2 f.p + |p|^2 and |f|^2 is the same for every p, so 2 f.p - |p|^2 ranks them."""
+    return 2.0 * feat @ points.T - points.pow(2).sum(-1)
+
+
 class GR1(nn.Module):
     def __init__(self, config: GR1Config) -> None:
         super().__init__()
@@ -148,7 +154,7 @@ class GR1(nn.Module):
         inside = (feat - proto).norm(dim=-1) <= self.lang_prototype_radius[near]  # (B,)
         if self.config.lang_anchors:
             own = self.lang_anchor_task.unsqueeze(0) == near.unsqueeze(1)  # (B, m)
-            score = 2.0 * feat @ self.lang_anchors.T - self.lang_anchors.pow(2).sum(-1)  # (B, m)
+            score = _closeness(feat, self.lang_anchors)  # (B, m)
             proto = self.lang_anchors[torch.where(own, score, MASKED).argmax(dim=-1)]
         # All zeros (never a unit feature) marks a sentence near no task: the runtime refuses it.
         return proto * inside.to(proto.dtype).unsqueeze(-1)
@@ -161,9 +167,7 @@ class GR1(nn.Module):
     def nearest_prototype(self, feat: torch.Tensor) -> torch.Tensor:
         """feat (B, E) normalised sentence features -> (B,) int64 index of the nearest stored
         instruction prototype (see GR1Config.lang_prototypes)."""
-        # |f - p|^2 = |f|^2 - 2 f.p + |p|^2; |f|^2 is the same for every p.
-        score = 2.0 * feat @ self.lang_prototypes.T - self.lang_prototypes.pow(2).sum(-1)  # (B, k)
-        return score.argmax(dim=-1)
+        return _closeness(feat, self.lang_prototypes).argmax(dim=-1)
 
     # ------------------------------------------------------------------ policy
     def _n_context_tokens(self) -> int:

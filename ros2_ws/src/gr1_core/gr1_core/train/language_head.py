@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 
+from gr1_core.checkpoint import load_state_strict
 from gr1_core.model.gr1 import GR1
 from gr1_core.tokenizer import tokenizer_for
 
@@ -35,9 +36,36 @@ def task_directions(means: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return centre, directions[:rank].T
 
 
+def spanning_task_directions(means: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """task_directions(means), raising ValueError unless the k means span k - 1 directions, that
+    is unless every group can be told from the others."""
+    centre, basis = task_directions(means)
+    if basis.shape[1] < means.shape[0] - 1:
+        raise ValueError(f"the groups' mean features do not span {means.shape[0] - 1} directions; "
+                         "some tasks cannot be told apart")
+    return centre, basis
+
+
 def project_head(weight: torch.Tensor, bias: torch.Tensor, centre: torch.Tensor,
                  basis: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """A linear head (W (out, D), b) restricted to `basis`: (W B B^T, b + W (c - B B^T c)). It
     gives every point c + B y the old head's token and ignores any step orthogonal to B."""
     keep = basis @ basis.T
     return weight @ keep, bias + weight @ (centre - keep @ centre)
+
+
+def with_instruction_prototypes(model: GR1, prototypes: torch.Tensor, radius: torch.Tensor,
+                                anchors: torch.Tensor | None = None,
+                                anchor_task: torch.Tensor | None = None) -> GR1:
+    """A copy of `model` (in eval mode) that reads instructions through k prototypes (k, E) with
+    their radii (k,) and, if given, m anchors (m, E) tagged with their prototype's index (m,)
+    (GR1Config.lang_prototypes, lang_anchors). Every other weight is the model's; prototypes and
+    anchors it already had are replaced."""
+    m = 0 if anchors is None else anchors.shape[0]
+    new = GR1(model.config.replace(lang_prototypes=prototypes.shape[0], lang_anchors=m))
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("lang_")}
+    state.update(lang_prototypes=prototypes, lang_prototype_radius=radius)
+    if m:
+        state.update(lang_anchors=anchors, lang_anchor_task=anchor_task)
+    load_state_strict(new, state, "with_instruction_prototypes")
+    return new.eval()
