@@ -26,6 +26,7 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
+from gr1_policy.launch_support import POLICY_ARGUMENTS
 from launch import LaunchDescription
 
 
@@ -63,10 +64,7 @@ ARGUMENTS = [
     ("use_servo", "true", "Start MoveIt Servo (servo_node)."),
     ("servo_config", _config("servo.yaml"), "MoveIt Servo parameter file (speed_units required)."),
     ("policy_config", _config("robot.yaml"), "Policy overrides, loaded after config/policy.yaml."),
-    ("checkpoint", "", "Checkpoint directory; empty keeps the value from policy_config."),
-    ("dry_run", "false", "true: compute and publish /gr1/action only; the arm stays still."),
-    ("autostart", "true", "Configure and activate the policy node automatically."),
-    ("log_level", "info", "Log level of the gr1 nodes: debug, info, warn, error."),
+    *POLICY_ARGUMENTS,
 ]
 
 

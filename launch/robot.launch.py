@@ -11,15 +11,8 @@ The policy node is a lifecycle node; with autostart:=true (default) it is config
 activated by lifecycle events. See docs/ROBOT.md for the bringup order and the first run.
 """
 
-from launch.actions import (
-    DeclareLaunchArgument,
-    EmitEvent,
-    IncludeLaunchDescription,
-    OpaqueFunction,
-    RegisterEventHandler,
-)
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
 from launch.conditions import IfCondition
-from launch.events import matches_action
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import (
     Command,
@@ -27,20 +20,15 @@ from launch.substitutions import (
     LaunchConfiguration,
     PathJoinSubstitution,
 )
-from launch_ros.actions import LifecycleNode, Node
-from launch_ros.event_handlers import OnStateTransition
-from launch_ros.events.lifecycle import ChangeState
+from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
-from lifecycle_msgs.msg import Transition
 
+from gr1_policy.launch_support import POLICY_ARGUMENTS, config_file, policy_actions
 from launch import LaunchDescription
 
 PKG = "gr1_policy"
-
-
-def _config(name: str) -> PathJoinSubstitution:
-    return PathJoinSubstitution([FindPackageShare(PKG), "config", name])
+_config = config_file
 
 
 ARGUMENTS = [
@@ -53,6 +41,18 @@ ARGUMENTS = [
         "joint and link names; the config files assume fr3.",
     ),
     ("use_fake_hardware", "false", "true: franka_ros2 fake hardware (no robot connected)."),
+    (
+        "use_franka",
+        "true",
+        "Include franka_bringup's franka.launch.py (robot driver, joint states, gripper); "
+        "false: it runs elsewhere (bring the parts up one by one, docs/ROBOT.md).",
+    ),
+    (
+        "spawn_arm_controller",
+        "true",
+        "Spawn gr1_arm_controller (Servo's output) with controller_manager's spawner; false: "
+        "it is already loaded and active.",
+    ),
     (
         "controllers_yaml",
         _config("franka_controllers.yaml"),
@@ -86,77 +86,21 @@ ARGUMENTS = [
         _config("robot.yaml"),
         "Policy overrides for the robot, loaded after config/policy.yaml.",
     ),
-    ("checkpoint", "", "Checkpoint directory; empty keeps the value from policy_config."),
-    (
-        "dry_run",
-        "false",
-        "true: compute and publish /gr1/action only; no twist, no gripper "
-        "command. Use it for the first run.",
-    ),
-    (
-        "autostart",
-        "true",
-        "Configure and activate the policy node automatically (false: use "
-        "ros2 lifecycle set /gr1_policy configure|activate).",
-    ),
     # --- gripper ---
     (
         "use_gripper",
         "true",
         "Start franka_gripper (via franka_bringup) and the gr1 gripper adapter.",
     ),
-    ("log_level", "info", "Log level of the gr1 nodes: debug, info, warn, error."),
+    *POLICY_ARGUMENTS,
 ]
 
 
 def _policy(context, extra_parameters=()):
-    """The policy node and its autostart events (an OpaqueFunction: checkpoint is optional).
+    """The policy node and its autostart events (gr1_policy.launch_support).
     extra_parameters: appended to the node's parameters (gazebo.launch.py: use_sim_time)."""
-    overrides = {"dry_run": LaunchConfiguration("dry_run").perform(context).lower() == "true"}
-    checkpoint = LaunchConfiguration("checkpoint").perform(context)
-    if checkpoint:
-        overrides["checkpoint"] = checkpoint
-    policy = LifecycleNode(
-        package=PKG,
-        executable="gr1-policy",
-        name="gr1_policy",
-        namespace="",
-        parameters=[
-            _config("policy.yaml"),
-            LaunchConfiguration("policy_config"),
-            overrides,
-            *extra_parameters,
-        ],
-        arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
-        output="screen",
-    )
-    autostart = IfCondition(LaunchConfiguration("autostart"))
-    configure = EmitEvent(
-        event=ChangeState(
-            lifecycle_node_matcher=matches_action(policy),
-            transition_id=Transition.TRANSITION_CONFIGURE,
-        ),
-        condition=autostart,
-    )
-    # Activate only after a successful configure (a failed one stays unconfigured, with the
-    # reason in the log and on /gr1/status).
-    activate = RegisterEventHandler(
-        OnStateTransition(
-            target_lifecycle_node=policy,
-            start_state="configuring",
-            goal_state="inactive",
-            entities=[
-                EmitEvent(
-                    event=ChangeState(
-                        lifecycle_node_matcher=matches_action(policy),
-                        transition_id=Transition.TRANSITION_ACTIVATE,
-                    )
-                )
-            ],
-        ),
-        condition=autostart,
-    )
-    return [activate, policy, configure]
+    files = [_config("policy.yaml"), LaunchConfiguration("policy_config")]
+    return policy_actions(context, files, extra_parameters)
 
 
 def _with_tcp_group(srdf_xml: str, group: str, base: str, tip: str) -> str:
@@ -274,6 +218,7 @@ def generate_launch_description() -> LaunchDescription:
             "use_fake_hardware": LaunchConfiguration("use_fake_hardware"),
             "controllers_yaml": LaunchConfiguration("controllers_yaml"),
         }.items(),
+        condition=IfCondition(LaunchConfiguration("use_franka")),
     )
     # franka.launch.py spawns only the broadcasters; Servo needs the trajectory controller.
     arm_controller = Node(
@@ -281,6 +226,7 @@ def generate_launch_description() -> LaunchDescription:
         executable="spawner",
         arguments=["gr1_arm_controller", "--controller-manager-timeout", "60"],
         output="screen",
+        condition=IfCondition(LaunchConfiguration("spawn_arm_controller")),
     )
 
     gripper_adapter = Node(

@@ -12,6 +12,9 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml", "README.md"]),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        # models/ is a link to the repository's top-level models/ folder: the shipped simulator
+        # policy, found as package://gr1_sim/models/gr1-sim in every kind of install.
+        (f"share/{PACKAGE}/models/gr1-sim", glob("models/gr1-sim/*")),
     ],
     install_requires=["setuptools"],
     zip_safe=False,

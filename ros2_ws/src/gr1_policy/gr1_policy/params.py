@@ -97,8 +97,10 @@ class PolicyParams:
 
     # --- model ------------------------------------------------------------------------------
     checkpoint: str = _p(
-        "", "path", "Checkpoint directory (config.json, model.safetensors, processors). "
-        "Empty or missing makes configure fail with the reason.")
+        "", "path", "Checkpoint directory (config.json, model.safetensors, processors), or "
+        "package://<package>/<path> for one installed with a package (the shipped simulator "
+        "policy: package://gr1_sim/models/gr1-sim). Empty or missing makes configure fail "
+        "with the reason.")
     backend: str = _p(
         "torch", "-", "Inference backend passed to PolicyRunner.from_pretrained "
         "(onnxruntime and tensorrt need the graphs written by gr1-export beside the checkpoint).",

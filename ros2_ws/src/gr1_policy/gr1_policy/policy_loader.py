@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from gr1_core import keys
@@ -41,11 +40,16 @@ def check_layout(config: Any) -> None:
 
 def load_policy(cfg: PolicyParams) -> LoadedPolicy:
     from gr1_core.checkpoint import CheckpointError, load_config
+    from gr1_core.resources import ResourceNotFound, resolve_path
 
     if not cfg.checkpoint:
         raise PolicyLoadError("parameter 'checkpoint' is empty: set it to a checkpoint directory "
-                              "(gr1-init --preset test --out DIR writes a random one)")
-    path = Path(cfg.checkpoint).expanduser()
+                              "or package://gr1_sim/models/gr1-sim (the shipped simulator "
+                              "policy); gr1-init --preset test --out DIR writes a random one")
+    try:
+        path = resolve_path(cfg.checkpoint)
+    except ResourceNotFound as exc:
+        raise PolicyLoadError(f"checkpoint {cfg.checkpoint!r}: {exc}") from exc
     try:
         config, _meta = load_config(path)  # cheap: rejects a wrong directory before the weights
         check_layout(config)

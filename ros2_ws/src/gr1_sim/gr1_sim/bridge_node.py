@@ -155,6 +155,8 @@ class BridgeNode(Node):
                                                daemon=True)
         self._physics_thread.start()
         self._render_thread.start()
+        if p["task"]:
+            self._start_configured_task(p["task"], p["seed"])
         self._stats_timer = self.create_timer(10.0, self._log_rates)
         self.get_logger().info(
             f"MuJoCo Panda scene ready (seed {p['seed']}): physics {p['update_rate']:.0f} Hz "
@@ -283,6 +285,15 @@ class BridgeNode(Node):
         response.message = (f"episode {episode.number}: {episode.task.name} seed {episode.seed} "
                             f"(scene seed {episode.scene_seed}): {episode.instruction!r}")
         return response
+
+    def _start_configured_task(self, task: str, seed: int) -> None:
+        """Parameter `task`: its episode from the start of `seed`; a bad name stops the node."""
+        try:
+            self.start_task(task, seed)
+        except (KeyError, RuntimeError) as err:
+            self.destroy_node()
+            message = err.args[0] if err.args else err
+            raise ValueError(f"parameter task={task!r} (seed {seed}): {message}") from err
 
     def start_task(self, task: str, seed: int, held_out: bool = False) -> TaskEpisode:
         """What ~/start_task does: the task's seeded start, arm at the ready pose, gripper open."""

@@ -5,12 +5,13 @@ the schema and the YAML can be checked without ROS.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from gr1_core.resources import ResourceNotFound, find_resource
 
 NODE_NAME = "gr1_sim_bridge"
 CONFIG_NAME = "sim.yaml"
@@ -32,6 +33,9 @@ class ParamSpec:
 
 PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("seed", int, "", "Seed of the first episode's block positions; ~/reset adds 1 each time."),
+    ParamSpec("task", str, "",
+              "Task episode started when the node starts (gr1_sim.tasks, e.g. lift_red), from "
+              "the task's start for `seed`, as ~/start_task would; empty: the free scene."),
     ParamSpec("update_rate", float, "Hz",
               "Control loop rate: physics advances in 1/update_rate chunks of 2 ms steps, and "
               "/joint_states and the TCP pose are published once per chunk."),
@@ -85,18 +89,14 @@ SPECS = {spec.name: spec for spec in PARAMETERS}
 
 
 def config_path() -> Path:
-    """sim.yaml: beside the sources (editable install) or in the installed share folder."""
-    candidates = [
-        Path(__file__).resolve().parent.parent / "config" / CONFIG_NAME,
-        Path(sys.prefix) / "share" / "gr1_sim" / "config" / CONFIG_NAME,
-    ]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise FileNotFoundError(
-        f"{CONFIG_NAME} not found in {[str(p) for p in candidates]}; reinstall gr1_sim "
-        "(scripts/setup.sh) or pass --ros-args --params-file <path to sim.yaml>."
-    )
+    """sim.yaml in gr1_sim's share folder: a colcon or ROS install (ament index), the source
+    folder of an editable install, or the venv's share/ (gr1_core.resources)."""
+    try:
+        return find_resource("gr1_sim", f"config/{CONFIG_NAME}")
+    except ResourceNotFound as exc:
+        raise FileNotFoundError(
+            f"{exc}; reinstall gr1_sim (colcon build, or scripts/setup.sh for the venv)"
+        ) from exc
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
