@@ -29,6 +29,9 @@ die() { printf '\033[1;31m[ros-tools] error:\033[0m %s\n' "$*" >&2; exit 1; }
 
 [ -x "$VENV/bin/python" ] || die "no venv at $VENV: run scripts/setup.sh (make setup) first"
 mkdir -p "$BUILD"
+# One build at a time: two colcon runs into the same build folder would trip over each other.
+exec 9>"$BUILD/.ros-tools.lock"
+flock 9
 if [ ! -f "$SHARED/vendor/ros2-launch/build.sh" ] || [ ! -f "$SHARED/vendor/ros2-interfaces/build.sh" ]; then
   rm -f "$ENV_FILE"
   msg="no ROS 2 tooling kits at $SHARED/vendor (ros2-launch, ros2-interfaces): the launch tests will be skipped. Set GR1_SHARED=<folder holding vendor/> to use them."
