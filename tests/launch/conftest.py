@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from launch_testkit import require_ros_tools
 
 pytestmark = [pytest.mark.ros, pytest.mark.launch]

@@ -8,6 +8,7 @@ A test-side rclpy node (Observer) watches the topics a robot would see.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -142,10 +143,8 @@ class Launch:
     def kill(self) -> None:
         """Clean-up after a failed test: nothing may outlive it."""
         if self.proc.poll() is None or self.group_processes():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.proc.wait(10)
         if not self._log.closed:
             self._log.close()
