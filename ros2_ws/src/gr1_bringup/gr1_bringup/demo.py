@@ -25,9 +25,22 @@ DEFAULT_INSTRUCTION = "pick up the red block"  # one of lift_red's training para
 # after 6-12 s (on seed 1000 it misses); over 20 such seeds it lifts on 14-18 (docs/RESULTS.md).
 DEFAULT_SEED = 1001
 REPO_ROOT = Path(__file__).resolve().parents[4]
+
+
+def _trained_checkpoint() -> Path:
+    """models/gr1-sim, installed with gr1_sim (the same folder in the repository, the venv and a
+    colcon install: package://gr1_sim/models/gr1-sim)."""
+    from gr1_core.resources import ResourceNotFound, find_resource
+
+    try:
+        return find_resource("gr1_sim", "models/gr1-sim")
+    except ResourceNotFound:
+        return REPO_ROOT / "models" / "gr1-sim"
+
+
 # A trained checkpoint is shipped here when one exists; otherwise the demo makes a randomly
 # initialised one (git-ignored) so the whole loop still runs.
-TRAINED_CHECKPOINT = REPO_ROOT / "models" / "gr1-sim"
+TRAINED_CHECKPOINT = _trained_checkpoint()
 RANDOM_CHECKPOINT = REPO_ROOT / "models" / "gr1-sim-random"
 DEFAULT_CHECKPOINT = TRAINED_CHECKPOINT if TRAINED_CHECKPOINT.exists() else RANDOM_CHECKPOINT
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import signal
 import subprocess
@@ -24,20 +23,10 @@ def ros_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def package_config(package: str, filename: str) -> Path:
-    """Path of a package's config file: the installed share/ dir, else the source tree."""
-    try:
-        from ament_index_python.packages import get_package_share_directory
+    """Path of a package's config file, in any kind of install (gr1_core.resources)."""
+    from gr1_core.resources import find_resource
 
-        path = Path(get_package_share_directory(package)) / "config" / filename
-        if path.exists():
-            return path
-    except Exception:  # not installed through ament: an editable install in the venv
-        pass
-    module = importlib.import_module(package)
-    path = Path(module.__file__).resolve().parent.parent / "config" / filename
-    if not path.exists():
-        raise FileNotFoundError(f"{package} has no config/{filename} (looked in {path.parent})")
-    return path
+    return find_resource(package, f"config/{filename}")
 
 
 def executable(name: str) -> str:
