@@ -9,14 +9,17 @@ Ctrl-C: a final zero twist reaches the robot's side and every process is gone wi
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from launch_testkit import Launch, Observer, graph, ros2
+from launch_testkit import Launch, Observer, graph, ros2, ros_env
 
 pytestmark = [pytest.mark.slow]
 
@@ -61,6 +64,46 @@ def test_show_args_documents_every_argument() -> None:
         assert all(text.strip() for _, text, _ in entries), out
     sim = ros2("launch", "gr1_policy", "sim.launch.py", "--show-args").stdout
     assert {"task", "seed", "sim_config", "policy_config"} <= set(re.findall(r"'(\w+)':", sim))
+
+
+def test_compose_commands_name_declared_arguments() -> None:
+    """docker/compose.yaml is not run here (no Docker engine); its ros2 launch lines must at
+    least name launch files and arguments that exist."""
+    root = Path(__file__).resolve().parents[2]
+    compose = yaml.safe_load((root / "docker/compose.yaml").read_text())
+    for name, service in compose["services"].items():
+        words = service["command"].split()
+        assert words[:3] == ["ros2", "launch", "gr1_policy"], (name, words)
+        shown = ros2("launch", "gr1_policy", words[3], "--show-args").stdout
+        declared = set(re.findall(r"^    '(\w+)':", shown, re.MULTILINE))
+        used = {w.split(":=")[0] for w in words[4:]}
+        assert used <= declared, f"service {name}: undeclared {sorted(used - declared)}"
+
+
+def test_bridge_honours_params_file(tmp_path: Path) -> None:
+    """`ros2 run gr1_sim gr1-sim --ros-args --params-file FILE`: FILE's values win over the
+    installed defaults, which are found through the ament index of the colcon install."""
+    custom = tmp_path / "custom.yaml"
+    custom.write_text("gr1_sim_bridge:\n  ros__parameters:\n    seed: 4242\n"
+                      "    static_camera:\n      width: 96\n")
+    log = (tmp_path / "sim.log").open("w")
+    proc = subprocess.Popen(["ros2", "run", "gr1_sim", "gr1-sim", "--ros-args", "--params-file",
+                             str(custom)], env=ros_env(), stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while "scene ready" not in (tmp_path / "sim.log").read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, (
+                (tmp_path / "sim.log").read_text()[-3000:])
+            time.sleep(0.2)
+        assert "seed 4242" in (tmp_path / "sim.log").read_text()
+        assert "96x200 static" in (tmp_path / "sim.log").read_text()
+        got = graph("param", "get", "/gr1_sim_bridge", "wrist_camera.width").stdout
+        assert "84" in got, got  # untouched: the installed sim.yaml's default
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(20)
+        log.close()
 
 
 def test_defaults_run_the_shipped_policy_and_topic_pub_moves_the_arm(tmp_path: Path,
