@@ -199,6 +199,20 @@ def _checkpoints(out: Path) -> list[Path]:
     return sorted(p for p in out.glob("step_*") if (p / STATE_FILE).is_file())
 
 
+def load_trainer_state(path: Path) -> dict:
+    """trainer_state.pt with torch's weights_only loader: tensors, numbers and containers only,
+    so a crafted file cannot run code (a plain pickle load would)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError for foreign objects, others for damage
+        first = (str(exc).splitlines() or [""])[0][:200]
+        raise ValueError(f"{path}: not a trainer state gr1-train can load safely "
+                         f"({type(exc).__name__}: {first})") from None
+    if not isinstance(state, dict) or not {"optimizer", "scheduler", "step"} <= set(state):
+        raise ValueError(f"{path}: not a gr1-train trainer state (no optimizer/scheduler/step)")
+    return state
+
+
 def _lr_factor(step: int, warmup: int, total: int) -> float:
     """Linear warm-up, then cosine decay to 10 %."""
     if step < warmup:
@@ -387,7 +401,7 @@ def train(opts: TrainOptions) -> Path:
     step = epoch = batch_in_epoch = 0
     elapsed = 0.0
     if resume_dir:
-        state = torch.load(resume_dir / STATE_FILE, map_location="cpu", weights_only=False)
+        state = load_trainer_state(resume_dir / STATE_FILE)
         optim.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         step = int(state["step"])
