@@ -99,7 +99,7 @@ EOF
 CENTRED="$OUT/centred"
 # 3c. stages 4-5: the stage-3 encoders (ViT, resampler, text tower) with a fresh policy
 #     transformer that reads a standardised arm state (the stage-3 one ignores it:
-#     scripts/probe_state_use.py), 4,000 steps and 4,000 more (docs/RESULTS.md, fifteenth run)
+#     research/probe_state_use.py), 4,000 steps and 4,000 more (docs/RESULTS.md, fifteenth run)
 $N $V/gr1-train "${COMMON[@]}" --data "$D" --out "$OUT/stage4" --init "$CENTRED" \
     --init-modules model_mae,perceiver_resampler,model_clip --state-norm --steps "$STEPS4" \
     --lr 3e-4 --warmup 100 --seed 16
@@ -107,7 +107,7 @@ STAGE4=$(ls -d "$OUT"/stage4/step_* | tail -n 1)
 $N $V/gr1-train "${COMMON[@]}" --data "$D" --out "$OUT/stage5" --init "$STAGE4" --steps "$STEPS5" \
     --lr 2e-4 --warmup 50 --seed 17
 # 3d. stage 6: the stage-3 text tower back in, frozen (trained under the fresh transformer, it
-#     put "push left" on "stack" at cosine 0.99: scripts/probe_instructions.py); stage 7 on,
+#     put "push left" on "stack" at cosine 0.99: research/probe_instructions.py); stage 7 on,
 #     with the first 15 ticks of every episode as 15 % of each batch (seventeenth run)
 $V/python scripts/swap_modules.py "$(ls -d "$OUT"/stage5/step_* | tail -n 1)" "$CENTRED" \
     model_clip "$OUT/swapped"

@@ -83,7 +83,7 @@ class GR1Config:
     arm_state_dim: int = 6
     # False feeds zeros in place of the arm pose (the token, its inputs and the exported graph
     # stay). Scripted demos that all start at one pose let a policy read where it is heading off
-    # its pose history and never look at the cameras (scripts/probe_shortcut.py); the gripper
+    # its pose history and never look at the cameras (research/probe_shortcut.py); the gripper
     # state is still given.
     arm_state_input: bool = True
     arm_action_dim: int = 6

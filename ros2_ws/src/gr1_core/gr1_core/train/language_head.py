@@ -3,9 +3,9 @@
 A policy must read from its language token which task it is asked; the wordings of one task
 differ from each other in many more directions than the tasks differ in. With k groups, the k - 1
 directions in which the groups' mean vectors differ are where the task is told
-(scripts/probe_instructions.py --subspace measures tokens there), and a language head that reads
+(research/probe_instructions.py --subspace measures tokens there), and a language head that reads
 only those ignores how a new wording differs from the trained ones
-(scripts/project_language_head.py; docs/RESULTS.md, twenty-second run).
+(research/project_language_head.py; docs/RESULTS.md, twenty-second run).
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ The images are the same for both, so any difference in the actions comes from th
 input. A policy that reads its pose should change its actions where the height decides the phase
 (after the grasp: lift or carry); one that ignores it gives the same actions.
 
-  .venv/bin/python scripts/probe_state_use.py models/gr1-sim stack_red_on_blue 1001 1002
-  .venv/bin/python scripts/probe_state_use.py CKPT lift_red 1000 --delta 0 0.05 0 0 0 0
-  .venv/bin/python scripts/probe_state_use.py CKPT stack_red_on_blue 1001 --policy-drives --every 3
+  .venv/bin/python research/probe_state_use.py models/gr1-sim stack_red_on_blue 1001 1002
+  .venv/bin/python research/probe_state_use.py CKPT lift_red 1000 --delta 0 0.05 0 0 0 0
+  .venv/bin/python research/probe_state_use.py CKPT stack_red_on_blue 1001 --policy-drives --every 3
 
 With --policy-drives the checkpoint's first runner drives instead of the expert (closed loop, as
 gr1-eval runs it), so the probe asks about the states the policy itself reaches, e.g. a block
@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from trace_episode import episode_parser, parse_episode_args  # scripts/, beside this file
+from trace_episode import episode_parser, parse_episode_args  # research/, beside this file
 
 
 class Probe:

@@ -8,13 +8,13 @@ read as that task before the policy transformer sees it (docs/RESULTS.md, sixtee
 First it prints the cosines between the tasks themselves (each the mean of its training
 paraphrases): two tasks near 1.0 are one instruction to the policy (seventeenth run).
 
-  .venv/bin/python scripts/probe_instructions.py models/gr1-sim
-  .venv/bin/python scripts/probe_instructions.py CKPT --tasks lift_red,stack_red_on_blue
-  .venv/bin/python scripts/probe_instructions.py CKPT --token   # after embed_lang
-  .venv/bin/python scripts/probe_instructions.py CKPT --linear-probe   # with Task.augment
-  .venv/bin/python scripts/probe_instructions.py CKPT --spread   # tokens against the groups
-  .venv/bin/python scripts/probe_instructions.py CKPT --subspace   # along what tells tasks apart
-  .venv/bin/python scripts/probe_instructions.py CKPT --subspace feature   # the same before the head
+  .venv/bin/python research/probe_instructions.py models/gr1-sim
+  .venv/bin/python research/probe_instructions.py CKPT --tasks lift_red,stack_red_on_blue
+  .venv/bin/python research/probe_instructions.py CKPT --token   # after embed_lang
+  .venv/bin/python research/probe_instructions.py CKPT --linear-probe   # with Task.augment
+  .venv/bin/python research/probe_instructions.py CKPT --spread   # tokens against the groups
+  .venv/bin/python research/probe_instructions.py CKPT --subspace   # along what tells tasks apart
+  .venv/bin/python research/probe_instructions.py CKPT --subspace feature   # the same before the head
 
 `--linear-probe` asks whether the features could tell the tasks apart at all: a multinomial
 logistic regression on each task's training paraphrases and augmentation wordings (the first N

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 6's ablation at our scale: with 10 % of the demonstrations, does video pre-training help?
 #
-#   scripts/ablation_video_pretraining.sh      # makes its own demos unless DATA is given
+#   research/ablation_video_pretraining.sh      # makes its own demos unless DATA is given
 #
 # Demos: the first stage of scripts/train_sim_policy.sh (with the fixed `synth`), 100 scripted-
 # expert episodes per task over the 5 tasks: DATA/offset (seeds 0-59, start poses up to 0.1 m from

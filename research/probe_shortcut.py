@@ -16,7 +16,7 @@ cameras at that tick; if "state" jumps, it reads the target off the state. "firs
 are "real" and "mean" on the window's first slot only: a prediction from one frame and one state,
 no history, so no motion to extrapolate.
 
-  .venv/bin/python scripts/probe_shortcut.py out/train/v4 out/train/v4/runA_w4/step_0003200
+  .venv/bin/python research/probe_shortcut.py out/train/v4 out/train/v4/runA_w4/step_0003200
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ the mean of the group means, so each group's mean feature keeps its token exactl
 the model is copied; the policy transformer must then be fine-tuned to the moved tokens with
 the head frozen (`gr1-train --freeze-modules embed_lang`).
 
-  .venv/bin/python scripts/project_language_head.py SRC OUT
-  .venv/bin/python scripts/project_language_head.py SRC OUT --tasks lift_red,stack_red_on_blue --augment 6
+  .venv/bin/python research/project_language_head.py SRC OUT
+  .venv/bin/python research/project_language_head.py SRC OUT --tasks lift_red,stack_red_on_blue --augment 6
 
 Groups are each task's training paraphrases and `Task.augment` wordings (the first N with
 `--augment N`), as `scripts/sim_paraphrases.py` writes them. Prints how far the recorded

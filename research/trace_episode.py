@@ -8,8 +8,8 @@ was when the gripper first closed (or at its lowest point if it never did) relat
 at the start: a policy that does not localise the block shows the same TCP spot whatever the
 seed, and an offset along one axis tells which camera direction it cannot resolve.
 
-  .venv/bin/python scripts/trace_episode.py models/gr1-sim push_red_right 1000 1001
-  .venv/bin/python scripts/trace_episode.py --expert - lift_red 1002
+  .venv/bin/python research/trace_episode.py models/gr1-sim push_red_right 1000 1001
+  .venv/bin/python research/trace_episode.py --expert - lift_red 1002
 """
 
 from __future__ import annotations

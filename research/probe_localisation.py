@@ -18,8 +18,8 @@ Episodes are split by index (the last --test of them are never trained on); the 
 reported as MSE / variance per axis, so 1.0 is "predicts the mean" and 0 is perfect. Block
 positions come from the episodes' scene seeds (gr1_sim.scene.PandaScene.reset).
 
-  .venv/bin/python scripts/probe_localisation.py out/train/v4/.gr1_cache --encoder gr1 --seconds 150
-  .venv/bin/python scripts/probe_localisation.py out/train/v4/.gr1_cache --checkpoint models/gr1-sim
+  .venv/bin/python research/probe_localisation.py out/train/v4/.gr1_cache --encoder gr1 --seconds 150
+  .venv/bin/python research/probe_localisation.py out/train/v4/.gr1_cache --checkpoint models/gr1-sim
 """
 
 from __future__ import annotations
