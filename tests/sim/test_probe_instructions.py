@@ -1,4 +1,4 @@
-"""scripts/probe_instructions.py: cosines of held-out paraphrases, the linear probe, the spread
+"""research/probe_instructions.py: cosines of held-out paraphrases, the linear probe, the spread
 and the task subspace."""
 
 from __future__ import annotations

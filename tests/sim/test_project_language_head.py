@@ -1,4 +1,4 @@
-"""scripts/project_language_head.py: a language head that reads only the directions in which the
+"""research/project_language_head.py: a language head that reads only the directions in which the
 paraphrase groups' mean features differ."""
 
 from __future__ import annotations

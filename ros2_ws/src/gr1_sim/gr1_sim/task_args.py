@@ -1,5 +1,5 @@
 """The `--tasks` / `--augment` arguments of the scripts that read the tasks' paraphrase groups
-(scripts/project_language_head.py, scripts/set_instruction_prototypes.py)."""
+(research/project_language_head.py, scripts/set_instruction_prototypes.py)."""
 
 from __future__ import annotations
 
