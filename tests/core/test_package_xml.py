@@ -39,6 +39,7 @@ PIP_NAMES = {
     "tensorrt": "tensorrt-cu13",
     "regex": "regex",
     "ftfy": "ftfy",
+    "tokenizers": "tokenizers",
     "rosbags": "rosbags",
     "mcap": "mcap",
     "mujoco": "mujoco",
