@@ -57,11 +57,11 @@ def test_bgr_image_is_converted_to_rgb(tmp_path):
     from gr1_core.data.typestore import typestore
 
     T = typestore().types
-    img = frame(3, 6, 5)
+    img = frame(3, 10, 9)  # at least 8 px a side, the node's rule (input_checks.image_to_rgb)
     with EpisodeBagWriter(tmp_path / "bag") as w:
         bgr = np.ascontiguousarray(img[..., ::-1])
-        msg = T["sensor_msgs/msg/Image"](header=w._header(0), height=6, width=5, encoding="bgr8",
-                                         is_bigendian=0, step=5 * 3, data=bgr.reshape(-1))
+        msg = T["sensor_msgs/msg/Image"](header=w._header(0), height=10, width=9, encoding="bgr8",
+                                         is_bigendian=0, step=9 * 3, data=bgr.reshape(-1))
         w.write("static_image", 0, msg)
         w.image("wrist_image", 0, img)
         w.pose(0, np.zeros(6))

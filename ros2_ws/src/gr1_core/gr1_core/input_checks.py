@@ -106,3 +106,116 @@ def check_all(
     if skew:
         reasons.append(skew)
     return reasons
+
+
+# --------------------------------------------------------------------------- camera frames
+# One rule for every camera frame the stack reads: the policy node on arrival, and the bag readers
+# (gr1-dataset, gr1-train, gr1-replay) offline. Raw encodings -> (channels, order giving RGB).
+IMAGE_ENCODINGS: dict[str, tuple[int, tuple[int, int, int]]] = {
+    "rgb8": (3, (0, 1, 2)),
+    "bgr8": (3, (2, 1, 0)),
+    "rgba8": (4, (0, 1, 2)),
+    "bgra8": (4, (2, 1, 0)),
+    "mono8": (1, (0, 0, 0)),
+}
+COMPRESSED_FORMATS = ("jpeg", "png")
+IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
+MAX_IMAGE_SIDE = 8192  # larger frames are a corrupt header, not a camera
+MIN_IMAGE_SIDE = 8  # smaller frames carry nothing the model can use (Observation.validate agrees)
+MAX_IMAGE_PIXELS = 4096 * 4096  # a compressed frame's own header is checked before decoding
+
+
+class ImageError(ValueError):
+    """A camera message that cannot be a frame; the message names the field and the rule."""
+
+
+def image_type(msgtype: str) -> str | None:
+    """Why a topic of type `msgtype` cannot carry camera frames (None: it can)."""
+    name = msgtype.replace("/msg/", "/")
+    if name in {t.replace("/msg/", "/") for t in IMAGE_TYPES}:
+        return None
+    return (f"has type {msgtype or 'unknown'}, not a camera image "
+            f"({' or '.join(IMAGE_TYPES)})")
+
+
+def _side_check(w: int, h: int) -> None:
+    if not (MIN_IMAGE_SIDE <= h <= MAX_IMAGE_SIDE and MIN_IMAGE_SIDE <= w <= MAX_IMAGE_SIDE):
+        raise ImageError(f"image size {w}x{h} is outside {MIN_IMAGE_SIDE}..{MAX_IMAGE_SIDE} px")
+
+
+def image_to_rgb(msg: object) -> np.ndarray:
+    """sensor_msgs/Image (rgb8, bgr8, rgba8, bgra8, mono8) or CompressedImage (jpeg, png) ->
+    contiguous uint8 HxWx3 RGB (a copy). Raises ImageError (a ValueError) naming the problem:
+    unsupported encoding, a size out of range, a step shorter than a row, data whose length is not
+    step*height, or compressed data that does not decode."""
+    if hasattr(msg, "encoding"):
+        return _raw_to_rgb(msg)
+    if hasattr(msg, "format") and hasattr(msg, "data"):
+        return _compressed_to_rgb(msg)
+    raise ImageError(f"{type(msg).__name__} is not a camera image ({' or '.join(IMAGE_TYPES)})")
+
+
+def _raw_to_rgb(msg) -> np.ndarray:
+    enc = str(msg.encoding).lower()
+    if enc not in IMAGE_ENCODINGS:
+        raise ImageError(f"encoding {msg.encoding!r} is not supported "
+                         f"(use one of {', '.join(IMAGE_ENCODINGS)})")
+    channels, order = IMAGE_ENCODINGS[enc]
+    h, w, step = int(msg.height), int(msg.width), int(msg.step)
+    _side_check(w, h)
+    row = w * channels
+    if step < row:
+        raise ImageError(f"step {step} is smaller than width*{channels} = {row}")
+    data = msg.data
+    if len(data) != step * h:
+        raise ImageError(f"data has {len(data)} bytes, expected step*height = {step * h}")
+    try:
+        flat = np.frombuffer(data, dtype=np.uint8)
+    except (TypeError, ValueError):  # a list of ints
+        flat = np.asarray(data, dtype=np.uint8)
+    buf = flat.reshape(h, step)[:, :row]
+    pixels = buf.reshape(h, w, channels)
+    return np.ascontiguousarray(pixels[:, :, list(order)])
+
+
+def _compressed_to_rgb(msg) -> np.ndarray:
+    import io
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    fmt = str(msg.format).lower()
+    if not any(f in fmt for f in COMPRESSED_FORMATS) and fmt not in ("", "jpg"):
+        raise ImageError(f"compressed format {msg.format!r} is not supported "
+                         f"(use one of {', '.join(COMPRESSED_FORMATS)})")
+    raw = np.asarray(msg.data, dtype=np.uint8).tobytes()
+    if not raw:
+        raise ImageError("compressed image has no data")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(raw)) as img:
+                if img.format not in ("JPEG", "PNG"):
+                    raise ImageError(f"compressed data is {img.format}, not JPEG or PNG")
+                w, h = img.size
+                _side_check(w, h)
+                if w * h > MAX_IMAGE_PIXELS:
+                    raise ImageError(f"compressed image of {w}x{h} px is too large")
+                rgb = np.asarray(img.convert("RGB"))
+    except ImageError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
+            Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        what = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise ImageError(f"compressed image ({msg.format or 'no format'}) does not decode: "
+                         f"{what}") from None
+    return np.ascontiguousarray(rgb)
+
+
+def same_size(label: str, sizes: Sequence[tuple[int, int]]) -> str | None:
+    """All frames of one camera in one episode have one size (H, W); names the first change."""
+    for i, s in enumerate(sizes[1:], start=1):
+        if tuple(s) != tuple(sizes[0]):
+            return (f"{label} changes size at frame {i}: {sizes[0][1]}x{sizes[0][0]} -> "
+                    f"{s[1]}x{s[0]} px (one camera must keep one resolution per episode)")
+    return None

@@ -1,13 +1,16 @@
 """Read rosbag2 bags (MCAP or sqlite3 storage) with `rosbags`, surviving damaged MCAP files.
 
-A healthy bag is read with rosbags' Reader. When that fails (a recorder killed before it wrote
-the index and metadata.yaml, a truncated copy, a corrupt chunk) an MCAP file is scanned record by
-record from its start instead: everything before the damage is returned and `BagReader.damage`
-says where the damage starts (message index, time of the last intact message, byte offset).
+MCAP files are scanned record by record from their start with the `mcap` library, chunk and
+data-section CRCs checked: on damage (a recorder killed before it wrote the index and
+metadata.yaml, a truncated copy, a chunk whose bytes changed) everything before it is returned and
+`BagReader.damage` says where the damage starts (message index, time of the last intact message,
+byte offset). A file damaged from its first byte (empty, not MCAP) is a BagError. sqlite3 bags
+are read with rosbags' Reader.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -47,7 +50,11 @@ class RawMessage:
 
 
 class BagReader:
-    """`BagReader(path)`: a rosbag2 directory, or a single .mcap file (no metadata needed)."""
+    """`BagReader(path)`: a rosbag2 directory, or a single .mcap file (no metadata needed).
+
+    MCAP files are always read with the `mcap` library's record reader with CRC validation on
+    (chunk and data-section CRCs, where the writer stored them; gr1_core's writers do), so a
+    flipped byte is damage, never a pixel. sqlite3 bags are read with rosbags."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -62,31 +69,35 @@ class BagReader:
 
     # ------------------------------------------------------------------ opening
     def _open(self) -> None:
-        if self.path.is_dir() and (self.path / "metadata.yaml").is_file():
-            try:
-                from rosbags.rosbag2 import Reader
-
-                with Reader(self.path) as reader:
-                    for c in reader.connections:
-                        self.topics[c.topic] = c.msgtype
-                        self.counts[c.topic] += c.msgcount
-                self._use_rosbags = True
-                return
-            except Exception as exc:  # any failure falls back to the scanner
-                fallback_reason = f"rosbags could not read it: {exc}"
+        if self.path.is_file():
+            if self.path.suffix != ".mcap":
+                raise BagError(f"{self.path} is not a bag: give a rosbag2 folder or an .mcap file")
+            self._mcap_files = [self.path]
         else:
-            fallback_reason = "no metadata.yaml (recording not closed?)"
-        self._mcap_files = (
-            sorted(self.path.glob("*.mcap")) if self.path.is_dir() else [self.path]
-        )
-        if not self._mcap_files or any(f.suffix != ".mcap" for f in self._mcap_files):
-            raise BagError(
-                f"cannot read bag {self.path}: {fallback_reason}, and it has no .mcap file to "
-                "recover from (sqlite3 bags need their metadata.yaml)"
-            )
-        self.fallback_reason = fallback_reason
+            self._mcap_files = sorted(self.path.glob("*.mcap"), key=_natural)
+        if not self._mcap_files:
+            if (self.path / "metadata.yaml").is_file() and any(self.path.glob("*.db3")):
+                self._open_sqlite()
+                return
+            raise BagError(f"{self.path} holds no bag: no .mcap file, and no metadata.yaml with "
+                           "a .db3 file (sqlite3 storage)")
         for msg in self._scan(None, keep_data=False):
             self.counts[msg.topic] += 1
+        if self.damage is not None and self.damage.message_index == 0:
+            raise BagError(f"bag {self.path} cannot be read: {self.damage.describe()}; nothing "
+                           "before the damage is usable (copy the bag again, or drop it)")
+
+    def _open_sqlite(self) -> None:
+        try:
+            from rosbags.rosbag2 import Reader
+
+            with Reader(self.path) as reader:
+                for c in reader.connections:
+                    self.topics[c.topic] = c.msgtype
+                    self.counts[c.topic] += c.msgcount
+        except Exception as exc:  # rosbags raises many types for damaged files
+            raise BagError(f"bag {self.path} (sqlite3) cannot be read: {_first_line(exc)}") from None
+        self._use_rosbags = True
 
     # ------------------------------------------------------------------ reading
     def require(self, topics: Iterable[str], remap_hint: dict[str, str] | None = None) -> None:
@@ -94,6 +105,11 @@ class BagReader:
         missing = [t for t in topics if t not in self.topics]
         if not missing:
             return
+        if self.damage is not None:  # the topic may well be in the part that is lost
+            raise BagError(
+                f"bag {self.path} has no intact {', '.join(missing)}: {self.damage.describe()}; "
+                f"the intact part holds {sorted(self.topics) or 'no topic'}"
+            )
         hint = ""
         if remap_hint:
             keys = [k for k, t in remap_hint.items() if t in missing]
@@ -110,21 +126,20 @@ class BagReader:
             try:
                 out = self._read_rosbags(wanted)
             except Exception as exc:
-                self._use_rosbags = False
-                self.fallback_reason = f"rosbags failed while reading: {exc}"
-                self._mcap_files = sorted(self.path.glob("*.mcap"))
-                if not self._mcap_files:
-                    raise BagError(f"bag {self.path} is unreadable: {exc}") from exc
-                out = list(self._scan(wanted, keep_data=True))
-                if wanted is None:  # the index promised more than is readable: count what is
-                    self.counts = Counter(m.topic for m in out)
+                raise BagError(f"bag {self.path} is unreadable: {_first_line(exc)}") from None
         else:
             out = list(self._scan(wanted, keep_data=True))
         out.sort(key=lambda m: m.time_ns)
         return out
 
     def deserialize(self, msg: RawMessage) -> object:
-        return typestore().deserialize_cdr(msg.data, msg.msgtype)
+        try:
+            return typestore().deserialize_cdr(msg.data, msg.msgtype)
+        except Exception as exc:  # a message whose bytes do not fit its type
+            raise BagError(
+                f"bag {self.path}: a {msg.msgtype or 'message of unknown type'} on {msg.topic} at "
+                f"t={msg.time_ns * 1e-9:.3f} s cannot be decoded ({_first_line(exc)})"
+            ) from None
 
     def _read_rosbags(self, wanted: set[str] | None) -> list[RawMessage]:
         from rosbags.rosbag2 import Reader
@@ -137,23 +152,28 @@ class BagReader:
             ]
 
     def _scan(self, wanted: set[str] | None, keep_data: bool) -> Iterable[RawMessage]:
-        """Records of each MCAP file in file order, up to the first damage."""
+        """Records of each MCAP file in file order, up to the first damage (CRCs checked)."""
         from mcap.records import Channel, Message, Schema
         from mcap.stream_reader import StreamReader
 
         schemas: dict[int, str] = {}
         index = 0
         last_time: int | None = None
+        self.damage = None
         for file in self._mcap_files:
             channels: dict[int, tuple[str, str]] = {}
+            size = file.stat().st_size
             with file.open("rb") as fh:
                 good_offset = 0
                 try:
-                    for record in StreamReader(fh, record_size_limit=2**31).records:
+                    reader = StreamReader(fh, validate_crcs=True, record_size_limit=2**31)
+                    for record in reader.records:
                         if isinstance(record, Channel):
                             channels[record.id] = (record.topic, schemas.get(record.schema_id, ""))
                             self.topics.setdefault(record.topic, schemas.get(record.schema_id, ""))
                         elif isinstance(record, Message):
+                            if record.channel_id not in channels:
+                                raise ValueError(f"message on unknown channel {record.channel_id}")
                             topic, msgtype = channels[record.channel_id]
                             if wanted is None or topic in wanted:
                                 yield RawMessage(
@@ -166,8 +186,29 @@ class BagReader:
                             schemas[record.id] = record.name
                         good_offset = fh.tell()
                 except Exception as exc:  # damage: stop here and say where
-                    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                    if type(exc).__name__ == "EndOfFile":
-                        what = "file truncated"
-                    self.damage = BagDamage(file, index, last_time, good_offset, what)
+                    self.damage = BagDamage(file, index, last_time, good_offset,
+                                            _damage_reason(exc, size))
                     return
+
+
+def _damage_reason(exc: Exception, size: int) -> str:
+    name = type(exc).__name__
+    if size == 0:
+        return "the file is empty"
+    if name == "InvalidMagic":
+        return "not an MCAP file: its first bytes are not the MCAP magic"
+    if name == "EndOfFile":
+        return "file truncated"
+    if name == "CRCValidationError":
+        return "a chunk fails its CRC check: its bytes changed after it was written"
+    return f"{name}: {_first_line(exc)}" if str(exc) else name
+
+
+def _first_line(exc: BaseException) -> str:
+    text = (str(exc).splitlines() or [""])[0][:200]
+    return text or type(exc).__name__
+
+
+def _natural(path: Path) -> list:
+    """bag_2.mcap before bag_10.mcap (rosbag2 numbers its split files)."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]

@@ -49,7 +49,10 @@ class EpisodeBagWriter:
         self.sidecar: dict = {}
 
     def __enter__(self) -> EpisodeBagWriter:
+        from gr1_core.data.mcap_crc import add_chunk_crcs
+
         self.writer.open()
+        add_chunk_crcs(self.writer)  # BagReader checks them: a changed byte is damage
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -37,24 +37,36 @@ CACHE_VERSION = 1
 def find_bags(root: str | Path) -> list[Path]:
     """rosbag2 directories (metadata.yaml or .mcap inside), loose .mcap files and video clip
     folders (clip.yaml, see gr1_core.data.clips) under root. Symbolic links to bags are followed,
-    so a data set can be a folder of links (e.g. a held-out split of another one)."""
+    so a data set can be a folder of links (e.g. a held-out split of another one); each folder is
+    walked once (a link loop, or two links to one folder, does not repeat its bags) and each bag,
+    by its real path, is listed once."""
     root = Path(root)
     if not root.exists():
-        raise FileNotFoundError(f"data path {root} does not exist")
+        raise FileNotFoundError(f"data path {root} does not exist"
+                                + (" (a broken symbolic link)" if root.is_symlink() else ""))
     if (root / "metadata.yaml").is_file() or (root.is_file() and root.suffix == ".mcap") or is_clip(root):
         return [root]
-    bags: set[Path] = set()
+    if not root.is_dir():
+        raise FileNotFoundError(f"data path {root} is a file, not a bag (.mcap) or a folder of bags")
+    bags: dict[Path, Path] = {}  # real path -> the path it was found under
     mcaps: list[Path] = []
+    seen: set[Path] = set()
     for folder, dirs, files in os.walk(root, followlinks=True):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]  # e.g. the window cache
+        real = Path(folder).resolve()
+        if real in seen:  # a link back up the tree, or a second link to a walked folder
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = [d for d in sorted(dirs) if not d.startswith(".")]  # e.g. the window cache
         here = Path(folder)
         if CLIP_FILE in files or "metadata.yaml" in files:
-            bags.add(here)
-        mcaps += [here / f for f in files if f.endswith(".mcap")]
+            bags.setdefault(real, here)
+        mcaps += [here / f for f in sorted(files) if f.endswith(".mcap")]
     for mcap in mcaps:
-        if mcap.parent not in bags:
-            bags.add(mcap.parent if mcap.parent != root else mcap)
-    return sorted(bags)
+        bag = mcap.parent if mcap.parent != root else mcap
+        if mcap.parent.resolve() not in bags:
+            bags.setdefault(bag.resolve(), bag)
+    return sorted(bags.values())
 
 
 def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
@@ -135,7 +147,8 @@ class WindowDataset(Dataset):
             raise ValueError(f"mode must be 'finetune' or 'pretrain', got {mode!r}")
         bags = data if isinstance(data, list) else find_bags(data)
         if not bags:
-            raise FileNotFoundError(f"no rosbag2 bags (metadata.yaml or .mcap) under {data}")
+            raise FileNotFoundError(f"no rosbag2 bags under {data} (no folder with metadata.yaml "
+                                    "or an .mcap file, no clip.yaml); give the folder the bags are in")
         root = Path(data if not isinstance(data, list) else bags[0].parent)
         self.cache_dir = Path(cache_dir) if cache_dir else (root if root.is_dir() else root.parent) / ".gr1_cache"
         self.config, self.mode = config, mode

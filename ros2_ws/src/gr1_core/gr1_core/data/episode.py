@@ -7,12 +7,14 @@ camera, the latest TCP pose, the gripper state and what was commanded. Times are
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from gr1_core import input_checks
 from gr1_core.data import messages as M
 from gr1_core.data.bag_reader import BagDamage, BagError, BagReader, RawMessage
 from gr1_core.data.topics import TopicMap
@@ -41,13 +43,62 @@ class Episode:
         return len(self.times)
 
 
+# Message types each stream may have (rosbags names); a topic of another type is refused by name.
+STREAM_TYPES: dict[str, tuple[str, ...]] = {
+    "static_image": input_checks.IMAGE_TYPES,
+    "wrist_image": input_checks.IMAGE_TYPES,
+    "ee_pose": ("geometry_msgs/msg/PoseStamped",),
+    "joint_states": ("sensor_msgs/msg/JointState",),
+    "instruction": ("std_msgs/msg/String",),
+    "twist": ("geometry_msgs/msg/TwistStamped",),
+    "gripper_command": ("gr1_msgs/msg/GripperCommand",),
+    "policy_action": ("gr1_msgs/msg/PolicyAction",),
+    "expert_action": ("gr1_msgs/msg/PolicyAction",),
+}
+MAX_RATE = 1000.0  # [Hz] a control rate above this is a typo, and would make millions of ticks
+
+
+def check_rate(rate: float) -> float:
+    """The control rate in Hz: a finite number in (0, MAX_RATE]; ValueError naming it otherwise."""
+    try:
+        value = float(rate)
+    except (TypeError, ValueError):
+        raise ValueError(f"rate {rate!r} is not a number of Hz") from None
+    if not (math.isfinite(value) and 0.0 < value <= MAX_RATE):
+        raise ValueError(f"rate must be a number of Hz in (0, {MAX_RATE:g}], got {rate!r}")
+    return value
+
+
+# A sidecar is written by gr1-record: a few scalars. Anything larger is not one.
+MAX_SIDECAR_BYTES = 1 << 20
+
+
 def read_sidecar(bag: Path) -> dict:
+    """episode.yaml beside the bag (safe YAML: plain data only); {} when there is none.
+    BagError naming the file and the line for anything that is not a YAML mapping."""
     f = (bag if bag.is_dir() else bag.parent) / SIDECAR
     if not f.is_file():
         return {}
-    data = yaml.safe_load(f.read_text()) or {}
+    if f.stat().st_size > MAX_SIDECAR_BYTES:
+        raise BagError(f"{f} is {f.stat().st_size} bytes, not a sidecar (limit "
+                       f"{MAX_SIDECAR_BYTES}); remove or regenerate it")
+    try:
+        data = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise BagError(f"{f} is not UTF-8 text (byte {exc.start}); fix or remove it") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise BagError(f"{f} is not valid YAML{where} ({problem}); fix or remove it") from None
     if not isinstance(data, dict):
-        raise BagError(f"{f} must hold a mapping, got {type(data).__name__}")
+        raise BagError(f"{f} must hold a mapping (instruction: ..., success: ...), got "
+                       f"{type(data).__name__}")
+    if "instruction" in data and data["instruction"] is not None \
+            and not isinstance(data["instruction"], str):
+        raise BagError(f"{f}: instruction must be text, got {data['instruction']!r}")
+    if data.get("success") not in (None, True, False):
+        raise BagError(f"{f}: success must be true, false or null, got {data['success']!r}")
     return data
 
 
@@ -82,13 +133,18 @@ def load_episode(
     """Read and synchronise one bag. `open_width` (m): finger width above which the gripper
     counts as open, used only when the bag has no gripper commands. `interpolate_pose`: the TCP
     pose at each tick is interpolated between the messages around it (else the latest one)."""
-    if rate <= 0:
-        raise ValueError(f"rate must be positive, got {rate}")
+    rate = check_rate(rate)
     topics = topics or TopicMap()
     bag = Path(bag)
+    sidecar = read_sidecar(bag)  # before the long read: a broken sidecar fails at once
     reader = BagReader(bag)
     names = topics.as_dict()
     reader.require([names[k] for k in REQUIRED], remap_hint=names)
+    for key, topic in names.items():
+        if topic in reader.topics and reader.topics[topic] not in STREAM_TYPES[key]:
+            raise BagError(
+                f"bag {bag}: {topic} ({key}) has type {reader.topics[topic] or 'unknown'}, "
+                f"expected {' or '.join(STREAM_TYPES[key])}; pass --remap {key}=/the/right/topic")
     by_topic: dict[str, list[RawMessage]] = {}
     for msg in reader.messages(set(names.values()) & set(reader.topics)):
         by_topic.setdefault(msg.topic, []).append(msg)
@@ -120,19 +176,38 @@ def load_episode(
                 out.append(None)
                 continue
             if i not in cache:
-                cache[i] = convert(reader.deserialize(msgs[i]))
+                cache[i] = checked(key, msgs[i], convert)
             out.append(cache[i])
         return out, idx
 
+    def checked(key: str, msg: RawMessage, convert):
+        """convert(message), a BagError naming the bag, topic and time when it is malformed."""
+        try:
+            return convert(reader.deserialize(msg))
+        except (ValueError, TypeError, AttributeError, IndexError) as exc:
+            raise BagError(f"bag {bag}: {msg.topic} ({key}) message at t="
+                           f"{(msg.time_ns - start) * 1e-9:.3f} s is unusable: {exc}") from None
+
+    def pose(msg):
+        state = M.pose_to_state(msg)
+        reason = input_checks.finite("TCP pose", state)
+        if reason:
+            raise ValueError(reason)
+        return state
+
     static, _ = sample("static_image", M.image_to_rgb)
     wrist, _ = sample("wrist_image", M.image_to_rgb)
+    for key, frames in (("static_image", static), ("wrist_image", wrist)):
+        reason = input_checks.same_size(names[key], [f.shape[:2] for f in frames])
+        if reason:
+            raise BagError(f"bag {bag}: {reason}")
     pose_msgs = stream("ee_pose")
     if interpolate_pose:
         arm_state = interpolate_poses(
-            times_of(pose_msgs), np.stack([M.pose_to_state(reader.deserialize(m)) for m in pose_msgs]),
+            times_of(pose_msgs), np.stack([checked("ee_pose", m, pose) for m in pose_msgs]),
             ticks)
     else:
-        arm_state = np.stack(sample("ee_pose", M.pose_to_state)[0])
+        arm_state = np.stack(sample("ee_pose", pose)[0])
     ep = Episode(
         times=(ticks - ticks[0]) * 1e-9,
         rgb_static=np.stack(static),
@@ -181,7 +256,6 @@ def load_episode(
         ep.expert_arm = np.stack([e[0] for e in ea])
         ep.expert_open = np.array([e[1] > 0.5 for e in ea])
 
-    sidecar = read_sidecar(bag)
     texts = [str(reader.deserialize(m).data) for m in stream("instruction")]
     ep.instruction = str(sidecar.get("instruction") or (texts[-1] if texts else ""))
     ep.meta.update({k: v for k, v in sidecar.items() if k != "instruction"})

@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 
+from gr1_core import input_checks
 from gr1_core.rotations import quat_to_rpy
-
-# Channels and order of the raw encodings we accept (sensor_msgs/image_encodings names).
-_ENCODINGS = {"rgb8": (3, [0, 1, 2]), "bgr8": (3, [2, 1, 0]), "rgba8": (4, [0, 1, 2]),
-              "bgra8": (4, [2, 1, 0]), "mono8": (1, [0, 0, 0])}
 
 
 def image_to_rgb(msg: object) -> np.ndarray:
-    """sensor_msgs/Image (8-bit encodings) or CompressedImage (jpeg/png) -> uint8 HxWx3 RGB."""
-    if hasattr(msg, "encoding"):
-        enc = msg.encoding.lower()
-        if enc not in _ENCODINGS:
-            raise ValueError(
-                f"image encoding {msg.encoding!r} is not supported; use one of {list(_ENCODINGS)}"
-            )
-        ch, order = _ENCODINGS[enc]
-        data = np.asarray(msg.data, dtype=np.uint8)
-        rows = data[: msg.height * msg.step].reshape(msg.height, msg.step)
-        pix = rows[:, : msg.width * ch].reshape(msg.height, msg.width, ch)
-        return np.ascontiguousarray(pix[:, :, order])
-    from PIL import Image
-
-    with Image.open(io.BytesIO(np.asarray(msg.data, dtype=np.uint8).tobytes())) as img:
-        return np.asarray(img.convert("RGB"))
+    """sensor_msgs/Image or CompressedImage -> uint8 HxWx3 RGB, by the same checks the policy
+    node applies (gr1_core.input_checks.image_to_rgb); raises ImageError (a ValueError)."""
+    return input_checks.image_to_rgb(msg)
 
 
 def pose_to_state(msg: object) -> np.ndarray:

@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from gr1_core.data.episode import SIDECAR
+from gr1_core.data.mcap_crc import add_chunk_crcs
 from gr1_core.data.typestore import typestore
 
 
@@ -52,6 +53,7 @@ class EpisodeRecorder:
             raise FileExistsError(f"bag {path} exists already; choose another name or folder")
         writer = Writer(path, version=9, storage_plugin=StoragePlugin.MCAP)
         writer.open()
+        add_chunk_crcs(writer)  # BagReader checks them: a changed byte is damage
         store = typestore()
         self._conns = {t: writer.add_connection(t, mt, typestore=store)
                        for t, mt in self.topics.items()}
