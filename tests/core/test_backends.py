@@ -30,18 +30,18 @@ def test_unknown_backend_lists_the_choices():
 
 @pytest.mark.skipif(HAS_TENSORRT, reason="tensorrt is installed here")
 def test_missing_tensorrt_names_the_package(tmp_path):
-    with pytest.raises(BackendUnavailable, match="pip install tensorrt-cu12"):
+    with pytest.raises(BackendUnavailable, match=r"requirements/gpu.txt \(tensorrt-cu13"):
         make_backend("tensorrt", graph_dir=tmp_path, window=4)
     # Also through the runner, before any graph is exported or looked for.
     ckpt = save_checkpoint(tmp_path / "ckpt")
-    with pytest.raises(BackendUnavailable, match="tensorrt-cu12"):
+    with pytest.raises(BackendUnavailable, match="tensorrt-cu13"):
         PolicyRunner.from_pretrained(ckpt, backend="tensorrt")
     assert not (ckpt / "onnx").exists()
 
 
 @pytest.mark.skipif(HAS_ORT_CUDA, reason="onnxruntime-gpu is installed here")
 def test_missing_onnxruntime_cuda_names_the_package(tmp_path):
-    with pytest.raises(BackendUnavailable, match="pip install onnxruntime-gpu"):
+    with pytest.raises(BackendUnavailable, match=r"requirements/gpu.txt \(onnxruntime-gpu"):
         make_backend("onnxruntime-cuda", graph_dir=tmp_path)
 
 

@@ -43,7 +43,7 @@ def require_cuda_provider() -> None:
         raise BackendUnavailable(
             "backend 'onnxruntime-cuda' needs onnxruntime's CUDAExecutionProvider, which this "
             f"install lacks (providers: {', '.join(available)}); "
-            "pip uninstall onnxruntime && pip install onnxruntime-gpu (and a CUDA 12 driver)"
+            "pip uninstall onnxruntime && pip install -r requirements/gpu.txt (onnxruntime-gpu for CUDA 13, NVIDIA driver >= 580)"
         )
 
 

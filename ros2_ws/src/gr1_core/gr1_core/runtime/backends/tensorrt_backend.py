@@ -3,7 +3,7 @@
 Engines are built once per graph and cached beside the ONNX files (``policy.fp16.engine``...);
 a cached engine is reused when it is newer than its ONNX file. Device buffers are CUDA tensors of
 PyTorch, so the only extra install is TensorRT itself (TensorRT >= 10, name-based tensor API,
-int64 inputs):  pip install tensorrt-cu12   (with a CUDA build of PyTorch).
+int64 inputs):  pip install -r requirements/gpu.txt   (tensorrt-cu13, with a CUDA build of PyTorch).
 
 Static shapes: the policy graph always takes the full window (padding is masked), so its engine
 has one fixed shape. The frame encoder has a dynamic batch (1 .. 2 * window): 2 in the cached
@@ -27,7 +27,7 @@ from gr1_core.runtime.backends.base import (
 )
 from gr1_core.runtime.backends.onnxruntime_backend import graph_path
 
-INSTALL_HINT = "pip install tensorrt-cu12 (TensorRT >= 10) and a CUDA build of PyTorch"
+INSTALL_HINT = "pip install -r requirements/gpu.txt (tensorrt-cu13, TensorRT >= 10) and a CUDA build of PyTorch"
 
 
 def _import_trt():
