@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,18 +38,34 @@ class CheckpointError(RuntimeError):
 
 def save_pretrained(
     model: GR1, processors: Processors, path: str | Path, meta: dict[str, Any] | None = None,
-    dtype: str | None = None,
+    dtype: str | None = None, extra: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Write `model` and `processors` into directory `path` (created; files overwritten).
+    """Write `model` and `processors` as checkpoint directory `path`, atomically.
 
+    The files are written into a temporary sibling folder that is renamed to `path` when all are
+    written; an existing `path` is replaced whole, so nothing of an older checkpoint (ONNX graphs,
+    a trainer state) outlives it, and a crash or SIGINT leaves the old checkpoint or none.
+    `extra(folder)` writes more files into the folder first (gr1-train's trainer_state.pt).
     `dtype` ("float32", "float16", "bfloat16") stores the floating-point weights in that type to
     halve the file (a shipped checkpoint); `load_pretrained` casts them back to the model's fp32.
-    None keeps the tensors' own types.
+    None keeps the tensors' own types. Callers that must not replace a checkpoint check first
+    (gr1_core.cli_support.check_output).
     """
+    from gr1_core.cli_support import atomic_dir
+
     if dtype is not None and dtype not in STORAGE_DTYPES:
         raise ValueError(f"dtype must be one of {sorted(STORAGE_DTYPES)} or None, got {dtype!r}")
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
+    with atomic_dir(path) as tmp:
+        _write_files(model, processors, tmp, meta, dtype)
+        if extra is not None:
+            extra(tmp)
+    return path
+
+
+def _write_files(model: GR1, processors: Processors, path: Path, meta: dict[str, Any] | None,
+                 dtype: str | None) -> None:
+    path.chmod(0o755)  # mkdtemp-like folders are private; containers read as other users
     external = _external_prefix(model.config)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()
              if not (external and k.startswith(external))}
@@ -61,7 +78,6 @@ def save_pretrained(
     _write_json(path / CONFIG_FILE, config)
     _write_json(path / PREPROCESSOR_FILE, processors.preprocessor_dict())
     _write_json(path / POSTPROCESSOR_FILE, processors.postprocessor_dict())
-    return path
 
 
 def load_config(path: str | Path) -> tuple[GR1Config, dict[str, Any]]:
@@ -116,6 +132,11 @@ def read_weights(path: str | Path, config: GR1Config) -> dict[str, torch.Tensor]
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{weights} cannot be read (corrupt or truncated?): {e}") from e
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(
+            f"{weights} holds NaN or infinite weights in {len(bad)} tensors (first: {bad[:3]}); "
+            "the run that wrote it diverged or the file is damaged: use an earlier checkpoint")
     external = _external_prefix(config)
     if external and not any(k.startswith(external) for k in state):
         from gr1_core.model.minilm_text import load_package_weights
@@ -197,4 +218,6 @@ def _read_json(file: Path) -> Any:
 
 
 def _write_json(file: Path, data: Any) -> None:
-    file.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    from gr1_core.cli_support import finite_json
+
+    file.write_text(json.dumps(finite_json(data), indent=2, sort_keys=False, allow_nan=False) + "\n")

@@ -97,6 +97,19 @@ def cache_episode(bag: Path, cache_dir: Path, image_size: int, topics: TopicMap,
     # Built in a private folder and renamed: DDP ranks or workers caching at once cannot clash.
     tmp = entry.with_name(f"{entry.name}.tmp{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        _write_entry(ep, tmp, image_size, bag)
+    except BaseException:  # SIGINT, a full disk: leave no half entry behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        tmp.rename(entry)
+    except OSError:  # another process finished the same entry first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return entry
+
+
+def _write_entry(ep, tmp: Path, image_size: int, bag: Path) -> None:
     if ep.expert_arm is not None:  # DAgger: the poses are the learner's, the labels the teacher's
         arm, grip = teacher_actions(ep.expert_arm, ep.expert_open)
     else:
@@ -116,11 +129,6 @@ def cache_episode(bag: Path, cache_dir: Path, image_size: int, topics: TopicMap,
             "labels": "expert_action" if ep.expert_arm is not None else "pose differences",
             **{k: v for k, v in ep.meta.items() if k in ("seed", "success", "task", "clip")}}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-    try:
-        tmp.rename(entry)
-    except OSError:  # another process finished the same entry first
-        shutil.rmtree(tmp, ignore_errors=True)
-    return entry
 
 
 class WindowDataset(Dataset):

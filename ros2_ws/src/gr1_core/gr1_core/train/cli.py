@@ -11,10 +11,20 @@ format, loadable by PolicyRunner.from_pretrained and gr1-policy.
 
 from __future__ import annotations
 
-import argparse
+import math
 import sys
 
-from gr1_core.train.loop import STATE_NORMS, TrainOptions, train
+from gr1_core.cli_support import (
+    ArgumentParser,
+    fail,
+    finite_float,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    rate_hz,
+)
+from gr1_core.train.loop import STATE_NORMS, TrainingInterrupted, TrainOptions, train
 
 
 def _pair(text: str, flag: str) -> tuple[str, str]:
@@ -29,12 +39,30 @@ def _ticks_share(text: str | None, flag: str) -> tuple[int, float]:
     if text is None:
         return (0, 0.0)
     ticks, share = _pair(text, flag)
-    return int(ticks), float(share)
+    try:
+        return int(ticks), float(share)
+    except ValueError:
+        raise ValueError(f"{flag} {text!r}: expected TICKS=SHARE, e.g. 15=0.3") from None
+
+
+def _weighted(texts: list[str], flag: str) -> tuple[tuple[str, float], ...]:
+    """NAME=NUMBER pairs of a repeatable flag, the number finite."""
+    out = []
+    for text in texts:
+        name, value = _pair(text, flag)
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"{flag} {text!r}: {value!r} is not a number") from None
+        out.append((name, number))
+    return tuple(out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="gr1-train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    import argparse
+
+    p = ArgumentParser(prog="gr1-train", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mode", choices=["pretrain", "finetune"], required=True,
                    help="pretrain: video prediction only (no actions); finetune: actions + video")
     p.add_argument("--data", required=True, help="folder of rosbag2 bags (searched recursively)")
@@ -43,25 +71,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--init", default=None, help="start from this checkpoint's weights")
     p.add_argument("--resume", nargs="?", const="auto", default=None,
                    help="continue a run: 'auto' (the newest step_* in --out) or a step_* folder")
-    p.add_argument("--steps", type=int, default=1000, help="total optimiser steps")
-    p.add_argument("--batch-size", type=int, default=8, help="windows per step (per process)")
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument("--warmup", type=int, default=100, help="linear warm-up steps")
-    p.add_argument("--save-every", type=int, default=500, help="checkpoint period in steps")
-    p.add_argument("--keep", type=int, default=3, help="checkpoints to keep (0: all)")
-    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--steps", type=positive_int, default=1000, help="total optimiser steps")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="windows per step (per process)")
+    p.add_argument("--lr", type=positive_float, default=1e-4)
+    p.add_argument("--weight-decay", type=nonnegative_float, default=0.01)
+    p.add_argument("--warmup", type=nonnegative_int, default=100, help="linear warm-up steps")
+    p.add_argument("--save-every", type=positive_int, default=500, help="checkpoint period in steps")
+    p.add_argument("--keep", type=nonnegative_int, default=3, help="checkpoints to keep (0: all)")
+    p.add_argument("--workers", type=nonnegative_int, default=0, help="DataLoader worker processes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--cache-dir", default=None, help="window cache (default DATA/.gr1_cache)")
     p.add_argument("--remap", action="append", default=[], metavar="KEY=/topic",
                    help="read a stream from another topic (see gr1-dataset --help)")
-    p.add_argument("--rate", type=float, default=30.0, help="control rate of the labels, Hz")
-    p.add_argument("--stride", type=int, default=1, help="ticks between window starts")
-    p.add_argument("--val-episodes", type=int, default=0,
+    p.add_argument("--rate", type=rate_hz, default=30.0, help="control rate of the labels, Hz")
+    p.add_argument("--stride", type=positive_int, default=1, help="ticks between window starts")
+    p.add_argument("--val-episodes", type=nonnegative_int, default=0,
                    help="hold out this many bags (the last in sorted order); their loss is "
                         "logged to OUT/val.csv at every checkpoint")
-    p.add_argument("--episodes", type=int, default=0,
+    p.add_argument("--episodes", type=nonnegative_int, default=0,
                    help="train on N bags only, taken round-robin over tasks (0: all); for data "
                         "fraction ablations")
     p.add_argument("--loss-weight", action="append", default=[], metavar="TERM=W",
@@ -72,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--val-data", default=None,
                    help="a folder of held-out bags whose loss is logged to OUT/val.csv at every "
                         "checkpoint (instead of --val-episodes)")
-    p.add_argument("--shift", type=int, default=0, metavar="PX",
+    p.add_argument("--shift", type=nonnegative_int, default=0, metavar="PX",
                    help="augmentation: translate each training window's images by a random "
                         "0..PX pixels (edges repeated; 0: off). 4 at 64x64 in the sim recipe")
     p.add_argument("--mix", action="append", default=[], metavar="FOLDER=SHARE",
@@ -102,17 +130,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--freeze-modules", default="", metavar="NAME[,NAME...]",
                    help="keep these top-level modules' weights and train the others, e.g. "
                         "embed_lang to fit a policy to a language head as it is (default: none)")
-    p.add_argument("--camera-dropout", type=float, default=0.0, metavar="P",
+    p.add_argument("--camera-dropout", type=finite_float, default=0.0, metavar="P",
                    help="blank both cameras in this share of the training windows (0 <= P < 1) "
                         "and leave them out of the video terms, so the actions there must come "
                         "from the instruction and the arm state: for a policy that has learnt "
                         "to ignore its state. finetune only (default 0: off)")
-    p.add_argument("--instruction-noise", type=float, default=0.0, metavar="P",
+    p.add_argument("--instruction-noise", type=finite_float, default=0.0, metavar="P",
                    help="swap each word token of the training instructions for a random "
                         "vocabulary token with chance P (0 <= P < 1), so a text tower trained "
                         "on a few paraphrases learns to rest on the words it knows; for "
                         "unseen phrasings (default 0: off)")
-    p.add_argument("--token-noise", type=float, default=0.0, metavar="SIGMA",
+    p.add_argument("--token-noise", type=finite_float, default=0.0, metavar="SIGMA",
                    help="add a random step to each training window's language token, of "
                         "expected length SIGMA times the token's (0 <= SIGMA <= 2), so the "
                         "policy acts the same near each task's token and a new wording that "
@@ -133,13 +161,20 @@ def main(argv: list[str] | None = None) -> int:
                         "applied after --early: just after a release the open hand over the "
                         "block looks like the moment before a grasp, and only the last ticks "
                         "show the expert backing away, e.g. 35=0.1. finetune only (default: off)")
+    p.add_argument("--force", action="store_true",
+                   help="start over in an --out that holds a run: its step_* checkpoints, "
+                        "metrics.csv and val.csv are removed once the data is read (without "
+                        "it, such a folder is refused unless --resume)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     try:
-        loss_weights = tuple((k, float(v)) for k, v in (_pair(x, "--loss-weight") for x in a.loss_weight))
+        loss_weights = _weighted(a.loss_weight, "--loss-weight")
         overrides = tuple(_pair(x, "--set") for x in a.overrides)
-        mix = tuple((k, float(v)) for k, v in (_pair(x, "--mix") for x in a.mix))
+        mix = _weighted(a.mix, "--mix")
         early, late = _ticks_share(a.early, "--early"), _ticks_share(a.late, "--late")
+        if not all(math.isfinite(v) for _, v in (*loss_weights, *mix)) or \
+                not all(math.isfinite(v) for v in (early[1], late[1])):
+            raise ValueError("--loss-weight, --mix, --early and --late take finite numbers")
     except ValueError as exc:
         p.error(str(exc))
     opts = TrainOptions(
@@ -155,12 +190,18 @@ def main(argv: list[str] | None = None) -> int:
         camera_dropout=a.camera_dropout, instruction_noise=a.instruction_noise,
         token_noise=a.token_noise, early=early, late=late, paraphrases=a.paraphrases,
         train_modules=tuple(m.strip() for m in a.train_modules.split(",") if m.strip()),
-        freeze_modules=tuple(m.strip() for m in a.freeze_modules.split(",") if m.strip()))
+        freeze_modules=tuple(m.strip() for m in a.freeze_modules.split(",") if m.strip()),
+        force=a.force)
     try:
         last = train(opts)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:  # ConfigError is a ValueError
-        print(f"gr1-train: error: {exc}", file=sys.stderr)
-        return 2
+    except TrainingInterrupted as exc:
+        return fail("gr1-train", exc, 130)
+    except KeyboardInterrupt:  # before the first step: reading bags, building the model
+        return fail("gr1-train", "interrupted before training started; no checkpoint written", 130)
+    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
+        return fail("gr1-train", exc)  # ConfigError, OutputError: ValueError; Bag/Checkpoint: Runtime
+    except OSError as exc:  # a full disk, a folder removed under the run
+        return fail("gr1-train", f"{exc}", 1)
     if last is not None:  # only rank 0 saves
         print(f"last checkpoint: {last}")
     return 0

@@ -109,6 +109,47 @@ class TrainOptions:
     train_modules: tuple[str, ...] = ()
     # top-level modules that keep their weights (e.g. embed_lang); applied after train_modules
     freeze_modules: tuple[str, ...] = ()
+    # start over in an `out` that holds a run already: its step_*, metrics.csv and val.csv are
+    # removed once the data is read (without it, such an `out` is refused unless resuming)
+    force: bool = False
+
+
+class TrainingInterrupted(RuntimeError):
+    """SIGINT (Ctrl-C) during training; says the step reached and the checkpoint to resume."""
+
+    def __init__(self, step: int, last: Path | None) -> None:
+        where = (f"the last checkpoint is {last}; continue with --resume auto" if last
+                 else "no checkpoint was written yet")
+        super().__init__(f"interrupted at step {step}; {where}")
+        self.step, self.last = step, last
+
+
+RUN_FILES = (METRICS_FILE, "val.csv")
+
+
+def _run_files(out: Path) -> list[Path]:
+    """What an earlier run left in `out`: step_* folders, metrics.csv, val.csv."""
+    if not out.is_dir():
+        return []
+    return sorted([p for p in out.glob("step_*") if p.is_dir()]
+                  + [out / f for f in RUN_FILES if (out / f).exists()])
+
+
+def check_run_folder(opts: TrainOptions) -> None:
+    """Before any work: `out` can be written, and holds no other run unless resuming or --force."""
+    from gr1_core.cli_support import check_output
+
+    out = Path(opts.out)
+    check_output(out, kind="dir", force=True)  # writability; occupancy is decided here
+    if opts.resume == "auto" and not _checkpoints(out):
+        raise FileNotFoundError(f"--resume auto: {out} holds no checkpoint with {STATE_FILE} to "
+                                "continue from; drop --resume to start a new run")
+    old = _run_files(out)
+    if old and not opts.resume and not opts.force:
+        names = ", ".join(p.name for p in old[:3]) + (" ..." if len(old) > 3 else "")
+        raise FileExistsError(f"--out {out} holds a run already ({names}); pass --resume auto to "
+                              "continue it, --force to start over (its checkpoints and metrics "
+                              "are removed), or give another folder")
 
 
 # config fields a run started from --init may change with --set: none of them shapes a weight
@@ -258,6 +299,7 @@ def train(opts: TrainOptions) -> Path:
     for name in ("steps", "batch_size", "save_every"):
         if getattr(opts, name) <= 0:
             raise ValueError(f"{name} must be positive, got {getattr(opts, name)}")
+    check_run_folder(opts)
     world, rank, local = _distributed()
     if opts.device == "auto":
         device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
@@ -327,6 +369,9 @@ def train(opts: TrainOptions) -> Path:
     processors.action = ActionProcessor(rate_hz=opts.rate)
 
     bags = find_bags(opts.data)
+    if not bags:
+        raise FileNotFoundError(f"no rosbag2 bags under {opts.data} (no folder with metadata.yaml "
+                                "or an .mcap file, no clip.yaml); give the folder the bags are in")
     if not 0 <= opts.val_episodes < len(bags):
         raise ValueError(f"--val-episodes {opts.val_episodes} must be below the number of bags "
                          f"({len(bags)}) in {opts.data}")
@@ -342,6 +387,9 @@ def train(opts: TrainOptions) -> Path:
                              f"{sorted(overlap)[0]}")
     data_root = Path(opts.data)
     cache_dir = opts.cache_dir or (data_root if data_root.is_dir() else data_root.parent) / ".gr1_cache"
+    from gr1_core.cli_support import check_output
+
+    check_output(cache_dir, kind="dir", force=True, flag="--cache-dir")  # before reading the bags
     common = dict(config=config, mode=opts.mode, cache_dir=cache_dir,
                   topics=TopicMap().remapped(list(opts.remap)), rate=opts.rate,
                   progress=opts.progress and rank == 0)
@@ -416,6 +464,11 @@ def train(opts: TrainOptions) -> Path:
         model, device_ids=[local] if device.type == "cuda" else None,
         find_unused_parameters=True) if world > 1 else model
 
+    if opts.force and not resume_dir and rank == 0:  # checked at the start; the data is read now
+        import shutil
+
+        for old in _run_files(out):
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
     metrics = out / METRICS_FILE
     writer = fh = None
     header_written = False
@@ -475,6 +528,8 @@ def train(opts: TrainOptions) -> Path:
             else:  # the epoch ran out (not the step budget): the next one starts from its top
                 epoch += 1
                 batch_in_epoch = 0
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(step, last) from None
     finally:
         bar.close()
         if fh is not None:
@@ -539,9 +594,12 @@ def _save(model: GR1, processors: Processors, out: Path, step: int, optim, sched
             "paraphrases": opts.paraphrases or "", "train_modules": list(opts.train_modules),
             "late": list(opts.late), "token_noise": opts.token_noise,
             "freeze_modules": list(opts.freeze_modules)}
-    save_pretrained(model, processors, path, meta=meta)
-    torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step,
-                "torch_rng": torch.get_rng_state(), **position}, path / STATE_FILE)
+    state = {"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step,
+             "torch_rng": torch.get_rng_state(), **position}
+    # One folder, written whole and renamed into place: a crash or SIGINT never leaves a
+    # checkpoint without its trainer state (which --resume auto would skip) or half a file.
+    save_pretrained(model, processors, path, meta=meta,
+                    extra=lambda folder: torch.save(state, folder / STATE_FILE))
     if opts.keep > 0:
         import shutil
 
