@@ -91,8 +91,13 @@ def _torch_load(path: Path, what: str, trust_pickle: bool = False) -> object:
             "; if the file holds other Python objects (e.g. training arguments) and you trust "
             "its origin, pass --trust-pickle"
         )
+        # torch's own message runs over many lines (and ANSI codes): keep its gist on one
+        first = re.sub(r"\x1b\[[0-9;]*m", "", (str(e).strip().splitlines() or [""])[0])[:200]
+        if "Weights only load failed" in first:
+            first = "it holds objects other than tensors, which a weights-only load refuses"
         raise ConvertError(
-            f"cannot read {what} file {path} as a PyTorch checkpoint of tensors: {e}{hint}"
+            f"cannot read {what} file {path} as a PyTorch checkpoint of tensors "
+            f"({type(e).__name__}: {first}){hint}"
         ) from e
 
 

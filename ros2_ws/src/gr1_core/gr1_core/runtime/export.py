@@ -224,11 +224,23 @@ def export_graphs(
     source: Path | None = None,
     log=tqdm.write,
 ) -> dict[str, Any]:
-    """Write the ONNX graphs of ``model`` into ``out_dir``; return (and write) the manifest."""
+    """Write the ONNX graphs of ``model`` as folder ``out_dir``; return (and write) the manifest.
+
+    The graphs are written and validated in a temporary sibling folder that replaces ``out_dir``
+    whole once every graph passed: a failed or interrupted export leaves the old folder as it was
+    (no half set of graphs), and a new one keeps no stale graph or engine of an older export.
+    """
+    from gr1_core.cli_support import atomic_dir
+
     if opset < 14:
         raise ExportError(f"opset {opset} is too old: scaled_dot_product_attention needs >= 14")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_dir(Path(out_dir)) as tmp:
+        return _export_into(model, tmp, opset=opset, video=video, int8=int8, validate=validate,
+                            source=source, log=log)
+
+
+def _export_into(model: nn.Module, out_dir: Path, *, opset: int, video: bool, int8: bool,
+                 validate: bool, source: Path | None, log) -> dict[str, Any]:
     model = model.eval().float()
     config = model.config
     rng = np.random.default_rng(0)
@@ -289,8 +301,33 @@ def export_graphs(
     return manifest
 
 
+def weights_sha256(checkpoint: str | Path) -> str | None:
+    weights = Path(checkpoint) / "model.safetensors"
+    return sha256_file(weights) if weights.is_file() else None
+
+
+def stale_reason(graph_dir: Path, checkpoint: str | Path) -> str | None:
+    """Why the graphs in ``graph_dir`` may not be used for ``checkpoint``'s weights (None: they
+    were exported from exactly these weights, by the sha256 in manifest.json)."""
+    manifest = Path(graph_dir) / MANIFEST_FILE
+    try:
+        data = json.loads(manifest.read_text())
+        recorded = data["source"]["model.safetensors sha256"]
+    except FileNotFoundError:
+        return f"{graph_dir} has no {MANIFEST_FILE} saying which weights its graphs hold"
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"{manifest} is unreadable or names no source weights"
+    current = weights_sha256(checkpoint)
+    if recorded != current:
+        return (f"the graphs in {graph_dir} were exported from other weights (sha256 "
+                f"{str(recorded)[:12]}..., the checkpoint's is {str(current)[:12]}...)")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    from gr1_core.cli_support import ArgumentParser, check_output, fail
+
+    parser = ArgumentParser(
         prog="gr1-export",
         description="Export the ONNX graphs of a gr1-ros checkpoint (frame encoder, text encoder, "
         "policy) for the onnxruntime and tensorrt backends, and check each against PyTorch.",
@@ -304,16 +341,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--int8", action="store_true", help="also write dynamically int8-quantised frame_encoder/policy graphs")
     parser.add_argument("--validate", action=argparse.BooleanOptionalAction, default=True,
                         help="compare every graph with PyTorch on random inputs (default: on)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing output folder (e.g. graphs of older weights)")
     args = parser.parse_args(argv)
+    if args.opset < 14:
+        parser.error(f"--opset {args.opset} is too old: scaled_dot_product_attention needs >= 14")
 
     from gr1_core.checkpoint import CheckpointError, load_pretrained
+    from gr1_core.cli_support import OutputError
 
+    out = args.out or args.checkpoint / "onnx"
     try:
         model, _processors, _meta = load_pretrained(args.checkpoint)
-    except CheckpointError as exc:
-        print(f"gr1-export: {exc}", file=sys.stderr)
-        return 2
-    out = args.out or args.checkpoint / "onnx"
+        check_output(out, kind="dir", force=args.force)
+    except (CheckpointError, OutputError) as exc:
+        return fail("gr1-export", exc)
     print(f"gr1-export: {args.checkpoint} ({model.config.name} preset) -> {out}, opset {args.opset}")
     try:
         manifest = export_graphs(
@@ -321,8 +363,11 @@ def main(argv: list[str] | None = None) -> int:
             validate=args.validate, source=args.checkpoint,
         )
     except ExportError as exc:
-        print(f"gr1-export: FAILED: {exc}", file=sys.stderr)
-        return 1
+        return fail("gr1-export", f"FAILED, nothing written: {exc}", 1)
+    except KeyboardInterrupt:
+        return fail("gr1-export", f"interrupted; {out} is as it was", 130)
+    except OSError as exc:
+        return fail("gr1-export", f"cannot write {out}: {exc}", 1)
     for g in manifest["graphs"].values():
         print(f"  wrote {out / g['file']}  ({g['bytes'] / 1e6:.1f} MB)")
     print(f"  wrote {out / MANIFEST_FILE}")

@@ -114,6 +114,8 @@ class PolicyRunner:
             graph_dir = Path(graph_dir) if graph_dir is not None else Path(path) / "onnx"
             if export_missing:
                 _export_if_missing(model, path, graph_dir, precision, video)
+            else:
+                _refuse_stale(path, graph_dir)
             impl = make_backend(
                 backend, graph_dir=graph_dir, precision=precision, num_threads=num_threads,
                 video=video, window=model.config.window,
@@ -218,23 +220,37 @@ class PolicyRunner:
         return action
 
 
+def _refuse_stale(path, graph_dir: Path) -> None:
+    """BackendError when the graphs in ``graph_dir`` were not exported from ``path``'s weights."""
+    from gr1_core.runtime.export import stale_reason
+
+    if graph_dir.is_dir() and (reason := stale_reason(graph_dir, path)):
+        raise BackendError(f"{reason}; they would run other weights than {path}: re-export "
+                           f"with gr1-export {path} --force")
+
+
 def _export_if_missing(model, path, graph_dir: Path, precision: str, video: bool) -> None:
-    """Export the ONNX graphs a graph backend needs when they are not in ``graph_dir`` yet."""
+    """Export the ONNX graphs a graph backend needs when they are not in ``graph_dir`` yet, or
+    when they were exported from other weights than the checkpoint's (manifest.json's sha256;
+    e.g. gr1-convert or gr1-train wrote new weights into the folder): the whole folder is
+    re-exported, so ONNX Runtime and TensorRT never act on old weights."""
     from gr1_core.runtime.backends.onnxruntime_backend import graph_path
-    from gr1_core.runtime.export import export_graphs
+    from gr1_core.runtime.export import export_graphs, stale_reason
 
     needed = ["frame_encoder", "text_encoder", "policy"] + (["policy_video"] if video else [])
     wanted = [graph_path(graph_dir, g, "fp32") for g in needed]
     if precision == "int8":
         wanted += [graph_path(graph_dir, g, "int8") for g in needed if g != "text_encoder"]
-    if all(p.is_file() for p in wanted):
+    stale = stale_reason(graph_dir, path) if graph_dir.is_dir() else None
+    if all(p.is_file() for p in wanted) and stale is None:
         return
     try:
         export_graphs(model, graph_dir, video=video, int8=precision == "int8", source=Path(path))
     except OSError as exc:
+        why = f"{stale}, and they " if stale else "ONNX graphs "
         raise BackendError(
-            f"cannot write ONNX graphs into {graph_dir} ({exc}); run gr1-export {path} --out DIR "
-            "and pass graph_dir=DIR"
+            f"{why}cannot be written into {graph_dir} ({exc}); run gr1-export {path} --out DIR "
+            "--force and pass graph_dir=DIR"
         ) from exc
 
 
