@@ -17,6 +17,17 @@ from __future__ import annotations
 import argparse
 import sys
 
+from gr1_core.cli_support import (
+    ArgumentParser,
+    OutputError,
+    check_output,
+    fail,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    rate_hz,
+)
 from gr1_core.data.bag_reader import BagError, BagReader
 from gr1_core.data.topics import TopicMap
 
@@ -35,16 +46,20 @@ def _info(args: argparse.Namespace, topics: TopicMap) -> int:
     from gr1_core.data.dataset import find_bags
     from gr1_core.data.episode import load_episode
 
-    status = 0
+    failures: list[str] = []
     for root in args.bags:
-        for bag in find_bags(root):
+        bags = find_bags(root)
+        if not bags:
+            raise FileNotFoundError(f"no rosbag2 bags under {root} (no folder with metadata.yaml "
+                                    "or an .mcap file, no clip.yaml)")
+        for bag in bags:
             print(f"== {bag}")
-            if is_clip(bag):
-                clip = load_clip(bag, args.rate)
-                print(f"  video clip: {len(clip)} ticks at {args.rate:g} Hz, instruction "
-                      f"{clip.instruction!r} (pre-training only)")
-                continue
             try:
+                if is_clip(bag):
+                    clip = load_clip(bag, args.rate)
+                    print(f"  video clip: {len(clip)} ticks at {args.rate:g} Hz, instruction "
+                          f"{clip.instruction!r} (pre-training only)")
+                    continue
                 reader = BagReader(bag)
                 for topic, msgtype in sorted(reader.topics.items()):
                     print(f"  {topic:40s} {msgtype:36s} {reader.counts.get(topic, 0):6d}")
@@ -54,10 +69,14 @@ def _info(args: argparse.Namespace, topics: TopicMap) -> int:
                 print(f"  {len(ep)} ticks at {args.rate:g} Hz ({ep.times[-1]:.2f} s), instruction "
                       f"{ep.instruction!r}, success {ep.meta.get('success')}, gripper from "
                       f"{ep.meta.get('gripper_source')}")
-            except BagError as exc:
+            except (BagError, ValueError, OSError) as exc:
                 print(f"  ERROR: {exc}")
-                status = 1
-    return status
+                failures.append(str(exc))
+    if failures:  # the listing above says which; stderr gets one line
+        more = f" (and {len(failures) - 1} more bags, see above)" if len(failures) > 1 else ""
+        fail("gr1-dataset", f"{failures[0]}{more}")
+        return 1
+    return 0
 
 
 def _cache(args: argparse.Namespace, topics: TopicMap) -> int:
@@ -65,6 +84,8 @@ def _cache(args: argparse.Namespace, topics: TopicMap) -> int:
     from gr1_core.data.dataset import WindowDataset
 
     config = GR1Config.preset(args.preset)
+    if args.cache_dir:  # the cache is reused by design; it must only be writable
+        check_output(args.cache_dir, kind="dir", force=True, flag="--cache-dir")
     ds = WindowDataset(args.data, config, mode=args.mode, cache_dir=args.cache_dir, topics=topics,
                        rate=args.rate, progress=not args.no_progress)
     print(f"{len(ds.episodes)} episodes, {len(ds)} windows of {config.window} ticks, cache "
@@ -151,11 +172,11 @@ def _tasks() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="gr1-dataset", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="gr1-dataset", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--remap", action="append", default=[], metavar="KEY=/topic",
                    help=f"read a stream from another topic; streams: {TopicMap.streams()}")
-    p.add_argument("--rate", type=float, default=30.0, help="control rate in Hz (default 30)")
+    p.add_argument("--rate", type=rate_hz, default=30.0, help="control rate in Hz (default 30)")
     sub = p.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="describe bags")
     info.add_argument("bags", nargs="+", help="bag folders, .mcap files or folders of bags")
@@ -168,20 +189,20 @@ def main(argv: list[str] | None = None) -> int:
     syn = sub.add_parser("synth", help="scripted-expert demos in the simulator, as bags")
     syn.add_argument("--out", required=True, help="folder for the bags")
     syn.add_argument("--tasks", default="all", help="comma-separated task names, or all")
-    syn.add_argument("--episodes", type=int, default=5, help="episodes (seeds) per task")
-    syn.add_argument("--seed", type=int, default=0, help="first seed")
-    syn.add_argument("--static-px", type=int, default=200, help="static camera size (CALVIN 200)")
-    syn.add_argument("--wrist-px", type=int, default=84, help="wrist camera size (CALVIN 84)")
+    syn.add_argument("--episodes", type=positive_int, default=5, help="episodes (seeds) per task")
+    syn.add_argument("--seed", type=nonnegative_int, default=0, help="first seed")
+    syn.add_argument("--static-px", type=positive_int, default=200, help="static camera size (CALVIN 200)")
+    syn.add_argument("--wrist-px", type=positive_int, default=84, help="wrist camera size (CALVIN 84)")
     syn.add_argument("--held-out", action="store_true",
                      help="use the held-out paraphrases (evaluation sets)")
-    syn.add_argument("--start-offset", type=float, default=0.0, metavar="M",
+    syn.add_argument("--start-offset", type=nonnegative_float, default=0.0, metavar="M",
                      help="start each demo with the TCP moved from the ready pose by a seeded "
                      "offset of up to M metres in x and y (M/2 in z), 0..0.15; default 0")
-    syn.add_argument("--start-near", type=float, default=0.0, metavar="M",
+    syn.add_argument("--start-near", type=nonnegative_float, default=0.0, metavar="M",
                      help="recovery demos: start each with the TCP at a seeded spot within M "
                      "metres (x, y; up to 0.1) of the task's block, 13-23 cm above the table, "
                      "so the expert's first move corrects a near miss; default 0 (off)")
-    syn.add_argument("--push", type=float, default=0.0, metavar="M/S",
+    syn.add_argument("--push", type=nonnegative_float, default=0.0, metavar="M/S",
                      help="DART-style demos: nudge the TCP at seeded moments (0.27-0.67 s bursts "
                      "at M/2..M m/s, 1-2.5 s apart, motion phases only) while the bag records the "
                      "expert's commands, so the data holds its corrections; 0..0.3, default 0 "
@@ -195,19 +216,19 @@ def main(argv: list[str] | None = None) -> int:
     dag.add_argument("--checkpoint", required=True, help="policy checkpoint folder (the learner)")
     dag.add_argument("--out", required=True, help="folder for the bags")
     dag.add_argument("--tasks", default="all", help="comma-separated task names, or all")
-    dag.add_argument("--episodes", type=int, default=5, help="episodes (seeds) per task")
-    dag.add_argument("--seed", type=int, default=300, help="first seed (default 300)")
+    dag.add_argument("--episodes", type=positive_int, default=5, help="episodes (seeds) per task")
+    dag.add_argument("--seed", type=nonnegative_int, default=300, help="first seed (default 300)")
     dag.add_argument("--backend", default="torch", help="runtime backend (default torch)")
-    dag.add_argument("--max-seconds", type=float, default=15.0,
+    dag.add_argument("--max-seconds", type=positive_float, default=15.0,
                      help="time limit per episode in s (gr1-eval's default, 15)")
-    dag.add_argument("--start-offset", type=float, default=0.0, metavar="M",
+    dag.add_argument("--start-offset", type=nonnegative_float, default=0.0, metavar="M",
                      help="seeded start offset of the TCP, as for synth; default 0")
-    dag.add_argument("--beta", type=float, default=0.0,
+    dag.add_argument("--beta", type=nonnegative_float, default=0.0,
                      help="probability per tick of executing the expert's action instead of "
                      "the checkpoint's (DAgger's mixture), 0..1; default 0 (the learner only)")
-    dag.add_argument("--static-px", type=int, default=200, help="static camera size")
-    dag.add_argument("--wrist-px", type=int, default=84, help="wrist camera size")
-    dag.add_argument("--threads", type=int, default=1,
+    dag.add_argument("--static-px", type=positive_int, default=200, help="static camera size")
+    dag.add_argument("--wrist-px", type=positive_int, default=84, help="wrist camera size")
+    dag.add_argument("--threads", type=positive_int, default=1,
                      help="torch threads (default 1: run one process per core)")
     dag.add_argument("--no-progress", action="store_true", help="no progress bar")
     live = sub.add_parser("record-live", help="expert demos recorded from the live ROS graph",
@@ -217,13 +238,13 @@ def main(argv: list[str] | None = None) -> int:
                           "--max-seconds, stop with the success flag. Logs in OUT/logs.")
     live.add_argument("--out", required=True, help="folder for the bags")
     live.add_argument("--tasks", default="lift_red", help="comma-separated task names, or all")
-    live.add_argument("--episodes", type=int, default=3, help="episodes (seeds) per task")
-    live.add_argument("--seed", type=int, default=0, help="first seed")
+    live.add_argument("--episodes", type=positive_int, default=3, help="episodes (seeds) per task")
+    live.add_argument("--seed", type=nonnegative_int, default=0, help="first seed")
     live.add_argument("--held-out", action="store_true", help="use the held-out paraphrases")
-    live.add_argument("--max-seconds", type=float, default=25.0, help="time limit per episode")
-    live.add_argument("--static-px", type=int, default=200, help="static camera size")
-    live.add_argument("--wrist-px", type=int, default=84, help="wrist camera size")
-    live.add_argument("--camera-rate", type=float, default=30.0, help="camera rate in Hz")
+    live.add_argument("--max-seconds", type=positive_float, default=25.0, help="time limit per episode")
+    live.add_argument("--static-px", type=positive_int, default=200, help="static camera size")
+    live.add_argument("--wrist-px", type=positive_int, default=84, help="wrist camera size")
+    live.add_argument("--camera-rate", type=rate_hz, default=30.0, help="camera rate in Hz")
     sub.add_parser("tasks", help="list the simulator's tasks")
     args = p.parse_args(argv)
     if args.command == "synth":
@@ -243,9 +264,13 @@ def main(argv: list[str] | None = None) -> int:
         p.error(str(exc))
     try:
         return _info(args, topics) if args.command == "info" else _cache(args, topics)
-    except (BagError, FileNotFoundError, ValueError) as exc:
-        print(f"gr1-dataset: error: {exc}", file=sys.stderr)
-        return 2
+    except (BagError, FileNotFoundError, OutputError, ValueError) as exc:
+        return fail("gr1-dataset", exc)
+    except KeyboardInterrupt:
+        return fail("gr1-dataset", "interrupted; cache entries built so far are kept, none "
+                    "half-written", 130)
+    except OSError as exc:
+        return fail("gr1-dataset", f"{exc}", 1)
 
 
 if __name__ == "__main__":

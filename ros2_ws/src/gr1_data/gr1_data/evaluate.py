@@ -17,7 +17,6 @@ and gripper -> simulator; success by the task's detector, at most --max-seconds.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import defaultdict
 from collections.abc import Callable
@@ -98,7 +97,8 @@ def summarise(episodes_out: list[dict], held_out: bool) -> dict:
         by_task[e["task"]].append(e["success"])
         by_family[get_task(e["task"]).family].append(e["success"])
     return {
-        "success_rate": float(np.mean([e["success"] for e in episodes_out])),
+        "success_rate": float(np.mean([e["success"] for e in episodes_out])) if episodes_out
+        else None,
         "per_task": {k: float(np.mean(v)) for k, v in by_task.items()},
         "per_family": {k: float(np.mean(v)) for k, v in by_family.items()},
         "held_out_instructions": held_out,
@@ -164,8 +164,22 @@ def evaluate_parallel(checkpoint: str | None, backend: str, tasks: list[str], ep
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="gr1-eval", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    from gr1_core.cli_support import (
+        ArgumentParser,
+        OutputError,
+        atomic_write_text,
+        check_output,
+        dumps_json,
+        fail,
+        nonnegative_float,
+        nonnegative_int,
+        positive_float,
+        positive_int,
+        rate_hz,
+    )
+
+    p = ArgumentParser(prog="gr1-eval", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--checkpoint", help="checkpoint directory (gr1-ros format)")
     who.add_argument("--expert", action="store_true", help="evaluate the scripted expert")
@@ -175,33 +189,41 @@ def main(argv: list[str] | None = None) -> int:
                         "int8; rounding can change closed-loop success, so compare with fp32 on "
                         "the same seeds (not --live: there it is the node's parameter)")
     p.add_argument("--tasks", default="all", help="comma-separated task names, or all")
-    p.add_argument("--episodes", type=int, default=3, help="episodes (seeds) per task")
-    p.add_argument("--seed", type=int, default=1000,
+    p.add_argument("--episodes", type=positive_int, default=3, help="episodes (seeds) per task")
+    p.add_argument("--seed", type=nonnegative_int, default=1000,
                    help="first seed (default 1000: away from gr1-dataset synth's default seeds)")
     p.add_argument("--held-out", action="store_true", help="use the held-out paraphrases")
-    p.add_argument("--static-px", type=int, default=200)
-    p.add_argument("--wrist-px", type=int, default=84)
-    p.add_argument("--max-seconds", type=float, default=15.0, help="time limit per episode")
-    p.add_argument("--start-offset", type=float, default=0.0, metavar="M",
+    p.add_argument("--static-px", type=positive_int, default=200)
+    p.add_argument("--wrist-px", type=positive_int, default=84)
+    p.add_argument("--max-seconds", type=positive_float, default=15.0, help="time limit per episode")
+    p.add_argument("--start-offset", type=nonnegative_float, default=0.0, metavar="M",
                    help="start each episode with the TCP moved from the ready pose by a seeded "
                         "offset of up to M metres in x and y (M/2 in z), 0..0.15; not --live")
     p.add_argument("--out", default=None,
                    help="write the full report as JSON here and its results table beside it "
                         "(.md); --live: a folder, default eval-live")
     p.add_argument("--live", action="store_true", help="run over the live ROS graph (see above)")
-    p.add_argument("--videos", type=int, default=2, help="--live: GIFs of the first N episodes")
-    p.add_argument("--control-rate", type=float, default=30.0, help="--live: policy rate in Hz")
-    p.add_argument("--camera-rate", type=float, default=30.0, help="--live: camera rate in Hz")
-    p.add_argument("--workers", type=int, default=1,
+    p.add_argument("--videos", type=nonnegative_int, default=2, help="--live: GIFs of the first N episodes")
+    p.add_argument("--control-rate", type=rate_hz, default=30.0, help="--live: policy rate in Hz")
+    p.add_argument("--camera-rate", type=rate_hz, default=30.0, help="--live: camera rate in Hz")
+    p.add_argument("--workers", type=positive_int, default=1,
                    help="evaluation processes (not --live), one thread each; e.g. the core count")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out report (JSON and .md)")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
-    if a.workers < 1:
-        p.error(f"--workers must be at least 1, got {a.workers}")
+    if min(a.static_px, a.wrist_px) < 8:
+        p.error(f"--static-px and --wrist-px must be at least 8, got {a.static_px} and "
+                f"{a.wrist_px}")
+    if a.max_seconds * CONTROL_RATE < 1:
+        p.error(f"--max-seconds {a.max_seconds:g} is shorter than one control tick")
 
     from gr1_sim.tasks import get_task, task_names
 
-    tasks = task_names(a.tasks)
+    try:
+        tasks = task_names(a.tasks)
+    except (KeyError, ValueError) as exc:
+        return fail("gr1-eval", exc)
     if a.live:
         if a.start_offset:
             p.error("--start-offset is for the pure simulator, not --live")
@@ -210,9 +232,18 @@ def main(argv: list[str] | None = None) -> int:
                     "precision parameter applies")
         return _main_live(a, tasks)
     try:
+        if a.out:  # checked before the episodes run, not after
+            if Path(a.out).suffix == ".md":
+                raise OutputError(f"--out {a.out}: give the .json path; the table goes beside it")
+            check_output(a.out, kind="file", force=a.force)
+            check_output(Path(a.out).with_suffix(".md"), kind="file", force=a.force)
         for name in tasks:
             get_task(name)  # unknown names fail here, before any process starts
         checkpoint = None if a.expert else a.checkpoint
+        if checkpoint is not None:  # a bad checkpoint fails here, not in every worker
+            from gr1_core.checkpoint import load_pretrained
+
+            load_pretrained(checkpoint)
         if a.workers > 1:
             report = evaluate_parallel(checkpoint, a.backend, tasks, a.episodes, a.seed,
                                        a.held_out, a.static_px, a.wrist_px, a.max_seconds,
@@ -224,13 +255,12 @@ def main(argv: list[str] | None = None) -> int:
                               a.held_out, a.static_px, a.wrist_px, a.max_seconds,
                               progress=not a.no_progress, start_offset_m=a.start_offset)
     except (KeyError, ValueError, FileNotFoundError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) else exc
-        print(f"gr1-eval: error: {msg}", file=sys.stderr)
-        return 2
+        return fail("gr1-eval", exc)
+    except KeyboardInterrupt:
+        return fail("gr1-eval", "interrupted; no report written", 130)
     except Exception as exc:
-        if type(exc).__name__ in ("CheckpointError", "BackendError"):
-            print(f"gr1-eval: error: {exc}", file=sys.stderr)
-            return 2
+        if type(exc).__name__ in ("CheckpointError", "BackendError", "BackendUnavailable"):
+            return fail("gr1-eval", exc)
         raise
     from gr1_data.live_report import results_table
 
@@ -247,9 +277,12 @@ def main(argv: list[str] | None = None) -> int:
               f"most {a.max_seconds:g} s per episode, pure simulator (gr1-eval)"
               f"{f', start offsets up to {a.start_offset:g} m' if a.start_offset else ''}.\n")
     print(table)
-    if a.out:
-        Path(a.out).write_text(json.dumps(report, indent=1))
-        Path(a.out).with_suffix(".md").write_text(table)
+    if a.out:  # strict JSON (a NaN is null), each file renamed into place
+        try:
+            atomic_write_text(a.out, dumps_json(report))
+            atomic_write_text(Path(a.out).with_suffix(".md"), table)
+        except OSError as exc:
+            return fail("gr1-eval", f"cannot write {a.out}: {exc}", 1)
     return 0
 
 

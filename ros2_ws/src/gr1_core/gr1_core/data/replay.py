@@ -15,7 +15,6 @@ policy published then (`reference="policy"`).
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -161,23 +160,32 @@ def compare(ep: Episode, produced: Produced, reference: str = "auto", checkpoint
 
 
 def write_outputs(out: Path, ep: Episode, report: ReplayReport, produced: Produced,
-                  plots: bool = True) -> None:
-    """report.json, ticks.csv and (with plots) report.md with its figures into `out`."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(asdict(report), indent=1))
-    ref_arm, ref_open, _ = reference_actions(ep, report.reference)
-    with (out / "ticks.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["tick", "t", *[f"out_{a}" for a in AXES], *[f"ref_{a}" for a in AXES],
-                    "out_open_prob", "ref_open", "latency_ms"])
-        for i in range(len(ep)):
-            w.writerow([i, f"{ep.times[i]:.4f}", *np.round(produced.arm[i], 5),
-                        *np.round(ref_arm[i], 5), round(float(produced.open_prob[i]), 5),
-                        int(ref_open[i]), round(float(produced.latency_ms[i]), 3)])
-    if plots:
-        from gr1_core.data.replay_report import write_report_md
+                  plots: bool = True, keep: tuple[str, ...] = ("logs",)) -> None:
+    """report.json, ticks.csv and (with plots) report.md with its figures as folder `out`.
 
-        write_report_md(out, ep, report, produced, ref_arm, ref_open)
+    Written into a temporary sibling that replaces `out` whole (no file of an older report stays
+    beside the new one; a crash leaves the old report or none). Entries of the old `out` named in
+    `keep` (the live node's logs, written there during the run) are moved into the new one."""
+    from gr1_core.cli_support import atomic_dir, dumps_json
+
+    with atomic_dir(out) as tmp:
+        (tmp / "report.json").write_text(dumps_json(asdict(report)))
+        ref_arm, ref_open, _ = reference_actions(ep, report.reference)
+        with (tmp / "ticks.csv").open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["tick", "t", *[f"out_{a}" for a in AXES], *[f"ref_{a}" for a in AXES],
+                        "out_open_prob", "ref_open", "latency_ms"])
+            for i in range(len(ep)):
+                w.writerow([i, f"{ep.times[i]:.4f}", *np.round(produced.arm[i], 5),
+                            *np.round(ref_arm[i], 5), round(float(produced.open_prob[i]), 5),
+                            int(ref_open[i]), round(float(produced.latency_ms[i]), 3)])
+        if plots:
+            from gr1_core.data.replay_report import write_report_md
+
+            write_report_md(tmp, ep, report, produced, ref_arm, ref_open)
+        for name in keep:
+            if (out / name).exists() and not (tmp / name).exists():
+                (out / name).rename(tmp / name)
 
 
 def replay(ep: Episode, runner, checkpoint: str = "", instruction: str | None = None,

@@ -23,10 +23,18 @@ import argparse
 import sys
 from pathlib import Path
 
+from gr1_core.cli_support import (
+    ArgumentParser,
+    fail,
+    nonnegative_float,
+    positive_float,
+    rate_hz,
+)
+
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="gr1-replay", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="gr1-replay", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("bag", help="rosbag2 folder (MCAP or sqlite3) or .mcap file")
     p.add_argument("--checkpoint", required=True, help="checkpoint directory (gr1-ros format)")
     p.add_argument("--backend", default="torch", help="torch, onnxruntime, onnxruntime-cuda, tensorrt")
@@ -35,20 +43,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         "(auto: policy actions when the bag has them)")
     p.add_argument("--instruction", default=None, help="override the bag's instruction")
     p.add_argument("--out", default=None, help="report folder (default: none, summary only)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing report folder --out whole")
     p.add_argument("--remap", action="append", default=[], metavar="KEY=/topic",
                    help="read a stream from another topic, e.g. "
                         "static_image=/camera/camera/color/image_raw (see docs/DATA.md)")
-    p.add_argument("--rate", type=float, default=30.0, help="control rate in Hz (default 30)")
+    p.add_argument("--rate", type=rate_hz, default=30.0, help="control rate in Hz (default 30)")
     p.add_argument("--no-frames", action="store_true",
                    help="skip the predicted-frame strip (offline; saves the video head's time)")
     p.add_argument("--no-plots", action="store_true", help="report.json and ticks.csv only")
     live = p.add_argument_group("live mode")
     live.add_argument("--live", action="store_true", help="replay through a gr1-policy node over DDS")
-    live.add_argument("--speed", type=float, default=1.0,
+    live.add_argument("--speed", type=nonnegative_float, default=1.0,
                       help="wall-clock pace as a multiple of the recorded timing; 0: as fast as "
                            "the node answers (sim time is the recorded timing either way)")
     live.add_argument("--log-dir", default=None, help="policy node log folder (default OUT/logs)")
-    live.add_argument("--node-timeout", type=float, default=120.0,
+    live.add_argument("--node-timeout", type=positive_float, default=120.0,
                       help="seconds to wait for the node to start and configure (default 120)")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
@@ -56,7 +66,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     a = parse(argv)
-    from gr1_core.checkpoint import CheckpointError
+    from gr1_core.checkpoint import CheckpointError, load_config
+    from gr1_core.cli_support import OutputError, check_output
     from gr1_core.data.bag_reader import BagError
     from gr1_core.data.episode import load_episode
     from gr1_core.data.replay import (
@@ -72,7 +83,13 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(a.out) if a.out else None
     try:
-        ep = load_episode(a.bag, TopicMap().remapped(a.remap), a.rate)
+        # Cheap checks first: the report folder, the remaps and the checkpoint's config, so a
+        # bad one is refused before a long bag is read.
+        if out is not None:
+            check_output(out, kind="dir", force=a.force)
+        topics = TopicMap().remapped(a.remap)
+        load_config(a.checkpoint)
+        ep = load_episode(a.bag, topics, a.rate)
         if ep.damage:
             print(f"warning: {ep.damage.describe()}; replaying the intact part", file=sys.stderr)
         if a.live:
@@ -98,10 +115,13 @@ def main(argv: list[str] | None = None) -> int:
                 runner = PolicyRunner.from_pretrained(a.checkpoint, a.backend)
             report = replay(ep, runner, a.checkpoint, a.instruction, a.reference, out,
                             progress=not a.no_progress, backend=a.backend, plots=not a.no_plots)
-    except (BagError, CheckpointError, BackendUnavailable, ValueError, FileNotFoundError,
-            TimeoutError, RuntimeError) as exc:
-        print(f"gr1-replay: error: {exc}", file=sys.stderr)
-        return 2
+    except (BagError, CheckpointError, BackendUnavailable, OutputError, ValueError,
+            FileNotFoundError, TimeoutError, RuntimeError) as exc:
+        return fail("gr1-replay", exc)
+    except KeyboardInterrupt:
+        return fail("gr1-replay", "interrupted; no report written", 130)
+    except OSError as exc:  # the report could not be written (disk full, folder removed)
+        return fail("gr1-replay", f"cannot write the report: {exc}", 1)
     print(report.summary())
     if out is not None:
         print(f"report: {out / ('report.md' if not a.no_plots else 'report.json')}")
