@@ -83,12 +83,13 @@ def _restore_sigint() -> None:
 class Launch:
     """`ros2 launch ARGS...` in its own session (so SIGINT reaches it as a Ctrl-C would)."""
 
-    def __init__(self, log_path: Path, *args: str) -> None:
+    def __init__(self, log_path: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        """env: extra environment variables for the launch (and so for every node)."""
         self.args = args
         self.log_path = log_path
         self._log = open(log_path, "w")  # noqa: SIM115 (closed in stop())
         self.proc = subprocess.Popen(
-            ["ros2", "launch", *args], env=ros_env(), cwd=ROOT, stdout=self._log,
+            ["ros2", "launch", *args], env=ros_env(**(env or {})), cwd=ROOT, stdout=self._log,
             stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_restore_sigint)
         self.stopped_after: float | None = None
 

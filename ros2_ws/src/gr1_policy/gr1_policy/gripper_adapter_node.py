@@ -4,9 +4,13 @@ A thin adapter: what to send and when is decided by gr1_core.franka_gripper (pur
 this node only moves messages. franka_msgs comes from franka_ros2 and exists only on a robot
 install, so it is imported when the node starts, with a message that names the package.
 
-Written against franka_ros2 2.x (Jazzy): actions <ns>/move (franka_msgs/action/Move),
-<ns>/grasp (franka_msgs/action/Grasp), service <ns>/stop (std_srvs/srv/Trigger), ns defaulting to
-/franka_gripper. Not exercised against a real gripper in CI (franka_msgs has no wheel).
+Written against franka_ros2 2.x (Jazzy): actions <ns>/homing (franka_msgs/action/Homing),
+<ns>/move (franka_msgs/action/Move), <ns>/grasp (franka_msgs/action/Grasp), service <ns>/stop
+(std_srvs/srv/Trigger), ns defaulting to /franka_gripper. With `home_on_start` (default true) the
+adapter homes the gripper once when its homing action appears (the Franka Hand calibrates its
+width) and holds Move/Grasp goals until that has finished. Not exercised against a real gripper
+in CI (franka_msgs has no wheel); the robot rehearsal (tests/launch/test_robot_rehearsal.py)
+runs it against a franka_gripper stand-in with the real franka_msgs.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from gr1_core.franka_gripper import (
     GripperRequest,
     command_name,
 )
+from gr1_policy import gripper_adapter_params
 
-NODE_NAME = "gr1_gripper_adapter"
+NODE_NAME = gripper_adapter_params.NODE_NAME
 MISSING_FRANKA_MSGS = (
     "gr1_gripper_adapter needs the ROS package franka_msgs (part of franka_ros2), which is not "
     "installed or not sourced here: {error}. Build franka_ros2 into a workspace and source it "
@@ -44,26 +49,21 @@ def load_franka_actions() -> tuple[Any, Any]:
     return Move, Grasp
 
 
+def load_homing_action() -> Any:
+    """franka_msgs/action/Homing (call after load_franka_actions succeeded)."""
+    from franka_msgs.action import Homing
+
+    return Homing
+
+
 def _config_from_params(node) -> tuple[FrankaGripperConfig, dict]:
-    defaults = FrankaGripperConfig()
-    names = (
-        "max_width", "max_speed", "max_force", "default_speed", "default_force", "grasp_width",
-        "epsilon_inner", "epsilon_outer", "settle_time", "min_interval", "open_above",
-        "close_below",
-    )  # fmt: skip
-    values = {n: node.declare_parameter(n, float(getattr(defaults, n))).value for n in names}
-    other = {
-        "gripper_command_topic": node.declare_parameter(
-            "gripper_command_topic", "/gr1/gripper_command"
-        ).value,
-        "gripper_namespace": node.declare_parameter("gripper_namespace", "/franka_gripper").value,
-        "poll_period": node.declare_parameter("poll_period", 0.02).value,
-    }
-    return FrankaGripperConfig(**values), other
+    # Declared with descriptors (unit, range) and read_only: read once, here
+    # (gr1_policy.gripper_adapter_params).
+    return gripper_adapter_params.declare_all(node)
 
 
-def make_node(move_type: Any, grasp_type: Any):
-    """Build the node (rclpy must be initialised)."""
+def make_node(move_type: Any, grasp_type: Any, homing_type: Any = None):
+    """Build the node (rclpy must be initialised). Without homing_type it never homes."""
     from rclpy.action import ActionClient
     from rclpy.node import Node
     from std_srvs.srv import Trigger
@@ -79,6 +79,10 @@ def make_node(move_type: Any, grasp_type: Any):
             self.move_client = ActionClient(self, move_type, f"{ns}/move")
             self.grasp_client = ActionClient(self, grasp_type, f"{ns}/grasp")
             self.stop_client = self.create_client(Trigger, f"{ns}/stop")
+            home = bool(other["home_on_start"]) and homing_type is not None
+            self.homing_client = (ActionClient(self, homing_type, f"{ns}/homing") if home
+                                  else None)
+            self._homing = "pending" if home else "done"  # pending -> sent -> done
             self._active = None  # goal handle of the running Move/Grasp, cancelled on a new goal
             self.create_subscription(
                 GripperCommand, other["gripper_command_topic"], self._on_command, 10
@@ -106,6 +110,11 @@ def make_node(move_type: Any, grasp_type: Any):
                 self._send(goal)
 
         def _on_timer(self) -> None:
+            if self._homing == "pending" and self.homing_client.server_is_ready():
+                self._homing = "sent"
+                self.get_logger().info("gripper homing")
+                self.homing_client.send_goal_async(homing_type.Goal()).add_done_callback(
+                    self._on_homing_accepted)
             goal = self.debouncer.poll(self._now())
             if goal is not None:
                 self._send(goal)
@@ -120,6 +129,9 @@ def make_node(move_type: Any, grasp_type: Any):
                     return
                 self.stop_client.call_async(Trigger.Request())
                 log.info("gripper stop requested")
+                return
+            if self._homing != "done":
+                self.debouncer.requeue(goal)  # Move/Grasp wait until homing has finished
                 return
             client = self.move_client if goal.kind == "move" else self.grasp_client
             if not client.server_is_ready():
@@ -140,6 +152,22 @@ def make_node(move_type: Any, grasp_type: Any):
                 ros_goal.epsilon.outer = goal.epsilon_outer
             log.info(f"gripper {goal.kind}: width {goal.width:.3f} m, speed {goal.speed:.3f} m/s")
             client.send_goal_async(ros_goal).add_done_callback(self._on_accepted)
+
+        def _on_homing_accepted(self, future) -> None:
+            handle = future.result()
+            if not handle.accepted:
+                self.get_logger().warn("gripper homing rejected by franka_gripper")
+                self._homing = "done"
+                return
+            handle.get_result_async().add_done_callback(self._on_homing_result)
+
+        def _on_homing_result(self, future) -> None:
+            result = future.result().result
+            if result.success:
+                self.get_logger().info("gripper homed")
+            else:
+                self.get_logger().warn(f"gripper homing failed: {result.error or 'no reason'}")
+            self._homing = "done"
 
         def _on_accepted(self, future) -> None:
             handle = future.result()
@@ -164,28 +192,42 @@ def make_node(move_type: Any, grasp_type: Any):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """argv: the arguments after the program name (None: sys.argv)."""
+    from gr1_core import node_cli
+
+    parser = node_cli.node_parser(gripper_adapter_params.PROG, *gripper_adapter_params.help_text())
+    _own, ros_argv = node_cli.parse_node_args(parser, argv)
     # Check franka_msgs before touching DDS, so a missing install fails at once and plainly.
     try:
         move_type, grasp_type = load_franka_actions()
+        homing_type = load_homing_action()
     except FrankaMsgsMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
     import rclpy
-    from rclpy.executors import ExternalShutdownException
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
 
-    rclpy.init(args=argv)
-    node = None
+    # The first SIGINT/SIGTERM ends the spin; a repeat (ros2 launch forwards a terminal's
+    # Ctrl-C a second time) is ignored instead of interrupting the shutdown.
+    stop = node_cli.StopSignals().install()
     try:
-        node = make_node(move_type, grasp_type)
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
+        rclpy.init(args=ros_argv, signal_handler_options=SignalHandlerOptions.NO)
+        node = make_node(move_type, grasp_type, homing_type)
+    except Exception as exc:  # a parameter out of range, of the wrong type, or inconsistent
+        rclpy.try_shutdown()
+        return node_cli.startup_failed(gripper_adapter_params.PROG, exc)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        node_cli.spin_until_stopped(executor, stop)
+    except ExternalShutdownException:
         pass
     finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
     return 0
 
 

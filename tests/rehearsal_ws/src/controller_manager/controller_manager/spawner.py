@@ -1,0 +1,69 @@
+"""spawner, TEST STAND-IN: `spawner NAME [--controller-manager-timeout S] [-c CM] ...`.
+
+Waits for the controller manager (up to the timeout, as the real spawner), asks it to activate
+NAME (gr1_rehearsal's stand-in protocol: parameter `rehearsal.activate`), prints the outcome and
+exits 0, or 1 with the reason. Options the real spawner has and this one does not use are
+accepted and ignored; an option it does not know is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import rclpy
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = rclpy.utilities.remove_ros_args(sys.argv if argv is None else argv)[1:]
+    parser = argparse.ArgumentParser(prog="spawner")
+    parser.add_argument("controller_names", nargs="+")
+    parser.add_argument("-c", "--controller-manager", default="/controller_manager")
+    parser.add_argument("--controller-manager-timeout", type=float, default=10.0)
+    parser.add_argument("-p", "--param-file")
+    parser.add_argument("--controller-ros-args")
+    parser.add_argument("--inactive", action="store_true")
+    opts = parser.parse_args(args)
+    if opts.inactive:
+        print("spawner: --inactive is not simulated by the rehearsal", file=sys.stderr)
+        return 1
+    rclpy.init()
+    node = rclpy.create_node("spawner_" + opts.controller_names[0])
+    try:
+        cm = opts.controller_manager
+        cm = cm if cm.startswith("/") else "/" + cm
+        client = node.create_client(SetParameters, f"{cm}/set_parameters")
+        if not client.wait_for_service(timeout_sec=opts.controller_manager_timeout):
+            node.get_logger().fatal(f"controller manager {cm} not available after "
+                                    f"{opts.controller_manager_timeout} s")
+            return 1
+        for name in opts.controller_names:
+            request = SetParameters.Request(parameters=[Parameter(
+                name="rehearsal.activate",
+                value=ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=name))])
+            future = client.call_async(request)
+            deadline = time.monotonic() + 30.0
+            while not future.done() and time.monotonic() < deadline:
+                rclpy.spin_once(node, timeout_sec=0.1)
+            if not future.done():
+                node.get_logger().fatal(f"no answer from {cm} for {name}")
+                return 1
+            result = future.result().results[0]
+            if not result.successful:
+                node.get_logger().fatal(f"failed to activate controller {name}: {result.reason}")
+                return 1
+            node.get_logger().info(f"Configured and activated {name}")
+        return 0
+    except KeyboardInterrupt:
+        return 1
+    finally:
+        node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""franka.launch.py starting the simulator-backed Franka stand-ins."""

@@ -1,0 +1,1 @@
+"""The FR3 SRDF xacro (kinematic names only)."""

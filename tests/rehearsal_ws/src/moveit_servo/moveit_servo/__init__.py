@@ -1,0 +1,1 @@
+"""servo_node with MoveIt Servo's Jazzy interface, relaying twists to the simulated arm."""

@@ -1,0 +1,1 @@
+"""realsense2_camera_node publishing the simulator's views as a RealSense colour stream."""
