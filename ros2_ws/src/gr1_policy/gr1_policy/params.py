@@ -9,7 +9,9 @@ derived from these fields:
     python -m gr1_policy.params --markdown   # the parameter table
     python -m gr1_policy.params --yaml       # config/policy.yaml
 
-Values are read once, in ``on_configure``; a change takes effect at the next configure.
+Values are read in ``on_configure``; a runtime change of ``safety.*`` or ``gripper.*``
+(LIVE_GROUPS) takes effect at once, any other is refused while the node is configured
+(gr1_policy.param_updates). `ros2 param describe` shows which applies.
 This module imports rclpy only inside ``declare_all``/``read`` so the schema itself stays cheap to
 import (docs generation, tests).
 """
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 NODE_NAME = "gr1_policy"
+LIVE_GROUPS = ("safety", "gripper")  # groups whose changes take effect at once
 
 
 class ParamError(ValueError):
@@ -351,7 +354,9 @@ def _descriptor(spec: ParamSpec):
     from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
     text = f"{spec.description} [unit: {spec.unit}]"
-    constraints = spec.constraint_text()
+    when = ("takes effect at once" if spec.name.split(".")[0] in LIVE_GROUPS else
+            "read at configure: refused while configured (cleanup, set, configure)")
+    constraints = "; ".join(c for c in (spec.constraint_text(), when) if c)
     desc = ParameterDescriptor(description=text, additional_constraints=constraints)
     # ROS ranges apply to scalars only; arrays are checked in from_flat.
     if spec.type is float and spec.min is not None and spec.max is not None:

@@ -26,10 +26,8 @@ from collections import deque
 from collections.abc import Callable
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import Pose, PoseArray, PoseStamped, TwistStamped
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -501,21 +499,8 @@ class BridgeNode(Node):
         super().destroy_node()
 
 
-def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = None
-    executor = SingleThreadedExecutor()
-    try:
-        node = BridgeNode()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass  # Ctrl-C / SIGTERM: shut down below
-    finally:
-        if node is not None:
-            executor.remove_node(node)
-            node.destroy_node()
-        executor.shutdown()
-        if rclpy.ok():
-            rclpy.shutdown()
+def main(args: list[str] | None = None) -> int:
+    """Console script gr1-sim (gr1_sim.bridge_main)."""
+    from gr1_sim.bridge_main import main as run
 
+    return run(args)

@@ -151,11 +151,16 @@ class ExpertNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    if args is None and any(a in ("-h", "--help") for a in sys.argv[1:]):
-        print(__doc__ + "\nParameters: control_rate (Hz, default 30), twist_frame_id "
-              "(default panda_link0), start_delay (s of holding before each episode, default 1).\nUsage: gr1-expert [--ros-args -p control_rate:=30.0]")
-        return 0
-    rclpy.init(args=args)
+    """Console script gr1-expert; args: the arguments after the program name (None: sys.argv)."""
+    from gr1_core import node_cli
+
+    parser = node_cli.node_parser(
+        "gr1-expert", __doc__,
+        "parameters: control_rate (Hz, default 30), twist_frame_id (default panda_link0), "
+        "start_delay (s of\nholding before each episode, default 1).\n\nexample:\n"
+        "  ros2 run gr1_sim gr1-expert --ros-args -p control_rate:=30.0")
+    _own, ros_argv = node_cli.parse_node_args(parser, args)
+    rclpy.init(args=ros_argv)
     node = None
     try:
         node = ExpertNode()
