@@ -22,6 +22,7 @@ Three launches:
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -106,7 +107,14 @@ def _stop(launch: Launch) -> float:
     stopped_after = launch.stop(timeout=10.0)
     log = launch.log()
     assert "Traceback" not in log, log[-4000:]
-    assert "process has died" not in log, log[-4000:]
+    # franka.launch.py marks ros2_control_node on_exit=Shutdown (the real file does too): when
+    # it exits on Ctrl-C, launch shuts down and signals the others a second time, and a node
+    # already past its own shutdown dies of that SIGINT (exit code -2). Any other exit code
+    # of a node is a failure.
+    # (255: launch lost track of a child under load, "Unknown child process ... 255")
+    died = re.findall(r"process has died \[pid \d+, exit code (-?\d+)", log)
+    allowed = {"-2", "255"} if "Unknown child process" in log else {"-2"}
+    assert set(died) <= allowed, (died, log[-4000:])
     assert "REFUSED" not in log, log[-4000:]
     return stopped_after
 

@@ -78,6 +78,10 @@ def run(make_node) -> None:
         pass
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
+    except RuntimeError:
+        if rclpy.ok():
+            raise
+        # Ctrl-C: rclpy shut the context down while the executor was taking a message
     finally:
         if node is not None:
             close = getattr(node, "close", None)
