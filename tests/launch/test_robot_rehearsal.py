@@ -192,10 +192,11 @@ def test_dry_run_yaml_autostart_and_optional_parts(tmp_path: Path, onnx_checkpoi
             assert not observer.twists, "dry run published twists"
         from gr1_msgs.msg import PolicyStatus
 
+        # (on a loaded machine it holds while frames arrive late; give it time)
+        observer.wait(lambda o: any(text.startswith(f"{PolicyStatus.STATE_DRY_RUN}:")
+                                    for _, text in o.statuses), 60, "state DRY_RUN")
         with observer.lock:
-            # (on a loaded machine it flickers to HOLDING when a frame is late)
-            assert any(text.startswith(f"{PolicyStatus.STATE_DRY_RUN}:")
-                       for _, text in observer.statuses), observer.statuses[-3:]
+            assert not observer.twists, "dry run published twists"
         assert "spawner_gr1_arm_controller" not in launch.log()
         _stop(launch)
     finally:
