@@ -37,7 +37,10 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse with a one-line error: ``PROG: error: MESSAGE (see PROG --help)``, exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog.split()[0]} --help)\n")
+        prog = self.prog.split()[0]  # a sub-command's parser is "gr1-dataset synth"
+        sub = self.prog[len(prog):].strip()
+        self.exit(2, f"{prog}: error: {sub + ': ' if sub else ''}{message} (see {self.prog} "
+                     "--help)\n")
 
 
 def _number(text: str, kind: type) -> float | int:

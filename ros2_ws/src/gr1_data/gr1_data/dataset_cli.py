@@ -84,7 +84,7 @@ def _cache(args: argparse.Namespace, topics: TopicMap) -> int:
     from gr1_core.data.dataset import WindowDataset
 
     config = GR1Config.preset(args.preset)
-    if args.cache_dir:  # the cache is reused by design; it must only be writable
+    if args.cache_dir is not None:  # the cache is reused by design; it must only be writable
         check_output(args.cache_dir, kind="dir", force=True, flag="--cache-dir")
     ds = WindowDataset(args.data, config, mode=args.mode, cache_dir=args.cache_dir, topics=topics,
                        rate=args.rate, progress=not args.no_progress)

@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                     "precision parameter applies")
         return _main_live(a, tasks)
     try:
-        if a.out:  # checked before the episodes run, not after
+        if a.out is not None:  # checked before the episodes run, not after
             if Path(a.out).suffix == ".md":
                 raise OutputError(f"--out {a.out}: give the .json path; the table goes beside it")
             check_output(a.out, kind="file", force=a.force)

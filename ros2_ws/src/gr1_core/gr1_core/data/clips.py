@@ -29,16 +29,31 @@ def is_clip(path: Path) -> bool:
 
 
 def load_clip(folder: str | Path, rate: float = 30.0) -> Episode:
-    """Frames resampled from the clip's fps to `rate` -> a video-only Episode."""
-    from PIL import Image
+    """Frames resampled from the clip's fps to `rate` -> a video-only Episode. ValueError naming
+    the file for a clip.yaml that is not a YAML mapping, a bad fps, or a frame that is not a
+    decodable PNG / JPEG of 8..8192 px a side (input_checks, as for camera frames in bags)."""
+    from types import SimpleNamespace
+
+    from gr1_core import input_checks
+    from gr1_core.data.episode import check_rate
 
     folder = Path(folder)
-    meta = yaml.safe_load((folder / CLIP_FILE).read_text()) or {}
+    rate = check_rate(rate)
+    try:
+        meta = yaml.safe_load((folder / CLIP_FILE).read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ValueError(f"{folder / CLIP_FILE} is not valid YAML{where}; fix or remove it") from None
     if not isinstance(meta, dict) or not str(meta.get("instruction", "")).strip():
         raise ValueError(f"{folder / CLIP_FILE} must give a non-empty 'instruction' (the narration)")
-    fps = float(meta.get("fps", 30.0))
-    if fps <= 0:
-        raise ValueError(f"{folder / CLIP_FILE}: fps must be positive, got {fps}")
+    try:
+        fps = float(meta.get("fps", 30.0))
+    except (TypeError, ValueError):
+        fps = float("nan")
+    if not (np.isfinite(fps) and fps > 0):
+        raise ValueError(f"{folder / CLIP_FILE}: fps must be a positive number, got "
+                         f"{meta.get('fps')!r}")
     files = sorted(f for f in folder.iterdir() if f.suffix.lower() in FRAME_SUFFIXES)
     if not files:
         raise ValueError(f"clip {folder} has no frames ({', '.join(FRAME_SUFFIXES)})")
@@ -47,8 +62,12 @@ def load_clip(folder: str | Path, rate: float = 30.0) -> Episode:
     picks = np.minimum(np.floor(np.arange(n) * fps / rate + 1e-9).astype(int), len(files) - 1)
     frames = []
     for i in picks:
-        with Image.open(files[i]) as img:
-            frames.append(np.asarray(img.convert("RGB")))
+        data = np.frombuffer(files[i].read_bytes(), dtype=np.uint8)
+        try:
+            frames.append(input_checks.image_to_rgb(
+                SimpleNamespace(format=files[i].suffix.lstrip(".").lower(), data=data)))
+        except input_checks.ImageError as exc:
+            raise ValueError(f"clip frame {files[i]}: {exc}") from None
     if len({f.shape for f in frames}) != 1:
         raise ValueError(f"clip {folder}: frames differ in size; resize them to one size")
     video = np.stack(frames)

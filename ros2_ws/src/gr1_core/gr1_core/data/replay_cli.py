@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Cheap checks first: the report folder, the remaps and the checkpoint's config, so a
         # bad one is refused before a long bag is read.
-        if out is not None:
-            check_output(out, kind="dir", force=a.force)
+        if a.out is not None:
+            check_output(a.out, kind="dir", force=a.force)
         topics = TopicMap().remapped(a.remap)
         load_config(a.checkpoint)
         ep = load_episode(a.bag, topics, a.rate)

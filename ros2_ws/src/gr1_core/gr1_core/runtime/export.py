@@ -223,6 +223,7 @@ def export_graphs(
     validate: bool = True,
     source: Path | None = None,
     log=tqdm.write,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Write the ONNX graphs of ``model`` as folder ``out_dir``; return (and write) the manifest.
 
@@ -234,13 +235,17 @@ def export_graphs(
 
     if opset < 14:
         raise ExportError(f"opset {opset} is too old: scaled_dot_product_attention needs >= 14")
-    with atomic_dir(Path(out_dir)) as tmp:
-        return _export_into(model, tmp, opset=opset, video=video, int8=int8, validate=validate,
-                            source=source, log=log)
+    out_dir = Path(out_dir)
+    with atomic_dir(out_dir) as tmp:
+        try:
+            return _export_into(model, tmp, opset=opset, video=video, int8=int8,
+                                validate=validate, source=source, log=log, progress=progress)
+        except ExportError as exc:  # name the graph by where it was going, not the temp folder
+            raise ExportError(str(exc).replace(str(tmp), str(out_dir))) from None
 
 
 def _export_into(model: nn.Module, out_dir: Path, *, opset: int, video: bool, int8: bool,
-                 validate: bool, source: Path | None, log) -> dict[str, Any]:
+                 validate: bool, source: Path | None, log, progress: bool) -> dict[str, Any]:
     model = model.eval().float()
     config = model.config
     rng = np.random.default_rng(0)
@@ -270,7 +275,7 @@ def _export_into(model: nn.Module, out_dir: Path, *, opset: int, video: bool, in
     jobs = [(g, False) for g in specs] + (
         [(g, True) for g in ("frame_encoder", "policy", "policy_video") if g in specs] if int8 else []
     )
-    bar = tqdm(jobs, desc="gr1-export", unit="graph", file=sys.stderr)
+    bar = tqdm(jobs, desc="gr1-export", unit="graph", file=sys.stderr, disable=not progress)
     for graph, quant in bar:
         spec = specs[graph]
         path = out_dir / GRAPH_FILES[graph]
@@ -343,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="compare every graph with PyTorch on random inputs (default: on)")
     parser.add_argument("--force", action="store_true",
                         help="replace an existing output folder (e.g. graphs of older weights)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.opset < 14:
         parser.error(f"--opset {args.opset} is too old: scaled_dot_product_attention needs >= 14")
@@ -360,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         manifest = export_graphs(
             model, out, opset=args.opset, video=args.video, int8=args.int8,
-            validate=args.validate, source=args.checkpoint,
+            validate=args.validate, source=args.checkpoint, progress=not args.no_progress,
         )
     except ExportError as exc:
         return fail("gr1-export", f"FAILED, nothing written: {exc}", 1)

@@ -150,6 +150,9 @@ def check_run_folder(opts: TrainOptions) -> None:
         raise FileExistsError(f"--out {out} holds a run already ({names}); pass --resume auto to "
                               "continue it, --force to start over (its checkpoints and metrics "
                               "are removed), or give another folder")
+    if not old and not opts.resume and not opts.force and out.is_dir() and any(out.iterdir()):
+        raise FileExistsError(f"--out {out} is a folder with other files in it; give a new or "
+                              "empty folder, or pass --force to train there anyway")
 
 
 # config fields a run started from --init may change with --set: none of them shapes a weight
@@ -305,8 +308,7 @@ def train(opts: TrainOptions) -> Path:
         device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
     else:
         device = torch.device(opts.device)
-    out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(opts.out)  # made once the data is read (a refused run leaves no folder)
 
     # --- where to start: resume > init > preset ------------------------------------------
     resume_dir = None
@@ -316,6 +318,8 @@ def train(opts: TrainOptions) -> Path:
             raise FileNotFoundError(f"--resume {opts.resume}: no {STATE_FILE} there; pass a "
                                     f"step_* directory written by gr1-train, or 'auto'")
         resume_dir = found[-1] if found else None
+    # Read (safely) before any long work: a damaged or foreign state fails here, not after caching.
+    resume_state = load_trainer_state(resume_dir / STATE_FILE) if resume_dir else None
     source = resume_dir or (Path(opts.init) if opts.init else None)
     # The source's own config says which weights its file holds (a frozen MiniLM tower: none).
     source_config = load_config(source)[0] if source else None
@@ -448,8 +452,8 @@ def train(opts: TrainOptions) -> Path:
         optim, lambda s: _lr_factor(s, opts.warmup, opts.steps))
     step = epoch = batch_in_epoch = 0
     elapsed = 0.0
-    if resume_dir:
-        state = load_trainer_state(resume_dir / STATE_FILE)
+    if resume_state is not None:
+        state = resume_state
         optim.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         step = int(state["step"])
@@ -464,6 +468,7 @@ def train(opts: TrainOptions) -> Path:
         model, device_ids=[local] if device.type == "cuda" else None,
         find_unused_parameters=True) if world > 1 else model
 
+    out.mkdir(parents=True, exist_ok=True)
     if opts.force and not resume_dir and rank == 0:  # checked at the start; the data is read now
         import shutil
 
