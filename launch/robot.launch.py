@@ -90,7 +90,9 @@ ARGUMENTS = [
     (
         "use_gripper",
         "true",
-        "Start franka_gripper (via franka_bringup) and the gr1 gripper adapter.",
+        "Start franka_gripper (via franka_bringup) and the gr1 gripper adapter. false: no "
+        "gripper commands; GR-1 still reads the hand's finger joints from /joint_states and "
+        "holds without them, so false suits a hand driven from elsewhere, not an arm without one.",
     ),
     *POLICY_ARGUMENTS,
 ]
