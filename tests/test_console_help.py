@@ -97,10 +97,18 @@ def test_stop_signals_count_only_the_first(monkeypatch):
     from gr1_core import node_cli
 
     installed = {}
-    monkeypatch.setattr(signal, "signal", lambda sig, handler: installed.setdefault(sig, handler))
+    calls = []
+
+    def fake_signal(sig, handler):
+        calls.append((sig, handler))
+        installed.setdefault(sig, handler)
+
+    monkeypatch.setattr(signal, "signal", fake_signal)
     stop = node_cli.StopSignals().install()
     assert not stop and set(installed) == {signal.SIGINT, signal.SIGTERM}
     installed[signal.SIGINT](signal.SIGINT, None)
+    # After the first one the kernel ignores both (also during interpreter finalisation).
+    assert calls[-2:] == [(signal.SIGINT, signal.SIG_IGN), (signal.SIGTERM, signal.SIG_IGN)]
     installed[signal.SIGTERM](signal.SIGTERM, None)
     installed[signal.SIGINT](signal.SIGINT, None)
     assert stop and stop.requested == "SIGINT"

@@ -4,7 +4,8 @@ gr1-gripper-adapter), free of rclpy so that `--help` never touches ROS:
 - ``parse_node_args(parser, argv)``: argparse sees only the arguments outside ``--ros-args ...
   [--]`` blocks (what ``rclpy.utilities.remove_ros_args`` removes); the ROS arguments pass to
   ``rclpy.init`` untouched. `--help` prints and exits 0 before any node exists.
-- ``StopSignals``: SIGINT and SIGTERM set a flag the first time; later ones are ignored. Under
+- ``StopSignals``: SIGINT and SIGTERM set a flag the first time; later ones are ignored (SIG_IGN,
+  so also while the interpreter finalises). Under
   `ros2 launch` a terminal's Ctrl-C reaches a node twice (from the terminal's process group and
   from launch), and the second must not interrupt the orderly shutdown the first started.
 - ``spin_until_stopped(executor, stop, done)``: spin in short waits so the flag is seen.
@@ -75,6 +76,11 @@ class StopSignals:
     def _handle(self, signum: int, frame: Any) -> None:
         if self.requested is None:
             self.requested = signal.Signals(signum).name
+        # From now on the kernel drops them: Python resets its own handlers to the default
+        # (terminate) while the interpreter finalises, and a repeat arriving then would end
+        # the process by the signal (exit -2) after an orderly shutdown.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
 
     def __bool__(self) -> bool:
         return self.requested is not None
