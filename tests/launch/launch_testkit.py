@@ -162,7 +162,7 @@ class Observer:
         from gr1_msgs.msg import PolicyAction, PolicyStatus
 
         self.node = Node(name, context=context)
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # wait() holds it while predicates call helpers
         self.twists: list[tuple[float, np.ndarray]] = []  # (receive time, [vx vy vz wx wy wz])
         self.poses: list[tuple[float, np.ndarray]] = []
         self.statuses: list[tuple[float, str]] = []

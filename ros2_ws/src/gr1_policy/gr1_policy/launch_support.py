@@ -127,7 +127,7 @@ def policy_actions(context: Any, config_files: list[Any],
         # JSON is YAML: quotes and colons in the sentence survive `ros2 topic pub`.
         message = "{data: " + json.dumps(text) + "}"
         publish = ExecuteProcess(
-            cmd=[FindExecutable(name="ros2"), "topic", "pub", "--once", "-w", "1",
+            cmd=[FindExecutable(name="ros2"), "topic", "pub", "--once", "-w", "1", "--keep-alive", "1.0",
                  _instruction_topic(files, overrides), "std_msgs/msg/String", message],
             name="instruction", output="screen",
         )
