@@ -26,7 +26,8 @@ def main() -> int:
     args = ap.parse_args()
 
     from gr1_core.checkpoint import load_pretrained, save_pretrained
-    from gr1_core.train.loop import INIT_SETTABLE, select_modules
+    from gr1_core.train.options import INIT_SETTABLE
+    from gr1_core.train.start import select_modules
 
     base, processors, meta = load_pretrained(args.base)
     donor, _, _ = load_pretrained(args.donor)

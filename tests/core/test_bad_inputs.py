@@ -892,12 +892,12 @@ def test_train_refuses_a_used_folder_and_force_starts_over(tmp_path, capsys, goo
     run = tmp_path / "run"
     assert train_main(_train_args(good_bag, run, "--steps", "2", "--save-every", "1",
                                   "--keep", "0")) == 0
-    assert sorted(p.name for p in run.iterdir()) == ["metrics.csv", "step_0000001",
+    assert sorted(p.name for p in run.iterdir()) == ["curves.png", "metrics.csv", "step_0000001",
                                                      "step_0000002"]
     assert_refused(train_main, _train_args(good_bag, run, "--steps", "1"), capsys, "gr1-train",
                    inputs=[good_bag], outputs=[run], says="--resume auto")
     assert train_main(_train_args(good_bag, run, "--steps", "1", "--force")) == 0
-    assert sorted(p.name for p in run.iterdir()) == ["metrics.csv", "step_0000001"]
+    assert sorted(p.name for p in run.iterdir()) == ["curves.png", "metrics.csv", "step_0000001"]
     assert not [p for p in run.parent.iterdir() if p.name.startswith(".")]
 
 

@@ -20,7 +20,7 @@ from gr1_core.data.bag_writer import EpisodeBagWriter
 from gr1_core.data.dataset import WindowDataset
 from gr1_core.model.losses import GRIPPER_LABELLED
 from gr1_core.train.cli import main
-from gr1_core.train.loop import _boost, _drop_gripper_labels, _mix
+from gr1_core.train.data import boost_windows, drop_gripper_labels, mix_by_folder
 
 PERIOD = 1_000_000_000 // 30
 
@@ -148,12 +148,12 @@ def test_data_fraction_loss_weights_config_overrides_and_val_data(tmp_path):
 
 
 def test_data_fraction_keeps_every_task():
-    from gr1_core.train.loop import _subset
+    from gr1_core.train.data import subset_bags
 
     bags = [Path(f"{t}_seed{s:04d}") for t in ("lift", "push") for s in range(5)]
-    assert [b.name for b in _subset(bags, 4)] == ["lift_seed0000", "lift_seed0001",
+    assert [b.name for b in subset_bags(bags, 4)] == ["lift_seed0000", "lift_seed0001",
                                                   "push_seed0000", "push_seed0001"]
-    assert _subset(bags, 0) == bags
+    assert subset_bags(bags, 0) == bags
 
 
 @pytest.mark.parametrize("args, message", [
@@ -223,8 +223,8 @@ def test_early_windows_get_their_share_on_top_of_a_mix_and_bad_values_are_refuse
     assert load_pretrained(tmp_path / "run" / "step_0000002")[2]["early"] == [3, 0.6]
     # What the sampler draws from: 60 % at starts 0-2; the new folder keeps half of each part.
     ds = WindowDataset(tmp_path / "data", GR1Config.preset("test"), progress=False)
-    mixed = _mix(ds, tmp_path / "data", (("new", 0.5),), verbose=False)
-    w = _boost(ds, "early", 3, 0.6, mixed, verbose=False)
+    mixed = mix_by_folder(ds, tmp_path / "data", (("new", 0.5),), verbose=False)
+    w = boost_windows(ds, "early", 3, 0.6, mixed, verbose=False)
     early = [start < 3 for _, start in ds.index]
     new = [ds.episodes[e]["bag"].parent.name == "new" for e, _ in ds.index]
     assert sum(x for x, e in zip(w, early) if e) / sum(w) == pytest.approx(0.6)
@@ -246,8 +246,8 @@ def test_late_windows_get_their_share_after_the_early_ones(tmp_path, capsys):
     assert "late: 10 windows are among their episode's last 2 windows" in out, out
     assert load_pretrained(tmp_path / "run" / "step_0000002")[2]["late"] == [2, 0.25]
     ds = WindowDataset(tmp_path / "data", GR1Config.preset("test"), progress=False)
-    w0 = _boost(ds, "early", 3, 0.3, None, verbose=False)
-    w = _boost(ds, "late", 2, 0.25, w0, verbose=False)
+    w0 = boost_windows(ds, "early", 3, 0.3, None, verbose=False)
+    w = boost_windows(ds, "late", 2, 0.25, w0, verbose=False)
     last = {e: max(s for f, s in ds.index if f == e) for e, _ in ds.index}
     late = [start > last[e] - 2 for e, start in ds.index]
     early = [start < 3 for _, start in ds.index]
@@ -309,7 +309,7 @@ def test_arm_only_folder_trains_no_gripper_labels_and_refuses_an_empty_one(tmp_p
     assert "--arm-only push: no training bags under" in capsys.readouterr().err
     # What the loss reads: the flag on every window of the named folder's bags, and only there.
     ds = WindowDataset(tmp_path / "data", GR1Config.preset("test"), progress=False)
-    _drop_gripper_labels(ds, tmp_path / "data", ("dagger",), verbose=False)
+    drop_gripper_labels(ds, tmp_path / "data", ("dagger",), verbose=False)
     flags = {(ds.episodes[e]["bag"].parent.name, float(ds[i][GRIPPER_LABELLED]))
              for i, (e, _) in enumerate(ds.index)}
     assert flags == {("own", 1.0), ("dagger", 0.0)}

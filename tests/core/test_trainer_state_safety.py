@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gr1_core.train.loop import load_trainer_state
+from gr1_core.train.checkpoints import load_trainer_state
 
 
 class _Payload:

@@ -10,6 +10,8 @@
                                         expert demos recorded from the live ROS graph (gr1-sim,
                                         gr1-expert, gr1-record as child processes)
   gr1-dataset tasks                     list the simulator's tasks and instructions
+  gr1-dataset curves runs/X             redraw a gr1-train run's loss curves (runs/X/curves.png)
+                                        from its metrics.csv (and val.csv)
 """
 
 from __future__ import annotations
@@ -171,6 +173,28 @@ def _tasks() -> int:
     return 0
 
 
+def _curves(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gr1_core.train.curves import plot_curves
+
+    metrics = Path(args.metrics)
+    if metrics.is_dir():
+        metrics = metrics / "metrics.csv"
+    try:
+        if not metrics.is_file():
+            raise FileNotFoundError(f"{metrics}: no such file; give a gr1-train run folder or "
+                                    "its metrics.csv")
+        out = args.out or metrics.parent / "curves.png"
+        check_output(out, kind="file", force=True)  # redrawing replaces the picture
+        print(plot_curves(metrics, out))
+    except (FileNotFoundError, OutputError, ValueError) as exc:
+        return fail("gr1-dataset", exc)
+    except OSError as exc:
+        return fail("gr1-dataset", f"{exc}", 1)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = ArgumentParser(prog="gr1-dataset", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -246,7 +270,14 @@ def main(argv: list[str] | None = None) -> int:
     live.add_argument("--wrist-px", type=positive_int, default=84, help="wrist camera size")
     live.add_argument("--camera-rate", type=rate_hz, default=30.0, help="camera rate in Hz")
     sub.add_parser("tasks", help="list the simulator's tasks")
+    curves = sub.add_parser("curves", help="redraw a gr1-train run's loss curves as a PNG")
+    curves.add_argument("metrics", help="a gr1-train run folder or its metrics.csv (val.csv "
+                        "beside it is drawn too)")
+    curves.add_argument("--out", default=None,
+                        help="PNG to write (default: curves.png beside metrics.csv; replaced)")
     args = p.parse_args(argv)
+    if args.command == "curves":
+        return _curves(args)
     if args.command == "synth":
         return _synth(args)
     if args.command == "dagger":

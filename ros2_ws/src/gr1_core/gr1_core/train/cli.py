@@ -5,7 +5,8 @@
   gr1-train --mode finetune --data bags/ --out runs/sim1 --steps 4000 --resume auto
   torchrun --nproc_per_node 4 $(which gr1-train) --mode finetune ...   (DDP; see docs/DATA.md)
 
-Writes OUT/metrics.csv (one row per step) and checkpoints OUT/step_NNNNNNN in the gr1-ros
+Writes OUT/metrics.csv (one row per step), OUT/curves.png (the loss curves, drawn when the run
+ends) and checkpoints OUT/step_NNNNNNN in the gr1-ros
 format, loadable by PolicyRunner.from_pretrained and gr1-policy.
 """
 
@@ -24,7 +25,8 @@ from gr1_core.cli_support import (
     positive_int,
     rate_hz,
 )
-from gr1_core.train.loop import STATE_NORMS, TrainingInterrupted, TrainOptions, train
+from gr1_core.train.loop import train
+from gr1_core.train.options import STATE_NORMS, TrainingInterrupted, TrainOptions
 
 
 def _pair(text: str, flag: str) -> tuple[str, str]:
