@@ -15,6 +15,11 @@ single-threaded: rclpy's MultiThreadedExecutor busy-waits while holding the GIL,
 physics and rendering for up to 2 s with a policy node beside it (22 % of twists arrived older
 than Servo's 0.1 s timeout and were refused).
 All stamps are the node clock's now() (wall time; no /clock, no sim time).
+
+This module holds the node itself: parameters, publishers and threads made at start, the
+command inputs, the services and episodes, introspection. Its threads' loops are in
+`gr1_sim.bridge_physics` (PhysicsLoop) and `gr1_sim.bridge_cameras` (CameraLoop), the messages
+they publish are built in `gr1_sim.bridge_messages`; the console script is `gr1_sim.bridge_main`.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from collections import deque
 from collections.abc import Callable
 
 import numpy as np
-from geometry_msgs.msg import Pose, PoseArray, PoseStamped, TwistStamped
+from geometry_msgs.msg import PoseArray, PoseStamped, TwistStamped
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -36,12 +41,15 @@ from std_srvs.srv import Trigger
 
 from gr1_msgs.msg import GripperCommand
 from gr1_msgs.srv import StartTask
+from gr1_sim import bridge_messages as messages
 from gr1_sim import model as scene_model
+from gr1_sim.bridge_cameras import CameraLoop
+from gr1_sim.bridge_physics import PhysicsLoop
 from gr1_sim.episode import TaskEpisode, episode_state
 from gr1_sim.parameters import NODE_NAME, PARAMETERS, load_defaults
-from gr1_sim.scene import PandaScene, SceneRenderer, camera_intrinsics
-from gr1_sim.servo_gate import ServoCommandGate, ServoGateConfig, limit_to_workspace
-from gr1_sim.tasks import SceneSnapshot
+from gr1_sim.rate_meter import RateMeter
+from gr1_sim.scene import PandaScene
+from gr1_sim.servo_gate import ServoCommandGate, ServoGateConfig
 
 _PARAM_TYPES = {
     bool: ParameterType.PARAMETER_BOOL,
@@ -53,31 +61,9 @@ _LIST_TYPES = {
     str: ParameterType.PARAMETER_STRING_ARRAY,
     float: ParameterType.PARAMETER_DOUBLE_ARRAY,
 }
-_MAX_CATCH_UP = 0.1  # s: a physics loop further behind than this skips ahead instead of racing
-_BLOCK_POSES_RATE = 10.0  # Hz; ground truth for evaluation, not an input of the policy
 
 
-class RateMeter:
-    """Counts events and reports their rate over the last window (thread-safe enough for
-    one writer and occasional readers)."""
-
-    def __init__(self, window: float = 2.0):
-        self.window = window
-        self._times: deque[float] = deque(maxlen=10_000)
-
-    def tick(self, now: float) -> None:
-        self._times.append(now)
-        while self._times and now - self._times[0] > self.window:
-            self._times.popleft()
-
-    def rate(self) -> float:
-        times = list(self._times)
-        if len(times) < 2 or times[-1] <= times[0]:
-            return 0.0
-        return (len(times) - 1) / (times[-1] - times[0])
-
-
-class BridgeNode(Node):
+class BridgeNode(PhysicsLoop, CameraLoop, Node):
     """The simulator bridge. Extra keyword arguments go to rclpy's Node (context,
     parameter_overrides, namespace, ...). Threads start at construction; `destroy_node()`
     stops them."""
@@ -116,7 +102,8 @@ class BridgeNode(Node):
             self._cameras.append({
                 "camera": cam, "width": width, "height": height,
                 "frame_id": p[f"{key}.frame_id"],
-                "info": self._camera_info(cam, width, height, p[f"{key}.frame_id"]),
+                "info": messages.camera_info(self._scene.model, cam, width, height,
+                                             p[f"{key}.frame_id"]),
                 "image_pub": self.create_publisher(Image, p[f"{key}.topic"], image_qos),
                 "info_pub": self.create_publisher(CameraInfo, p[f"{key}.info_topic"], image_qos),
             })
@@ -196,18 +183,6 @@ class BridgeNode(Node):
                 f"workspace.min {p['workspace.min']} must be below workspace.max "
                 f"{p['workspace.max']} on every axis"
             )
-
-    def _camera_info(self, camera: str, width: int, height: int, frame_id: str) -> CameraInfo:
-        fx, fy, cx, cy = camera_intrinsics(self._scene.model, camera, width, height)
-        info = CameraInfo()
-        info.header.frame_id = frame_id
-        info.width, info.height = width, height
-        info.distortion_model = "plumb_bob"
-        info.d = [0.0] * 5
-        info.k = [fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]
-        info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-        info.p = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
-        return info
 
     # --- inputs ----------------------------------------------------------------------------
     def _now(self) -> float:
@@ -330,142 +305,7 @@ class BridgeNode(Node):
                 "time": self._scene.time,
             }
 
-    # --- physics ---------------------------------------------------------------------------
-    def _physics_loop(self) -> None:
-        period = 1.0 / self.p["update_rate"]
-        sim_dt = period * self.p["real_time_factor"]
-        self._render_ready.wait(timeout=10.0)
-        next_time = time.monotonic()
-        while self._running and self.context.ok():
-            try:
-                self._physics_tick(sim_dt)
-            except Exception as err:  # keep the node alive and say what happened
-                if not self.context.ok():
-                    break  # ROS is shutting down (Ctrl-C): nothing to publish to any more
-                self._warn_throttled("physics", f"physics step failed: {err!r}")
-            next_time += period
-            delay = next_time - time.monotonic()
-            if delay > 0.0:
-                time.sleep(delay)
-            elif -delay > _MAX_CATCH_UP:
-                self._warn_throttled("behind", f"physics fell {-delay:.3f} s behind real time "
-                                     "(CPU busy?); skipping ahead", period=10.0)
-                next_time = time.monotonic()
-
-    def _physics_tick(self, sim_dt: float) -> None:
-        started = time.perf_counter()
-        with self._lock:
-            now = self._now()
-            twist = self._gate.twist_world(now, self._scene.tcp_matrix())
-            position, quat = self._scene.tcp_pose()
-            twist = limit_to_workspace(twist, position, self._ws_min, self._ws_max)
-            self._scene.step(twist, sim_dt)
-            position, quat = self._scene.tcp_pose()
-            names, q, qd = self._scene.joint_state()
-            self._ticks += 1
-            every = max(1, round(self.p["update_rate"] / _BLOCK_POSES_RATE))
-            blocks = self._scene.block_poses() if self._ticks % every == 0 else None
-            state = None
-            if blocks is not None:
-                if self._task_episode is not None:
-                    self._task_episode.update(SceneSnapshot.of(self._scene), self._scene.time)
-                state = self._episode_state()
-        self._step_durations.append(time.perf_counter() - started)
-        self.physics_rate.tick(time.monotonic())
-        stamp = self.get_clock().now().to_msg()
-        joints = JointState()
-        joints.header.stamp = stamp
-        joints.name = names
-        joints.position = q.tolist()
-        joints.velocity = qd.tolist()
-        self._joint_pub.publish(joints)
-        pose = PoseStamped()
-        pose.header.stamp = stamp
-        pose.header.frame_id = self.p["frame_id"]
-        pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = position.tolist()
-        (pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z,
-         pose.pose.orientation.w) = quat.tolist()
-        self._pose_pub.publish(pose)
-        if blocks is not None:
-            array = PoseArray()
-            array.header = pose.header
-            for colour in self._block_order:
-                block_position, block_quat = blocks[colour]
-                item = Pose()
-                item.position.x, item.position.y, item.position.z = block_position.tolist()
-                (item.orientation.x, item.orientation.y, item.orientation.z,
-                 item.orientation.w) = block_quat.tolist()
-                array.poses.append(item)
-            self._blocks_pub.publish(array)
-            self._episode_pub.publish(String(data=json.dumps(state)))
-
-    # --- cameras ---------------------------------------------------------------------------
-    def _render_loop(self) -> None:
-        renderer = SceneRenderer(self._scene.model)  # GL contexts belong to this thread
-        period = 1.0 / self.p["camera_rate"]
-        try:
-            with self._lock:
-                qpos = self._scene.qpos()
-            for cam in self._cameras:  # first renders create the GL contexts
-                renderer.render(qpos, cam["camera"], cam["width"], cam["height"])
-        except Exception as err:
-            self.get_logger().error(
-                f"cannot render the cameras: {err!r}. Headless machines need MUJOCO_GL=egl (the "
-                "default) or osmesa, with the EGL / OSMesa libraries installed.")
-            self._render_ready.set()
-            renderer.close()
-            return
-        self._render_ready.set()
-        next_time = time.monotonic()
-        try:
-            while self._running and self.context.ok():
-                with self._lock:
-                    qpos = self._scene.qpos()
-                stamp = self.get_clock().now().to_msg()
-                for cam in self._cameras:
-                    started = time.perf_counter()
-                    frame = renderer.render(qpos, cam["camera"], cam["width"], cam["height"])
-                    self._render_durations[cam["camera"]].append(time.perf_counter() - started)
-                    self._publish_frame(cam, frame, stamp)
-                self.camera_rate.tick(time.monotonic())
-                next_time += period
-                delay = next_time - time.monotonic()
-                if delay > 0.0:
-                    time.sleep(delay)
-                else:  # rendering is the bottleneck: go on as fast as it renders
-                    next_time = time.monotonic()
-        except Exception as err:
-            if self.context.ok():  # otherwise ROS is shutting down and publishing just failed
-                self.get_logger().error(f"camera rendering stopped: {err!r}")
-        finally:
-            renderer.close()
-
-    def _publish_frame(self, cam: dict, frame: np.ndarray, stamp) -> None:
-        msg = Image()
-        msg.header.stamp = stamp
-        msg.header.frame_id = cam["frame_id"]
-        msg.height, msg.width = frame.shape[:2]
-        msg.encoding = "rgb8"
-        msg.is_bigendian = 0
-        msg.step = msg.width * 3
-        msg.data = frame.tobytes()
-        cam["image_pub"].publish(msg)
-        info = cam["info"]
-        info.header.stamp = stamp
-        cam["info_pub"].publish(info)
-        self._frames[cam["camera"]] = frame
-        for listener in list(self._frame_listeners):
-            listener(cam["camera"], frame)
-
     # --- introspection (tests, demo, README numbers) ---------------------------------------
-    def latest_frames(self) -> dict[str, np.ndarray]:
-        """The newest rendered frame per camera ("static", "wrist"), uint8 HxWx3."""
-        return dict(self._frames)
-
-    def add_frame_listener(self, listener: Callable[[str, np.ndarray], None]) -> None:
-        """Call `listener(camera, frame)` from the render thread for every frame published."""
-        self._frame_listeners.append(listener)
-
     def timing(self) -> dict[str, float]:
         """Achieved rates (Hz) and median durations (s) of a physics chunk and of each render."""
         out = {
