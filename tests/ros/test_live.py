@@ -4,6 +4,7 @@ with a tiny policy checkpoint (results table and side-by-side video)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,8 @@ def test_eval_live_policy_smoke(tmp_path: Path) -> None:
     assert rc == 0
     table = (out / "results.md").read_text()
     assert "| lift_red | 1 |" in table and "| **all** | 1 |" in table
+    assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # rates with intervals
+    assert len(json.loads((out / "results.json").read_text())["per_task_interval"]["lift_red"]) == 2
     gif = next((out / "videos").glob("*.gif"))
     with Image.open(gif) as im:
         assert im.n_frames >= 5

@@ -7,7 +7,12 @@
 --live runs over the live ROS graph instead: gr1-sim and gr1-policy (lifecycle-activated with the
 checkpoint, predicted frames on) or gr1-expert (--expert) as child processes; episodes start with
 the bridge's ~/start_task and succeed by its ~/episode detector. Writes OUT/results.md (printed),
-OUT/results.json and GIFs of the first --videos episodes: static camera | predicted frame.
+OUT/results.json, OUT/results.png and GIFs of the first --videos episodes: static camera |
+predicted frame.
+
+Reports give each task's success rate with its 95 % Wilson interval (results table, JSON
+`per_task_interval`, `success_interval`) and a bar chart of them beside the report (--out
+eval.json: eval.md and eval.png).
 
 Each episode: the task's seeded start, an instruction (training or held-out paraphrase), then
 at 30 Hz: render both cameras -> policy step -> CALVIN action -> twist (gr1_core.action_mapping)
@@ -88,7 +93,9 @@ def _jobs(tasks: list[str], episodes: int, seed0: int) -> list[tuple[str, int]]:
 
 
 def summarise(episodes_out: list[dict], held_out: bool) -> dict:
-    """Success rates overall, per task and per family of a list of run_episode results."""
+    """Success rates overall, per task and per family of a list of run_episode results, with
+    95 % Wilson intervals overall and per task."""
+    from gr1_data.live_report import success_by_task
     from gr1_sim.tasks import get_task
 
     by_task: dict[str, list[bool]] = defaultdict(list)
@@ -96,11 +103,14 @@ def summarise(episodes_out: list[dict], held_out: bool) -> dict:
     for e in episodes_out:
         by_task[e["task"]].append(e["success"])
         by_family[get_task(e["task"]).family].append(e["success"])
+    stats = success_by_task(episodes_out)
     return {
         "success_rate": float(np.mean([e["success"] for e in episodes_out])) if episodes_out
         else None,
         "per_task": {k: float(np.mean(v)) for k, v in by_task.items()},
         "per_family": {k: float(np.mean(v)) for k, v in by_family.items()},
+        "success_interval": stats["all"]["interval"] if episodes_out else None,
+        "per_task_interval": {k: stats[k]["interval"] for k in by_task},
         "held_out_instructions": held_out,
         "episodes": episodes_out,
     }
@@ -200,8 +210,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="start each episode with the TCP moved from the ready pose by a seeded "
                         "offset of up to M metres in x and y (M/2 in z), 0..0.15; not --live")
     p.add_argument("--out", default=None,
-                   help="write the full report as JSON here and its results table beside it "
-                        "(.md); --live: a folder, default eval-live")
+                   help="write the full report as JSON here, its results table (.md) and a "
+                        "chart of the success rates (.png) beside it; --live: a folder, default "
+                        "eval-live")
     p.add_argument("--live", action="store_true", help="run over the live ROS graph (see above)")
     p.add_argument("--videos", type=nonnegative_int, default=2, help="--live: GIFs of the first N episodes")
     p.add_argument("--control-rate", type=rate_hz, default=30.0, help="--live: policy rate in Hz")
@@ -209,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=positive_int, default=1,
                    help="evaluation processes (not --live), one thread each; e.g. the core count")
     p.add_argument("--force", action="store_true",
-                   help="replace an existing --out report (JSON and .md)")
+                   help="replace an existing --out report (JSON, .md and .png)")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     if min(a.static_px, a.wrist_px) < 8:
@@ -237,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise OutputError(f"--out {a.out}: give the .json path; the table goes beside it")
             check_output(a.out, kind="file", force=a.force)
             check_output(Path(a.out).with_suffix(".md"), kind="file", force=a.force)
+            check_output(Path(a.out).with_suffix(".png"), kind="file", force=a.force)
         for name in tasks:
             get_task(name)  # unknown names fail here, before any process starts
         checkpoint = None if a.expert else a.checkpoint
@@ -262,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         if type(exc).__name__ in ("CheckpointError", "BackendError", "BackendUnavailable"):
             return fail("gr1-eval", exc)
         raise
-    from gr1_data.live_report import results_table
+    from gr1_data.live_report import results_table, success_chart
 
     for family, rate in sorted(report["per_family"].items()):
         print(f"{family:12s} {rate:6.1%}")
@@ -276,11 +288,16 @@ def main(argv: list[str] | None = None) -> int:
     table += (f"\n{words.capitalize()} instructions, {a.episodes} seed(s) per task from {a.seed}, at "
               f"most {a.max_seconds:g} s per episode, pure simulator (gr1-eval)"
               f"{f', start offsets up to {a.start_offset:g} m' if a.start_offset else ''}.\n")
+    if a.out:
+        table += (f"\nChart: `{Path(a.out).with_suffix('.png').name}` (success rate per task, "
+                  "95 % Wilson intervals as error bars).\n")
     print(table)
     if a.out:  # strict JSON (a NaN is null), each file renamed into place
         try:
             atomic_write_text(a.out, dumps_json(report))
             atomic_write_text(Path(a.out).with_suffix(".md"), table)
+            success_chart(report["episodes"], Path(a.out).with_suffix(".png"),
+                          f"gr1-eval: {who}, {words} instructions")
         except OSError as exc:
             return fail("gr1-eval", f"cannot write {a.out}: {exc}", 1)
     return 0

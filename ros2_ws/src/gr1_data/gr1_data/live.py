@@ -315,10 +315,17 @@ def evaluate_live(tasks: list[str], episodes: int, out: Path, checkpoint: str | 
                   videos: int = 2, backend: str = "torch", control_rate: float = 30.0,
                   overrides: dict | None = None, progress: bool = True) -> dict:
     """Closed-loop success over the live graph (policy node, or the expert node when
-    `checkpoint` is None); writes results.md, results.json and videos/*.gif into `out`."""
+    `checkpoint` is None); writes results.md, results.json, results.png (success per task with
+    95 % Wilson intervals) and videos/*.gif into `out`."""
     from tqdm import tqdm
 
-    from gr1_data.live_report import results_table, save_gif, side_by_side
+    from gr1_data.live_report import (
+        results_table,
+        save_gif,
+        side_by_side,
+        success_by_task,
+        success_chart,
+    )
     from gr1_sim.tasks import get_task
 
     for t in tasks:
@@ -350,10 +357,19 @@ def evaluate_live(tasks: list[str], episodes: int, out: Path, checkpoint: str | 
                      "; no predicted frames: the " + ("expert has no video head" if checkpoint is None
                                                       else "model published none")) + "): "
                      + ", ".join(f"`{Path(v).relative_to(out)}`" for v in video_paths))
+    if results:
+        success_chart(results, out / "results.png", f"gr1-eval --live: {agent}, "
+                      f"{'held-out' if held_out else 'training'} instructions")
+        notes.append("Chart: `results.png` (success rate per task, 95 % Wilson intervals as "
+                     "error bars).")
     report = table + "\n" + "\n\n".join(notes) + "\n"
     (out / "results.md").write_text(report)
+    stats = success_by_task(results)
     summary = {"agent": agent, "checkpoint": checkpoint, "held_out_instructions": held_out,
                "success_rate": float(np.mean([r["success"] for r in results])) if results else 0.0,
+               "success_interval": stats["all"]["interval"] if results else None,
+               "per_task": {t: v["rate"] for t, v in stats.items() if t != "all"},
+               "per_task_interval": {t: v["interval"] for t, v in stats.items() if t != "all"},
                "predicted_frames": predicted, "episodes": results}
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     summary["markdown"] = report
