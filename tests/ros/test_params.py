@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gr1_policy import params
+from gr1_policy import param_schema, params
 
 YAML_PATH = Path(__file__).parents[2] / "ros2_ws/src/gr1_policy/config/policy.yaml"
 
@@ -42,7 +42,7 @@ def test_every_entry_has_unit_description_and_valid_default():
     for spec in params.SCHEMA:
         assert spec.unit.strip(), spec.name
         assert len(spec.description) > 10, spec.name
-        assert not params._problems(spec, spec.default), spec.name
+        assert not param_schema.problems(spec, spec.default), spec.name
     params.from_flat({})  # the defaults form a valid config
 
 

@@ -12,6 +12,7 @@ from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Pose
 from sensor_msgs.msg import Image, JointState
 
+from gr1_core import input_checks as ic
 from gr1_core.rotations import rpy_to_matrix
 from gr1_policy import conversions as cv
 from gr1_policy.action_hold import HeldAction, scale_now
@@ -34,7 +35,7 @@ def test_image_encodings_give_rgb(pad):
     cases = {"rgb8": RGB, "bgr8": RGB[:, :, ::-1], "rgba8": np.concatenate([RGB, alpha], 2),
              "bgra8": np.concatenate([RGB[:, :, ::-1], alpha], 2)}
     for enc, pixels in cases.items():
-        out = cv.image_to_rgb(image(enc, np.ascontiguousarray(pixels), pad))
+        out = ic.image_to_rgb(image(enc, np.ascontiguousarray(pixels), pad))
         assert out.dtype == np.uint8 and out.flags.c_contiguous
         np.testing.assert_array_equal(out, RGB, err_msg=enc)
 
@@ -50,7 +51,7 @@ def test_image_errors_name_the_problem():
     ]
     for msg, needle in bad:
         with pytest.raises(ValueError, match=needle.replace("*", r"\*")):
-            cv.image_to_rgb(msg)
+            ic.image_to_rgb(msg)
 
 
 def _fields(msg: Image) -> dict:
@@ -60,7 +61,7 @@ def _fields(msg: Image) -> dict:
 
 def test_rgb_to_image_round_trip():
     msg = cv.rgb_to_image(RGB, Time(sec=1))
-    np.testing.assert_array_equal(cv.image_to_rgb(msg), RGB)
+    np.testing.assert_array_equal(ic.image_to_rgb(msg), RGB)
 
 
 def test_gripper_width():
@@ -151,3 +152,53 @@ def test_worker_resets_per_episode_and_reports_failures(tmp_path: Path):
         assert worker.take_result() is None
     finally:
         worker.stop()
+
+
+# --------------------------------------------------------------------------- serialized frames
+def test_parse_image_reads_the_header_of_a_serialized_frame():
+    from rclpy.serialization import serialize_message
+
+    from gr1_policy.frames import parse_image
+
+    for frame_id, enc, pixels in (("", "rgb8", RGB), ("wrist_color_optical_frame", "bgr8",
+                                                       np.ascontiguousarray(RGB[:, :, ::-1]))):
+        msg = image(enc, pixels, pad=2)
+        msg.header.stamp = Time(sec=12, nanosec=250_000_000)
+        msg.header.frame_id = frame_id
+        raw = parse_image(serialize_message(msg))
+        assert (raw.stamp, raw.frame_id, raw.height, raw.width, raw.encoding, raw.step) == (
+            12.25, frame_id, 10, 12, enc, 38)
+        np.testing.assert_array_equal(ic.image_to_rgb(raw), RGB)
+    for bad in (b"", b"\x01\x00\x00\x00", serialize_message(image("rgb8", RGB))[:40]):
+        with pytest.raises(ic.ImageError):
+            parse_image(bad)
+
+
+def test_camera_frames_refuse_from_the_header_and_keep_the_last_good_frame():
+    import threading
+
+    from rclpy.serialization import serialize_message
+
+    from gr1_policy.frames import CameraFrames
+
+    now = [100.0]
+    state = ic.InputState("static camera", "frame")
+    frames = CameraFrames({"static": state}, threading.Lock(), lambda: now[0], 0.2, 64 * 64)
+    good = image("rgb8", RGB)
+    good.header.stamp = Time(sec=100)
+    frames.process("static", serialize_message(good))
+    assert state.stamp == 100.0 and state.fault is None
+    np.testing.assert_array_equal(frames.rgb["static"], RGB)
+    big = Image(height=100, width=100, encoding="rgb8", step=300, data=bytes(30000))
+    big.header.stamp = Time(sec=100)
+    old = image("rgb8", RGB)
+    old.header.stamp = Time(sec=99)
+    mono = Image(height=10, width=12, encoding="mono8", step=12, data=bytes(120))
+    mono.header.stamp = Time(sec=100)
+    for msg, needle in ((big, "100x100 = 10000 px is above the limit of 4096 px"),
+                        (old, "static camera stale: last frame 1.00 s old"),
+                        (mono, "encoding 'mono8' is not supported")):
+        frames.process("static", serialize_message(msg))
+        assert needle in state.fault and state.fault_time == 100.0
+        assert state.stamp == 100.0  # the good frame stays
+        np.testing.assert_array_equal(frames.rgb["static"], RGB)

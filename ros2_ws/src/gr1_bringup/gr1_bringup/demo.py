@@ -118,9 +118,9 @@ def run(args: argparse.Namespace) -> int:
 
     from gr1_bringup.lifecycle import LifecycleClient
     from gr1_bringup.processes import package_config, start_node, stop_nodes
+    from gr1_core.input_checks import image_to_rgb
     from gr1_msgs.msg import PolicyStatus
     from gr1_msgs.srv import StartTask
-    from gr1_policy.conversions import image_to_rgb
 
     weights = ensure_checkpoint(args.checkpoint)
     task = None if args.task.lower() == "none" else args.task

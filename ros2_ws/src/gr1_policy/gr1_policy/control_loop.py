@@ -65,30 +65,30 @@ class ControlLoop:
         if servo_reason:
             reasons.append(servo_reason)
         limits = input_checks.InputLimits(cfg.max_input_age, cfg.max_camera_skew,
-                                          cfg.max_instruction_length)
-        input_reasons = input_checks.check_all((inputs.static, inputs.wrist),
-                                               (inputs.joints, inputs.pose), now, limits)
-        reasons += input_reasons
+                                          cfg.max_instruction_length, cfg.fault_hold_time)
+        with inputs.lock:  # the frame thread writes the camera states and frames
+            reasons += input_checks.check_all((inputs.static, inputs.wrist),
+                                              (inputs.joints, inputs.pose), now, limits)
+            key = (inputs.static.stamp, inputs.wrist.stamp)
+            rgb_static, rgb_wrist = inputs.rgb_static, inputs.rgb_wrist
 
         # Post the observation when it is new and usable.
         model_time = 0.0
         result: Result | None = None
-        if not reasons:
-            key = (inputs.static.stamp, inputs.wrist.stamp)
-            if key != self._last_job_key:
-                self._last_job_key = key
-                job = Job(self._episode, self._instruction or "", Observation(
-                    rgb_static=inputs.rgb_static, rgb_wrist=inputs.rgb_wrist,
-                    arm_state=inputs.arm_state.copy(),
-                    gripper_open=self._gripper_state(inputs.gripper_width),
-                    stamp=min(key)), input_stamp=min(key))
-                if cfg.inference_mode == "sync":
-                    result = worker.run_sync(job)
-                    model_time = result.inference_time
-                    now_t = self.get_clock().now()  # the model took time: re-read the clock
-                    now = _sec(now_t)
-                else:
-                    worker.submit(job)
+        if not reasons and key != self._last_job_key:
+            self._last_job_key = key
+            job = Job(self._episode, self._instruction or "", Observation(
+                rgb_static=rgb_static, rgb_wrist=rgb_wrist,
+                arm_state=inputs.arm_state.copy(),
+                gripper_open=self._gripper_state(inputs.gripper_width),
+                stamp=min(key)), input_stamp=min(key))
+            if cfg.inference_mode == "sync":
+                result = worker.run_sync(job)
+                model_time = result.inference_time
+                now_t = self.get_clock().now()  # the model took time: re-read the clock
+                now = _sec(now_t)
+            else:
+                worker.submit(job)
         if result is None:
             result = worker.take_result()
         if result is not None:

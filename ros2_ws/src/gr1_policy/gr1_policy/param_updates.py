@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from gr1_core.safety import SafetyLimits
-from gr1_policy import params
+from gr1_policy import param_schema, params
 
 LIVE_PREFIXES = tuple(f"{group}." for group in params.LIVE_GROUPS)
 UNCONFIGURED = "unconfigured"
@@ -60,11 +60,11 @@ def check_changes(changes: Mapping[str, Any], current: Mapping[str, Any], lifecy
             problems.append(configure_time_refusal(name, lifecycle_state, node))
             continue
         try:
-            coerced[name] = params._coerce(spec, value)
+            coerced[name] = param_schema.coerce(spec, value)
         except (TypeError, ValueError) as exc:
             problems.append(f"{name}: {exc}")
             continue
-        problems.extend(params._problems(spec, coerced[name]))
+        problems.extend(param_schema.problems(spec, coerced[name]))
     if not problems and ({"safety.workspace_min", "safety.workspace_max"} & set(coerced)):
         lo = coerced.get("safety.workspace_min", current.get("safety.workspace_min"))
         hi = coerced.get("safety.workspace_max", current.get("safety.workspace_max"))

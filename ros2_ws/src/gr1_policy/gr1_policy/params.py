@@ -19,42 +19,33 @@ import (docs generation, tests).
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import math
 import sys
-import typing
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gr1_policy.param_schema import ParamError, ParamSpec, build, coerce, walk, yaml_value
+from gr1_policy.param_schema import param as _p
+from gr1_policy.param_schema import problems as problems_of
+
+__all__ = [
+    "SCHEMA",
+    "SPECS",
+    "GripperParams",
+    "ParamError",
+    "ParamSpec",
+    "PolicyParams",
+    "SafetyParams",
+    "declare_all",
+    "from_flat",
+    "markdown_table",
+    "overrides",
+    "read",
+    "to_flat",
+    "yaml_text",
+]
+
 NODE_NAME = "gr1_policy"
 LIVE_GROUPS = ("safety", "gripper")  # groups whose changes take effect at once
-
-
-class ParamError(ValueError):
-    """One or more parameter values are invalid; the message lists every problem."""
-
-
-def _p(
-    default: Any,
-    unit: str,
-    description: str,
-    *,
-    min: float | None = None,
-    max: float | None = None,
-    choices: Sequence[str] | None = None,
-    length: int | None = None,
-) -> Any:
-    """A dataclass field that is also a parameter declaration."""
-    meta = {
-        "unit": unit,
-        "description": description,
-        "min": min,
-        "max": max,
-        "choices": tuple(choices) if choices else None,
-        "length": length,
-    }
-    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
@@ -171,6 +162,22 @@ class PolicyParams:
     max_camera_skew: float = _p(
         0.1, "s", "Largest allowed stamp difference between the static and wrist frames.",
         min=0.0, max=10.0)
+    fault_hold_time: float = _p(
+        1.0, "s", "An input fault (a refused message: malformed, stale, implausible, wrong "
+        "frame; or a stale input or out-of-sync cameras at a tick) holds the arm at zero for this "
+        "long after the last one, so bad messages interleaved with good ones (a second "
+        "publisher on a topic) cannot move it between them.", min=0.0, max=60.0)
+    max_image_pixels: int = _p(
+        1920 * 1080, "px", "Camera frames with more pixels (width*height) are refused from their "
+        "header, before any pixel is copied; the model shrinks every frame to its input size "
+        "anyway (RealSense colour goes up to 1920x1080).", min=64, max=8192 * 8192)
+    max_tcp_distance: float = _p(
+        1.5, "m", "A TCP pose farther than this from the base frame's origin is refused as "
+        "impossible (a Franka arm reaches 0.855 m).", min=0.1, max=10.0)
+    finger_position_limits: tuple[float, ...] = _p(
+        (-0.005, 0.05), "m", "Range [min, max] of each finger joint position; joint states "
+        "outside it are refused as impossible (Franka Hand: 0 to 0.04 m per finger).",
+        min=-1.0, max=1.0, length=2)
     # --- instruction ------------------------------------------------------------------------
     instruction_topic: str = _p("/gr1/instruction", "topic",
                                 "std_msgs/String with the language instruction.")
@@ -211,92 +218,11 @@ class PolicyParams:
     gripper: GripperParams = field(default_factory=GripperParams)
 
 
-@dataclass(frozen=True)
-class ParamSpec:
-    """One declared parameter, flattened out of PolicyParams."""
-
-    name: str  # ROS name, dotted for groups
-    type: type  # bool, int, float, str, or tuple (element type in elem_type)
-    default: Any
-    unit: str
-    description: str
-    min: float | None = None
-    max: float | None = None
-    choices: tuple[str, ...] | None = None
-    length: int | None = None
-    elem_type: type | None = None
-
-    def constraint_text(self) -> str:
-        parts = []
-        if self.choices:
-            parts.append("one of " + ", ".join(self.choices))
-        if self.min is not None or self.max is not None:
-            parts.append(f"[{self.min}, {self.max}]")
-        if self.length is not None:
-            parts.append(f"{self.length} values")
-        return "; ".join(parts)
-
-
-def _walk(cls: type, prefix: str = "") -> list[ParamSpec]:
-    hints = typing.get_type_hints(cls)
-    specs: list[ParamSpec] = []
-    for f in dataclasses.fields(cls):
-        hint = hints[f.name]
-        if dataclasses.is_dataclass(hint):
-            specs.extend(_walk(hint, prefix + f.name + "."))
-            continue
-        elem = None
-        if typing.get_origin(hint) is tuple:
-            elem = typing.get_args(hint)[0]
-            kind: type = tuple
-        else:
-            kind = hint
-        m = f.metadata
-        specs.append(ParamSpec(
-            name=prefix + f.name, type=kind, default=f.default, unit=m["unit"],
-            description=m["description"], min=m["min"], max=m["max"], choices=m["choices"],
-            length=m["length"], elem_type=elem))
-    return specs
-
-
-SCHEMA: tuple[ParamSpec, ...] = tuple(_walk(PolicyParams))
+SCHEMA: tuple[ParamSpec, ...] = tuple(walk(PolicyParams))
 SPECS: dict[str, ParamSpec] = {s.name: s for s in SCHEMA}
 
 
 # --- validation and building the typed config (no ROS) -----------------------------------------
-
-def _coerce(spec: ParamSpec, value: Any) -> Any:
-    """Return value as the spec's Python type; raise ValueError naming the problem."""
-    if spec.type is tuple:
-        if not isinstance(value, (list, tuple)) and not hasattr(value, "tolist"):
-            raise ValueError(f"expected a list, got {value!r}")
-        items = list(value.tolist() if hasattr(value, "tolist") else value)
-        if spec.elem_type is float:
-            items = [float(v) for v in items]
-        return tuple(items)
-    if spec.type is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)  # YAML "30" for a float is a common slip; accept it
-    if not isinstance(value, spec.type) or (spec.type is int and isinstance(value, bool)):
-        raise ValueError(f"expected {spec.type.__name__}, got {value!r}")
-    return value
-
-
-def _problems(spec: ParamSpec, value: Any) -> list[str]:
-    out = []
-    values = value if spec.type is tuple else (value,)
-    if spec.length is not None and len(values) != spec.length:
-        out.append(f"{spec.name}: needs {spec.length} values, got {len(values)}")
-    for v in values:
-        if isinstance(v, float) and not math.isfinite(v):
-            out.append(f"{spec.name}: {v} is not finite")
-        elif spec.min is not None and v < spec.min:
-            out.append(f"{spec.name}: {v} is below the minimum {spec.min} {spec.unit}")
-        elif spec.max is not None and v > spec.max:
-            out.append(f"{spec.name}: {v} is above the maximum {spec.max} {spec.unit}")
-    if spec.choices and value not in spec.choices:
-        out.append(f"{spec.name}: {value!r} is not one of {', '.join(spec.choices)}")
-    return out
-
 
 def from_flat(values: dict[str, Any]) -> PolicyParams:
     """Build a validated PolicyParams from {dotted name: value}; missing names keep defaults.
@@ -311,30 +237,23 @@ def from_flat(values: dict[str, Any]) -> PolicyParams:
             coerced[spec.name] = spec.default
             continue
         try:
-            coerced[spec.name] = _coerce(spec, values[spec.name])
+            coerced[spec.name] = coerce(spec, values[spec.name])
         except (TypeError, ValueError) as exc:
             problems.append(f"{spec.name}: {exc}")
             continue
-        problems.extend(_problems(spec, coerced[spec.name]))
+        problems.extend(problems_of(spec, coerced[spec.name]))
     if not problems:
         lo, hi = coerced["safety.workspace_min"], coerced["safety.workspace_max"]
         if any(a >= b for a, b in zip(lo, hi)):
             problems.append(f"safety.workspace_min {list(lo)} must be below "
                             f"safety.workspace_max {list(hi)} on every axis")
+        fingers = coerced["finger_position_limits"]
+        if fingers[0] >= fingers[1]:
+            problems.append(f"finger_position_limits {list(fingers)} must be [min, max] with "
+                            f"min below max")
     if problems:
         raise ParamError("invalid parameters: " + "; ".join(problems))
-    return _build(PolicyParams, coerced)
-
-
-def _build(cls: type, flat: dict[str, Any], prefix: str = "") -> Any:
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if dataclasses.is_dataclass(hints[f.name]):
-            kwargs[f.name] = _build(hints[f.name], flat, prefix + f.name + ".")
-        else:
-            kwargs[f.name] = flat[prefix + f.name]
-    return cls(**kwargs)
+    return build(PolicyParams, coerced)
 
 
 def to_flat(params: PolicyParams) -> dict[str, Any]:
@@ -404,16 +323,6 @@ def overrides(**values: Any) -> list:
 
 # --- generators for the YAML defaults and the docs table ---------------------------------------
 
-def _yaml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '""' if value == "" else f'"{value}"'
-    if isinstance(value, tuple):
-        return "[" + ", ".join(_yaml_value(v) for v in value) + "]"
-    return repr(value)
-
-
 def yaml_text() -> str:
     """config/policy.yaml: every default, grouped, with unit and description as comments."""
     lines = [
@@ -432,7 +341,7 @@ def yaml_text() -> str:
                 lines.append(f"    {group}:")
             indent = "      "
         lines.append(f"{indent}# {spec.description} [{spec.unit}]")
-        lines.append(f"{indent}{parts[-1]}: {_yaml_value(spec.default)}")
+        lines.append(f"{indent}{parts[-1]}: {yaml_value(spec.default)}")
     return "\n".join(lines) + "\n"
 
 
@@ -441,7 +350,7 @@ def markdown_table() -> str:
             "|---|---|---|---|---|---|"]
     for s in SCHEMA:
         tname = f"{s.elem_type.__name__}[]" if s.type is tuple else s.type.__name__
-        default = _yaml_value(s.default).replace("|", "\\|")
+        default = yaml_value(s.default).replace("|", "\\|")
         rows.append(f"| `{s.name}` | {tname} | `{default}` | {s.unit} | "
                     f"{s.constraint_text()} | {s.description} |")
     return "\n".join(rows) + "\n"

@@ -1,0 +1,194 @@
+"""Camera frames off the control thread: the newest serialized frame per camera is checked and
+decoded by one worker thread, so neither a frame's size nor its conversion can delay the control
+tick.
+
+The camera subscriptions take the serialized message (rclpy `raw=True`): the executor thread that
+also runs the control tick only stores the bytes (the newest per camera; an unprocessed older
+frame is dropped, counted in `skipped`). The worker reads the header fields straight out of the
+CDR bytes (`parse_image`, no deserialization, no pixel touched), so a frame that is too large
+(max_image_pixels), mis-encoded or lying about its size is refused before it costs anything, then
+decodes the pixels with the one decoding function of the stack, gr1_core.input_checks.image_to_rgb
+(a view of the bytes, one copy out). The model's processor resizes the frames it uses on the
+inference worker's thread (gr1_core.processors), never here: shrinking every frame would cost more
+than shrinking the ones the model runs on.
+
+A refused frame never replaces the last good one: it latches a fault on the camera's InputState
+(InputState.refuse), which holds the arm for fault_hold_time.
+"""
+
+from __future__ import annotations
+
+import collections
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from gr1_core import input_checks
+from gr1_core.input_checks import ImageError, InputState
+
+
+@dataclass
+class RawImage:
+    """The fields of a serialized sensor_msgs/Image; data is a view into the bytes."""
+
+    stamp: float  # [s]
+    frame_id: str
+    height: int
+    width: int
+    encoding: str
+    step: int
+    data: memoryview
+
+
+def parse_image(raw: bytes) -> RawImage:
+    """Header fields of a CDR-serialized sensor_msgs/Image (XCDR1, as rmw_fastrtps writes it)
+    without deserializing it. Raises ImageError when the bytes are not such a message."""
+    if len(raw) < 4 or raw[0] != 0 or raw[1] not in (0, 1):
+        raise ImageError("serialized image has an unknown encapsulation")
+    order = "<" if raw[1] == 1 else ">"
+    view = memoryview(raw)
+    pos = 4
+
+    def u32() -> int:
+        nonlocal pos
+        pos = 4 + (pos - 4 + 3) // 4 * 4
+        if pos + 4 > len(raw):
+            raise ImageError("serialized image is truncated")
+        (value,) = struct.unpack_from(order + "I", raw, pos)
+        pos += 4
+        return value
+
+    def text() -> str:
+        nonlocal pos
+        n = u32()
+        if n > 4096 or pos + n > len(raw):
+            raise ImageError("serialized image has a malformed string field")
+        value = bytes(view[pos:pos + n]).rstrip(b"\0").decode("utf-8", "replace")
+        pos += n
+        return value
+
+    sec = u32()
+    sec = sec - (1 << 32) if sec >= 1 << 31 else sec  # int32
+    nanosec = u32()
+    frame_id = text()
+    height, width = u32(), u32()
+    encoding = text()
+    if pos + 1 > len(raw):
+        raise ImageError("serialized image is truncated")
+    pos += 1  # is_bigendian
+    step = u32()
+    n = u32()
+    if pos + n > len(raw):
+        raise ImageError(f"serialized image announces {n} data bytes but carries {len(raw) - pos}")
+    return RawImage(sec + nanosec * 1e-9, frame_id, height, width, encoding, step,
+                    view[pos:pos + n])
+
+
+class CameraFrames:
+    """The newest frame of each camera, checked and decoded on a thread of its own.
+
+    states: InputState per camera name; lock: guards them and `rgb` (shared with the tick);
+    now: ROS time [s]; limits: max input age [s], max pixels, accepted encodings.
+    """
+
+    def __init__(self, states: dict[str, InputState], lock: threading.Lock,
+                 now: Callable[[], float], max_age: float, max_pixels: int,
+                 encodings: tuple[str, ...] = input_checks.COLOUR_ENCODINGS) -> None:
+        self.states = states
+        self.rgb: dict[str, np.ndarray | None] = dict.fromkeys(states)
+        self._lock = lock
+        self._now = now
+        self._max_age = max_age
+        self._max_pixels = max_pixels
+        self._encodings = encodings
+        self._cond = threading.Condition()
+        self._pending: dict[str, tuple[bytes, float]] = {}
+        self._running = False
+        self._thread: threading.Thread | None = None
+        self.skipped = 0  # frames replaced by a newer one before the worker got to them
+        self.processed = 0
+        # (receipt, done, worker CPU s) perf_counter/thread_time per frame, for benchmarks only.
+        self.timings: collections.deque | None = None
+
+    # --- executor thread ---------------------------------------------------------------------
+    def offer(self, camera: str, raw: bytes) -> None:
+        """A serialized frame arrived: keep it as the newest of its camera; nothing else."""
+        with self._cond:
+            if camera in self._pending:
+                self.skipped += 1
+            self._pending[camera] = (raw, time.perf_counter())
+            self._cond.notify()
+
+    # --- thread lifecycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._running = True
+        self._thread = threading.Thread(target=self._loop, name="gr1-frames", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            self._running = False
+            self._pending.clear()
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while self._running and not self._pending:
+                    self._cond.wait()
+                if not self._running:
+                    return
+                camera = next(iter(self._pending))
+                raw, receipt = self._pending.pop(camera)
+            cpu = time.thread_time()
+            try:
+                self.process(camera, raw)
+            except Exception as exc:  # a bug here must hold the arm, not end the thread
+                with self._lock:
+                    state = self.states[camera]
+                    state.refuse(f"{state.label} unusable: internal error decoding the frame: "
+                                 f"{type(exc).__name__}: {exc}", self._now())
+            self.processed += 1
+            if self.timings is not None:
+                self.timings.append((receipt, time.perf_counter(), time.thread_time() - cpu))
+
+    # --- the rules -----------------------------------------------------------------------------
+    def process(self, camera: str, raw: bytes) -> None:
+        """Check and decode one serialized frame; store it, or latch why it was refused."""
+        state = self.states[camera]
+        now = self._now()
+        try:
+            img = parse_image(raw)
+            input_checks.raw_image_header(img.encoding, img.width, img.height, img.step,
+                                          len(img.data), self._encodings, self._max_pixels)
+        except ImageError as exc:
+            self._refuse(state, f"{state.label} unusable: {exc}", now)
+            return
+        reason = input_checks.stamp_fault(state.label, state.noun, img.stamp, now, self._max_age)
+        if reason:
+            self._refuse(state, reason, now)
+            return
+        try:
+            rgb = input_checks.image_to_rgb(img, encodings=self._encodings,
+                                            max_pixels=self._max_pixels)
+        except ImageError as exc:
+            self._refuse(state, f"{state.label} unusable: {exc}", now)
+            return
+        with self._lock:
+            state.stamp = img.stamp
+            state.error = None
+            self.rgb[camera] = rgb
+
+    def _refuse(self, state: InputState, reason: str, now: float) -> None:
+        with self._lock:
+            state.refuse(reason, now)
+
