@@ -193,6 +193,9 @@ def test_record_live_cli_rejects_bad_input_before_starting(tmp_path: Path, capsy
 
     assert gr1_dataset(["record-live", "--out", str(tmp_path / "b"), "--tasks", "lift_purple"]) == 2
     assert "lift_purple" in capsys.readouterr().err and not (tmp_path / "b").exists()
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exited:
         gr1_dataset(["record-live", "--out", str(tmp_path / "b"), "--episodes", "0"])
-    assert "--episodes must be >= 1" in capsys.readouterr().err
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "--episodes: '0' must be 1 or more" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "b").exists()
