@@ -163,10 +163,10 @@ class PolicyParams:
         0.1, "s", "Largest allowed stamp difference between the static and wrist frames.",
         min=0.0, max=10.0)
     fault_hold_time: float = _p(
-        1.0, "s", "An input fault (a refused message: malformed, stale, implausible, wrong "
-        "frame; or a stale input or out-of-sync cameras at a tick) holds the arm at zero for this "
-        "long after the last one, so bad messages interleaved with good ones (a second "
-        "publisher on a topic) cannot move it between them.", min=0.0, max=60.0)
+        1.0, "s", "A refused message (malformed, stale, implausible, in the wrong frame) holds "
+        "the arm at zero for this long after the last one, so bad messages interleaved with good "
+        "ones (a second publisher on a topic) cannot move it between them. A stale input or "
+        "out-of-sync cameras found at a tick hold only while they last.", min=0.0, max=60.0)
     max_image_pixels: int = _p(
         1920 * 1080, "px", "Camera frames with more pixels (width*height) are refused from their "
         "header, before any pixel is copied; the model shrinks every frame to its input size "
