@@ -172,7 +172,7 @@ class RobotStandIn:
         assert self.fault_since is not None, "the test robot did not publish"
         return self.fault_since
 
-    def _image(self, side: int, stamp, f: Faults):
+    def _image(self, side: int, stamp, f: Faults, frame_id: str = ""):
         from sensor_msgs.msg import Image
 
         self._frame += 1
@@ -183,6 +183,7 @@ class RobotStandIn:
         rgb[:, self._frame % w, 1] = 255
         msg = Image()
         msg.header.stamp = stamp
+        msg.header.frame_id = frame_id
         msg.height, msg.width = h, w
         msg.encoding = f.encoding  # the bytes stay rgb8: only the label is wrong
         msg.step = w * 3
@@ -203,9 +204,11 @@ class RobotStandIn:
             return Time(nanoseconds=int((now + offset) * 1e9)).to_msg()
 
         if not f.stop_static:
-            self.pub_static.publish(self._image(64, stamp(f.stamp_offset_static), f))
+            self.pub_static.publish(self._image(64, stamp(f.stamp_offset_static), f,
+                                                "static_color_optical_frame"))
             self.last_static_stamp = now + f.stamp_offset_static
-        self.pub_wrist.publish(self._image(32, stamp(f.stamp_offset_wrist), f))
+        self.pub_wrist.publish(self._image(32, stamp(f.stamp_offset_wrist), f,
+                                           "wrist_color_optical_frame"))
         if f.second is not None:  # interleaved with the good frames, from another publisher
             bad = self._image(64, stamp(-1.0 if f.second == "old" else 0.0), Faults())
             if f.second == "mono8":
@@ -484,6 +487,38 @@ def test_frame_above_max_image_pixels_refused_without_stalling(running):
         policy.deactivate()
         policy.cleanup()
         policy.set_parameters(max_image_pixels=default)
+        assert policy.configure() and policy.activate()
+        robot.pub_instruction.publish(String(data="pick up the red block"))
+    assert_recovers(robot)
+
+
+def test_predicted_frames_carry_their_cameras_frame_id(running):
+    """publish_predicted_frames: the model's predicted frames go out as images stamped with the
+    frame_id of the camera they predict, so a viewer places them beside that camera."""
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import String
+
+    policy, robot, _ = running
+    got: dict[str, tuple[str, int, int]] = {}
+    subs = [robot.node.create_subscription(
+        Image, f"/gr1/predicted/{cam}",
+        lambda m, c=cam: got.setdefault(c, (m.header.frame_id, m.width, m.height)), 1)
+        for cam in ("static", "wrist")]
+    assert policy.deactivate() and policy.cleanup()
+    policy.set_parameters(publish_predicted_frames=True)
+    try:
+        assert policy.configure() and policy.activate()
+        robot.pub_instruction.publish(String(data="pick up the red block"))
+        wait_for(lambda: len(got) == 2, 20, "predicted frames of both cameras")
+        assert got["static"][0] == "static_color_optical_frame", got
+        assert got["wrist"][0] == "wrist_color_optical_frame", got
+        assert all(w > 0 and h > 0 for _, w, h in got.values()), got
+    finally:
+        for sub in subs:
+            robot.node.destroy_subscription(sub)
+        policy.deactivate()
+        policy.cleanup()
+        policy.set_parameters(publish_predicted_frames=False)
         assert policy.configure() and policy.activate()
         robot.pub_instruction.publish(String(data="pick up the red block"))
     assert_recovers(robot)

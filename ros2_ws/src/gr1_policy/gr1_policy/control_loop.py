@@ -185,7 +185,9 @@ class ControlLoop:
         from gr1_policy.conversions import rgb_to_image
 
         stamp = self.get_clock().now().to_msg()
-        for key, pub in self._pred_pubs.items():
+        with self._inputs.lock:
+            frame_ids = dict(self._inputs.frames.frame_ids)
+        for (key, camera), pub in self._pred_pubs.items():
             frame = info.get(key)
             if frame is None:
                 continue
@@ -194,7 +196,7 @@ class ControlLoop:
                 frame = frame.transpose(1, 2, 0)  # CHW -> HWC
             if frame.dtype != np.uint8:
                 frame = (np.clip(frame, 0.0, 1.0) * 255.0).astype(np.uint8)
-            pub.publish(rgb_to_image(frame, stamp))
+            pub.publish(rgb_to_image(frame, stamp, frame_ids.get(camera, "")))
 
     def _count_tick(self, t: float, period: float) -> None:
         # A tick later than 1.5 periods after the previous one missed its deadline.

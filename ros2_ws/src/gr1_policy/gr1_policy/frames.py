@@ -100,6 +100,7 @@ class CameraFrames:
                  encodings: tuple[str, ...] = input_checks.COLOUR_ENCODINGS) -> None:
         self.states = states
         self.rgb: dict[str, np.ndarray | None] = dict.fromkeys(states)
+        self.frame_ids: dict[str, str] = dict.fromkeys(states, "")  # of the newest good frame
         self._lock = lock
         self._now = now
         self._max_age = max_age
@@ -187,6 +188,7 @@ class CameraFrames:
             state.stamp = img.stamp
             state.error = None
             self.rgb[camera] = rgb
+            self.frame_ids[camera] = img.frame_id
 
     def _refuse(self, state: InputState, reason: str, now: float) -> None:
         with self._lock:

@@ -207,8 +207,9 @@ class PolicyNode(ControlLoop, EpisodeControl, StatusReport, LifecycleNode):
         self._pred_pubs = {}
         if cfg.publish_predicted_frames:
             prefix = cfg.predicted_frames_topic_prefix.rstrip("/")
-            self._pred_pubs = {keys.PRED_RGB_STATIC: pub(Image, f"{prefix}/static", 1),
-                               keys.PRED_RGB_WRIST: pub(Image, f"{prefix}/wrist", 1)}
+            # (info key, camera): a predicted frame carries its camera's frame_id
+            self._pred_pubs = {(keys.PRED_RGB_STATIC, "static"): pub(Image, f"{prefix}/static", 1),
+                               (keys.PRED_RGB_WRIST, "wrist"): pub(Image, f"{prefix}/wrist", 1)}
         self._entities.append(("subscription", self.create_subscription(
             String, cfg.instruction_topic, self._on_instruction_msg, 10)))
         self._entities.append(("service", self.create_service(
