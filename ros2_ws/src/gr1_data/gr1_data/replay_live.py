@@ -199,6 +199,10 @@ def run_live(ep: Episode, checkpoint: str, backend: str, instruction: str, log_d
             return r.status is not None and r.status.instruction == instruction
 
         _wait(instructed, 30, "the instruction in /gr1/status", node)
+        # The node refuses inputs stamped far ahead of its clock (future stamps): bring /clock
+        # to just before the first tick, however soon the instruction was acknowledged.
+        r.publish_clock(base - period)
+        time.sleep(0.1)
 
         inputs_wall = np.full(len(ep), np.nan)
         clock_wall = np.full(len(ep), np.nan)

@@ -51,6 +51,9 @@ class ControlLoop:
         assert cfg is not None and inputs is not None and safety is not None and worker is not None
         t_tick = time.perf_counter()
         self._count_tick(t_tick, 1.0 / cfg.control_rate)
+        if cfg.inference_mode == "sync":
+            # Lock-step runs (live replay): every frame that arrived before this tick counts.
+            inputs.frames.drain()
         now_t = self.get_clock().now()
         now = _sec(now_t)
         if cfg.ee_pose_source == "tf":

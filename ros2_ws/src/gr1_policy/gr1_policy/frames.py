@@ -109,6 +109,7 @@ class CameraFrames:
         self._cond = threading.Condition()
         self._pending: dict[str, tuple[bytes, float]] = {}
         self._running = False
+        self._busy = False  # the frame thread is checking a frame
         self._thread: threading.Thread | None = None
         self.skipped = 0  # frames replaced by a newer one before the worker got to them
         self.processed = 0
@@ -150,17 +151,40 @@ class CameraFrames:
                     return
                 camera = next(iter(self._pending))
                 raw, receipt = self._pending.pop(camera)
-            cpu = time.thread_time()
+                self._busy = True
             try:
-                self.process(camera, raw)
-            except Exception as exc:  # a bug here must hold the arm, not end the thread
-                with self._lock:
-                    state = self.states[camera]
-                    state.refuse(f"{state.label} unusable: internal error decoding the frame: "
-                                 f"{type(exc).__name__}: {exc}", self._now())
-            self.processed += 1
-            if self.timings is not None:
-                self.timings.append((receipt, time.perf_counter(), time.thread_time() - cpu))
+                self._handle(camera, raw, receipt)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def drain(self, timeout: float = 1.0) -> None:
+        """Check and decode every frame received so far before returning: the frame thread's
+        frame in progress, then the pending ones here (inference_mode sync, lock-step runs)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._cond:
+                while self._busy and time.monotonic() < deadline:
+                    self._cond.wait(timeout=0.01)
+                if not self._pending:
+                    return
+                camera = next(iter(self._pending))
+                raw, receipt = self._pending.pop(camera)
+            self._handle(camera, raw, receipt)
+
+    def _handle(self, camera: str, raw: bytes, receipt: float) -> None:
+        cpu = time.thread_time()
+        try:
+            self.process(camera, raw)
+        except Exception as exc:  # a bug here must hold the arm, not end the thread
+            with self._lock:
+                state = self.states[camera]
+                state.refuse(f"{state.label} unusable: internal error decoding the frame: "
+                             f"{type(exc).__name__}: {exc}", self._now())
+        self.processed += 1
+        if self.timings is not None:
+            self.timings.append((receipt, time.perf_counter(), time.thread_time() - cpu))
 
     # --- the rules -----------------------------------------------------------------------------
     def process(self, camera: str, raw: bytes) -> None:
