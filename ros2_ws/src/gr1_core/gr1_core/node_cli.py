@@ -10,8 +10,6 @@ gr1-gripper-adapter), free of rclpy so that `--help` never touches ROS:
   from launch), and the second must not interrupt the orderly shutdown the first started.
 - ``spin_until_stopped(executor, stop, done)``: spin in short waits so the flag is seen.
 - ``startup_failed(prog, exc)``: one line on stderr, no traceback; returns exit status 2.
-- ``run_node(prog, ros_argv, make_node)``: all of the above for a node that only spins
-  (rclpy is imported inside it, never at module import).
 """
 
 from __future__ import annotations
@@ -101,32 +99,3 @@ def startup_failed(prog: str, exc: BaseException) -> int:
     text = " ".join(str(exc).split()) or type(exc).__name__
     print(f"{prog}: error: cannot start: {text}", file=sys.stderr)
     return STARTUP_FAILED
-
-
-def run_node(prog: str, ros_argv: list[str], make_node: Callable[[], Any]) -> int:
-    """Start rclpy with `ros_argv`, build the node with `make_node()`, spin until the first
-    SIGINT/SIGTERM (repeats ignored) or shutdown, tear down; the exit status (0, or 2 with one
-    line on stderr when the node cannot start)."""
-    import rclpy
-    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-    from rclpy.signals import SignalHandlerOptions
-
-    stop = StopSignals().install()
-    try:
-        rclpy.init(args=ros_argv, signal_handler_options=SignalHandlerOptions.NO)
-        node = make_node()
-    except Exception as exc:  # a bad parameter, an unreadable config
-        rclpy.try_shutdown()
-        return startup_failed(prog, exc)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        spin_until_stopped(executor, stop)
-    except ExternalShutdownException:
-        pass
-    finally:
-        executor.remove_node(node)
-        node.destroy_node()
-        executor.shutdown()
-        rclpy.try_shutdown()
-    return 0

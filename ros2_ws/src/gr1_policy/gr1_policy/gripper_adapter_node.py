@@ -205,8 +205,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    return node_cli.run_node(gripper_adapter_params.PROG, ros_argv,
-                             lambda: make_node(move_type, grasp_type, homing_type))
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
+
+    # The first SIGINT/SIGTERM ends the spin; a repeat (ros2 launch forwards a terminal's
+    # Ctrl-C a second time) is ignored instead of interrupting the shutdown.
+    stop = node_cli.StopSignals().install()
+    try:
+        rclpy.init(args=ros_argv, signal_handler_options=SignalHandlerOptions.NO)
+        node = make_node(move_type, grasp_type, homing_type)
+    except Exception as exc:  # a parameter out of range, of the wrong type, or inconsistent
+        rclpy.try_shutdown()
+        return node_cli.startup_failed(gripper_adapter_params.PROG, exc)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        node_cli.spin_until_stopped(executor, stop)
+    except ExternalShutdownException:
+        pass
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
 
 
 if __name__ == "__main__":

@@ -42,9 +42,34 @@ def help_text() -> tuple[str, str]:
 def main(args: list[str] | None = None) -> int:
     """Console script gr1-sim; args: the arguments after the program name (None: sys.argv)."""
     _own, ros_argv = node_cli.parse_node_args(node_cli.node_parser(PROG, *help_text()), args)
+    # The first SIGINT/SIGTERM ends the spin; repeats (ros2 launch forwards Ctrl-C a second
+    # time) are ignored instead of interrupting the shutdown.
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
+
     from gr1_sim.bridge_node import BridgeNode
 
-    return node_cli.run_node(PROG, ros_argv, BridgeNode)
+    stop = node_cli.StopSignals().install()
+    try:
+        rclpy.init(args=ros_argv, signal_handler_options=SignalHandlerOptions.NO)
+        node = BridgeNode()
+    except Exception as exc:  # a bad parameter or an unreadable config
+        rclpy.try_shutdown()
+        return node_cli.startup_failed(PROG, exc)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        node_cli.spin_until_stopped(executor, stop)
+    except ExternalShutdownException:
+        pass
+    finally:
+        executor.remove_node(node)
+        node.destroy_node()
+        executor.shutdown()
+        rclpy.try_shutdown()
+    return 0
+
 
 
 if __name__ == "__main__":
