@@ -56,15 +56,6 @@ def _distributed() -> tuple[int, int, int]:
     return world, rank, local
 
 
-def _distributed() -> tuple[int, int, int]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    rank = dist.get_rank() if world > 1 else 0
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    return world, rank, local
-
-
 def train(opts: TrainOptions) -> Path:
     """Run training; returns the directory of the last checkpoint."""
     check_options(opts)
