@@ -155,7 +155,7 @@ class Observer:
     """A test-side node that records twists, TCP poses and policy status, as a robot sees them."""
 
     def __init__(self, context, name: str = "launch_test_observer") -> None:
-        from geometry_msgs.msg import PoseStamped, TwistStamped
+        from geometry_msgs.msg import PoseArray, PoseStamped, TwistStamped
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
 
@@ -167,6 +167,8 @@ class Observer:
         self.poses: list[tuple[float, np.ndarray]] = []
         self.statuses: list[tuple[float, str]] = []
         self.actions: list[float] = []
+        self.blocks: list[tuple[float, np.ndarray]] = []  # (receive time, red/green/blue/yellow xyz)
+        self.node.create_subscription(PoseArray, "/gr1_sim_bridge/block_poses", self._blocks, 10)
         self.node.create_subscription(TwistStamped, TWIST_TOPIC, self._twist, 100)
         self.node.create_subscription(PoseStamped, "/gr1/ee_pose", self._pose, 100)
         self.node.create_subscription(PolicyStatus, "/gr1/status", self._status, 100)
@@ -191,6 +193,11 @@ class Observer:
         with self.lock:
             self.poses.append((time.monotonic(), np.array([p.x, p.y, p.z])))
 
+    def _blocks(self, msg) -> None:
+        xyz = np.array([[p.position.x, p.position.y, p.position.z] for p in msg.poses])
+        with self.lock:
+            self.blocks.append((time.monotonic(), xyz))
+
     def _status(self, msg) -> None:
         with self.lock:
             self.statuses.append((time.monotonic(), f"{msg.state}: {msg.reason}"))
@@ -213,6 +220,20 @@ class Observer:
     def position(self) -> np.ndarray:
         with self.lock:
             return self.poses[-1][1].copy()
+
+    def first_motion(self) -> float | None:
+        """Receive time of the first moving twist, or None."""
+        with self.lock:
+            return next((t for t, v in self.twists if np.abs(v).max() > 1e-6), None)
+
+    def last_before(self, stream: str, t: float) -> np.ndarray:
+        """The last `poses` or `blocks` sample received before `t` (monotonic): the scene as
+        it stood then, whatever happened to the arm and blocks since."""
+        with self.lock:
+            earlier = [v for ts, v in getattr(self, stream) if ts <= t]
+        if not earlier:
+            raise AssertionError(f"no {stream} received before t={t:.1f}")
+        return earlier[-1].copy()
 
     def moving_twists(self, since: float = 0.0) -> int:
         with self.lock:
