@@ -101,7 +101,8 @@ def save_checkpoint(model: GR1, processors: Processors, out: Path, step: int, op
             "instruction_noise": opts.instruction_noise, "early": list(opts.early),
             "paraphrases": opts.paraphrases or "", "train_modules": list(opts.train_modules),
             "late": list(opts.late), "token_noise": opts.token_noise,
-            "freeze_modules": list(opts.freeze_modules)}
+            "freeze_modules": list(opts.freeze_modules), "precision": opts.precision,
+            "recipe": opts.recipe}
     state = {"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step,
              "torch_rng": torch.get_rng_state(), **position}
     # One folder, written whole and renamed into place: a crash or SIGINT never leaves a

@@ -3,6 +3,7 @@
   gr1-train --mode finetune --preset sim --data bags/ --out runs/sim1 --steps 2000
   gr1-train --mode finetune --init runs/pre/step_0010000 --data bags/ --out runs/ft
   gr1-train --mode finetune --data bags/ --out runs/sim1 --steps 4000 --resume auto
+  gr1-train --recipe gr1-finetune --init models/gr1-calvin --data lab_bags/ --out runs/lab
   torchrun --nproc_per_node 4 $(which gr1-train) --mode finetune ...   (DDP; see docs/DATA.md)
 
 Writes OUT/metrics.csv (one row per step), OUT/curves.png (the loss curves, drawn when the run
@@ -27,6 +28,8 @@ from gr1_core.cli_support import (
 )
 from gr1_core.train.loop import train
 from gr1_core.train.options import STATE_NORMS, TrainingInterrupted, TrainOptions
+from gr1_core.train.precision import PRECISIONS
+from gr1_core.train.recipes import RECIPES, describe, recipe
 
 
 def _pair(text: str, flag: str) -> tuple[str, str]:
@@ -65,8 +68,15 @@ def main(argv: list[str] | None = None) -> int:
 
     p = ArgumentParser(prog="gr1-train", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--mode", choices=["pretrain", "finetune"], required=True,
-                   help="pretrain: video prediction only (no actions); finetune: actions + video")
+    p.add_argument("--recipe", choices=sorted(RECIPES), default=None,
+                   help="a named set of defaults for the flags below (flags given still win): "
+                        "gr1-finetune = the paper's fine-tuning of the published GR-1 (frozen "
+                        "MAE and CLIP, random shift, AdamW + cosine) at one-GPU batch size; "
+                        "sim = the CPU recipe of the sim preset. gr1_core/train/recipes.py "
+                        "lists every value")
+    p.add_argument("--mode", choices=["pretrain", "finetune"], default=None,
+                   help="pretrain: video prediction only (no actions); finetune: actions + video "
+                        "(required unless --recipe sets it)")
     p.add_argument("--data", required=True, help="folder of rosbag2 bags (searched recursively)")
     p.add_argument("--out", required=True, help="run folder: metrics.csv and step_* checkpoints")
     p.add_argument("--preset", default="sim", help="model sizes when starting fresh: full, sim, test")
@@ -167,8 +177,19 @@ def main(argv: list[str] | None = None) -> int:
                    help="start over in an --out that holds a run: its step_* checkpoints, "
                         "metrics.csv and val.csv are removed once the data is read (without "
                         "it, such a folder is refused unless --resume)")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="autocast precision of the forward pass and losses (weights and "
+                        "optimiser stay fp32): auto = bf16 on a CUDA device that has it, else "
+                        "fp32; fp16 (CUDA only) adds a gradient scaler (default fp32)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    known, _ = p.parse_known_args(argv)  # the recipe's defaults apply before the full parse
+    if known.recipe:
+        p.set_defaults(**recipe(known.recipe))
     a = p.parse_args(argv)
+    if a.mode is None:
+        p.error("--mode is required (pretrain or finetune), or a --recipe that sets it")
+    if a.recipe:
+        print(describe(a.recipe), flush=True)
     try:
         loss_weights = _weighted(a.loss_weight, "--loss-weight")
         overrides = tuple(_pair(x, "--set") for x in a.overrides)
@@ -193,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         token_noise=a.token_noise, early=early, late=late, paraphrases=a.paraphrases,
         train_modules=tuple(m.strip() for m in a.train_modules.split(",") if m.strip()),
         freeze_modules=tuple(m.strip() for m in a.freeze_modules.split(",") if m.strip()),
-        force=a.force)
+        force=a.force, precision=a.precision, recipe=a.recipe or "")
     try:
         last = train(opts)
     except TrainingInterrupted as exc:

@@ -35,6 +35,7 @@ from gr1_core.train.data import batch_loader, read_windows
 from gr1_core.train.instruction_noise import noisy_instructions
 from gr1_core.train.metrics import MetricsLog, validate
 from gr1_core.train.options import TrainingInterrupted, TrainOptions, check_options
+from gr1_core.train.precision import autocast, grad_scaler, resolve
 from gr1_core.train.start import set_trainable, start_config, start_model
 from gr1_core.train.state_norm import describe, refit_state_embedding
 
@@ -66,6 +67,7 @@ def train(opts: TrainOptions) -> Path:
         device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
     else:
         device = torch.device(opts.device)
+    precision = resolve(opts.precision, device)  # refused before any data is read
     out = Path(opts.out)  # made once the data is read (a refused run leaves no folder)
 
     # --- where to start: resume > init > preset ------------------------------------------
@@ -108,6 +110,7 @@ def train(opts: TrainOptions) -> Path:
     optim = torch.optim.AdamW(params, lr=opts.lr, weight_decay=opts.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: _lr_factor(s, opts.warmup, opts.steps))
+    scaler = grad_scaler(precision, device)
     step = epoch = batch_in_epoch = 0
     elapsed = 0.0
     if resume_state is not None:
@@ -120,6 +123,8 @@ def train(opts: TrainOptions) -> Path:
         batch_in_epoch = int(state.get("batch_in_epoch", 0))
         elapsed = float(state.get("seconds", 0.0))
         torch.set_rng_state(state["torch_rng"])
+        if scaler is not None and "grad_scaler" in state:
+            scaler.load_state_dict(state["grad_scaler"])
     # Some parameters get no gradient in a given mode (e.g. the action head while pre-training),
     # so DDP must look for unused ones.
     ddp = torch.nn.parallel.DistributedDataParallel(
@@ -145,11 +150,19 @@ def train(opts: TrainOptions) -> Path:
                                                 config.text_vocab_size)
                 if opts.camera_dropout:
                     inputs, batch = blank_cameras(inputs, opts.camera_dropout)
-                losses = gr1_losses(ddp(inputs), batch, config, weights)
+                with autocast(precision, device):
+                    losses = gr1_losses(ddp(inputs), batch, config, weights)
                 optim.zero_grad(set_to_none=True)
-                losses["total"].backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(params, opts.grad_clip)
-                optim.step()
+                if scaler is None:
+                    losses["total"].backward()
+                    grad_norm = torch.nn.utils.clip_grad_norm_(params, opts.grad_clip)
+                    optim.step()
+                else:  # fp16: scaled loss, unscaled gradients for the clip, steps skipped on inf
+                    scaler.scale(losses["total"]).backward()
+                    scaler.unscale_(optim)
+                    grad_norm = torch.nn.utils.clip_grad_norm_(params, opts.grad_clip)
+                    scaler.step(optim)
+                    scaler.update()
                 sched.step()
                 step += 1
                 batch_in_epoch += 1
@@ -163,7 +176,9 @@ def train(opts: TrainOptions) -> Path:
                 if rank == 0 and (step % opts.save_every == 0 or step == opts.steps):
                     last = save_checkpoint(model, processors, out, step, optim, sched, opts,
                                            {"epoch": epoch, "batch_in_epoch": batch_in_epoch,
-                                            "seconds": time.monotonic() - t0})
+                                            "seconds": time.monotonic() - t0,
+                                            **({"grad_scaler": scaler.state_dict()}
+                                               if scaler is not None else {})})
                     if val_set is not None:
                         validate(model, val_set, config, opts, device, out, step)
                 if step >= opts.steps:

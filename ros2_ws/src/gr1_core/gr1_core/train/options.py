@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from gr1_core.train.precision import PRECISIONS
+
 STATE_NORMS = ("", "angles", "full")  # gr1-train --state-norm
 # config fields a run started from --init may change with --set: none of them shapes a weight
 INIT_SETTABLE = frozenset({"dropout", "freeze_text", "freeze_vision"})
@@ -76,6 +78,10 @@ class TrainOptions:
     # start over in an `out` that holds a run already: its step_*, metrics.csv and val.csv are
     # removed once the data is read (without it, such an `out` is refused unless resuming)
     force: bool = False
+    # autocast precision of the forward pass and losses (train.precision): auto, fp32, bf16, fp16
+    precision: str = "fp32"
+    # the --recipe that set the defaults (train.recipes), for the checkpoint's meta; "" for none
+    recipe: str = ""
 
 
 class TrainingInterrupted(RuntimeError):
@@ -92,6 +98,8 @@ def check_options(opts: TrainOptions) -> None:
     """ValueError naming the flag for options that contradict each other or are out of range."""
     if opts.mode not in ("pretrain", "finetune"):
         raise ValueError(f"mode must be 'pretrain' or 'finetune', got {opts.mode!r}")
+    if opts.precision not in PRECISIONS:
+        raise ValueError(f"--precision must be one of {list(PRECISIONS)}, got {opts.precision!r}")
     if opts.state_norm not in STATE_NORMS:
         raise ValueError(f"state_norm must be one of {list(STATE_NORMS)}, got {opts.state_norm!r}")
     if opts.state_norm and opts.mode != "finetune":
