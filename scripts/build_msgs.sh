@@ -10,7 +10,7 @@ VPY="$VENV/bin/python"
 SRC="$ROOT/ros2_ws/src/gr1_msgs"
 BUILD="$ROOT/build/gr1_msgs"
 
-HASH=$(cd "$SRC" && cat CMakeLists.txt package.xml msg/*.msg srv/*.srv | sha256sum | cut -c1-16)
+HASH=$(cd "$SRC" && cat CMakeLists.txt package.xml msg/*.msg srv/*.srv action/*.action | sha256sum | cut -c1-16)
 STAMP="$VENV/.gr1-msgs-$HASH"
 if [ -f "$STAMP" ] && "$VPY" -c "import gr1_msgs.msg" 2>/dev/null; then
   echo "[setup] gr1_msgs up to date"
@@ -43,7 +43,7 @@ LD_LIBRARY_PATH="$VENV/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
 cmake --build "$BUILD" -j "$(nproc)" > "$BUILD/build.log" 2>&1 || { tail -40 "$BUILD/build.log"; exit 1; }
 cmake --install "$BUILD" > "$BUILD/install.log" 2>&1 || { tail -40 "$BUILD/install.log"; exit 1; }
 
-"$VPY" -c "from gr1_msgs.msg import PolicyStatus, GripperCommand, PolicyAction; from gr1_msgs.srv import SetInstruction" \
+"$VPY" -c "from gr1_msgs.msg import PolicyStatus, GripperCommand, PolicyAction; from gr1_msgs.srv import SetInstruction; from gr1_msgs.action import RunInstruction" \
   || { echo "[setup] gr1_msgs built but does not import"; exit 1; }
 rm -f "$VENV"/.gr1-msgs-*
 touch "$STAMP"
