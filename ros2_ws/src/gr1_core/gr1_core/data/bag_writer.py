@@ -27,6 +27,8 @@ TYPES = {
     "gripper_command": "gr1_msgs/msg/GripperCommand",
     "policy_action": "gr1_msgs/msg/PolicyAction",
     "expert_action": "gr1_msgs/msg/PolicyAction",
+    "tf": "tf2_msgs/msg/TFMessage",
+    "tf_static": "tf2_msgs/msg/TFMessage",
 }
 
 
@@ -102,6 +104,22 @@ class EpisodeBagWriter:
             orientation=T["geometry_msgs/msg/Quaternion"](x=qx, y=qy, z=qz, w=qw))
         self.write("ee_pose", t_ns, T["geometry_msgs/msg/PoseStamped"](
             header=self._header(t_ns), pose=pose))
+
+    def transforms(self, key: str, t_ns: int,
+                   edges: list[tuple[str, str, object, object]]) -> None:
+        """A TFMessage on `key` ("tf" or "tf_static"): edges of (parent, child, translation
+        (x, y, z) [m], rotation (x, y, z, w))."""
+        T = self.store.types
+        items = []
+        for parent, child, xyz, quat in edges:
+            x, y, z = (float(v) for v in xyz)
+            qx, qy, qz, qw = (float(v) for v in quat)
+            items.append(T["geometry_msgs/msg/TransformStamped"](
+                header=self._header(t_ns, parent), child_frame_id=child,
+                transform=T["geometry_msgs/msg/Transform"](
+                    translation=T["geometry_msgs/msg/Vector3"](x=x, y=y, z=z),
+                    rotation=T["geometry_msgs/msg/Quaternion"](x=qx, y=qy, z=qz, w=qw))))
+        self.write(key, t_ns, T["tf2_msgs/msg/TFMessage"](transforms=items))
 
     def joint_states(self, t_ns: int, names: list[str], positions: np.ndarray) -> None:
         T = self.store.types

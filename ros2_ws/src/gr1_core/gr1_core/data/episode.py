@@ -2,7 +2,8 @@
 
 At each tick (default 30 Hz, GR-1's CALVIN rate) the episode holds the latest frame of each
 camera, the latest TCP pose, the gripper state and what was commanded. Times are the bag's log
-(receive) times, the clock all streams share.
+(receive) times, the clock all streams share. The TCP pose is a PoseStamped topic or, in robot
+bags without one, composed from /tf and /tf_static (gr1_core.data.tcp_track).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import yaml
 from gr1_core import input_checks
 from gr1_core.data import messages as M
 from gr1_core.data.bag_reader import BagDamage, BagError, BagReader, RawMessage
+from gr1_core.data.tcp_track import TF_TYPE, choose_source, tf_track, topic_track
 from gr1_core.data.topics import TopicMap
 
 SIDECAR = "episode.yaml"  # written by gr1-record beside the bag: instruction, seed, success
-REQUIRED = ("static_image", "wrist_image", "ee_pose")
+REQUIRED = ("static_image", "wrist_image", "ee_pose")  # ee_pose: a topic, or /tf (tcp_track)
 
 
 @dataclass
@@ -54,6 +56,8 @@ STREAM_TYPES: dict[str, tuple[str, ...]] = {
     "gripper_command": ("gr1_msgs/msg/GripperCommand",),
     "policy_action": ("gr1_msgs/msg/PolicyAction",),
     "expert_action": ("gr1_msgs/msg/PolicyAction",),
+    "tf": (TF_TYPE,),
+    "tf_static": (TF_TYPE,),
 }
 MAX_RATE = 1000.0  # [Hz] a control rate above this is a typo, and would make millions of ticks
 
@@ -129,26 +133,41 @@ def load_episode(
     rate: float = 30.0,
     open_width: float = 0.07,
     interpolate_pose: bool = True,
+    base_frame: str | None = None,
+    tcp_frame: str | None = None,
 ) -> Episode:
     """Read and synchronise one bag. `open_width` (m): finger width above which the gripper
     counts as open, used only when the bag has no gripper commands. `interpolate_pose`: the TCP
-    pose at each tick is interpolated between the messages around it (else the latest one)."""
+    pose at each tick is interpolated between the messages around it (else the latest one).
+    `base_frame`, `tcp_frame`: the TF frames of the TCP pose in a bag without a pose topic
+    (default: the sidecar's, else fr3_link0/panda_link0 -> fr3_hand_tcp/panda_hand_tcp)."""
     rate = check_rate(rate)
     topics = topics or TopicMap()
     bag = Path(bag)
     sidecar = read_sidecar(bag)  # before the long read: a broken sidecar fails at once
     reader = BagReader(bag)
     names = topics.as_dict()
-    reader.require([names[k] for k in REQUIRED], remap_hint=names)
+    reader.require([names[k] for k in REQUIRED if k != "ee_pose"], remap_hint=names)
+    source = choose_source(reader, names, sidecar, base_frame, tcp_frame)
+    if source.kind == "topic":
+        names["ee_pose"] = source.topic
     for key, topic in names.items():
         if topic in reader.topics and reader.topics[topic] not in STREAM_TYPES[key]:
             raise BagError(
                 f"bag {bag}: {topic} ({key}) has type {reader.topics[topic] or 'unknown'}, "
                 f"expected {' or '.join(STREAM_TYPES[key])}; pass --remap {key}=/the/right/topic")
     by_topic: dict[str, list[RawMessage]] = {}
-    for msg in reader.messages(set(names.values()) & set(reader.topics)):
+    wanted = set(names.values()) & set(reader.topics)
+    if source.kind == "topic":  # /tf is not needed: do not read a robot's 1 kHz stream
+        wanted -= {names["tf"], names["tf_static"]}
+    for msg in reader.messages(wanted):
         by_topic.setdefault(msg.topic, []).append(msg)
+    if source.kind == "tf":
+        source, pose_times, pose_states = tf_track(
+            reader, source, by_topic.get(names["tf"], []), by_topic.get(names["tf_static"], []))
     for key in REQUIRED:
+        if key == "ee_pose" and source.kind == "tf":
+            continue
         if not by_topic.get(names[key]):
             where = f" ({reader.damage.describe()})" if reader.damage else ""
             raise BagError(f"bag {bag} has no intact message on {names[key]}{where}")
@@ -159,8 +178,10 @@ def load_episode(
     def times_of(msgs: list[RawMessage]) -> np.ndarray:
         return np.array([m.time_ns for m in msgs], dtype=np.int64)
 
-    start = max(stream(k)[0].time_ns for k in REQUIRED)
-    end = min(stream(k)[-1].time_ns for k in REQUIRED)
+    if source.kind == "topic":
+        pose_times = times_of(stream("ee_pose"))
+    start = max(pose_times[0], *(stream(k)[0].time_ns for k in REQUIRED[:2]))
+    end = min(pose_times[-1], *(stream(k)[-1].time_ns for k in REQUIRED[:2]))
     if end < start:
         raise BagError(f"bag {bag}: the required streams {list(REQUIRED)} never overlap in time")
     period = round(1e9 / rate)
@@ -188,26 +209,18 @@ def load_episode(
             raise BagError(f"bag {bag}: {msg.topic} ({key}) message at t="
                            f"{(msg.time_ns - start) * 1e-9:.3f} s is unusable: {exc}") from None
 
-    def pose(msg):
-        state = M.pose_to_state(msg)
-        reason = input_checks.finite("TCP pose", state)
-        if reason:
-            raise ValueError(reason)
-        return state
-
     static, _ = sample("static_image", M.image_to_rgb)
     wrist, _ = sample("wrist_image", M.image_to_rgb)
     for key, frames in (("static_image", static), ("wrist_image", wrist)):
         reason = input_checks.same_size(names[key], [f.shape[:2] for f in frames])
         if reason:
             raise BagError(f"bag {bag}: {reason}")
-    pose_msgs = stream("ee_pose")
+    if source.kind == "topic":
+        pose_times, pose_states = topic_track(reader, stream("ee_pose"), int(start))
     if interpolate_pose:
-        arm_state = interpolate_poses(
-            times_of(pose_msgs), np.stack([checked("ee_pose", m, pose) for m in pose_msgs]),
-            ticks)
+        arm_state = interpolate_poses(pose_times, pose_states, ticks)
     else:
-        arm_state = np.stack(sample("ee_pose", pose)[0])
+        arm_state = pose_states[_latest_index(pose_times, ticks)]
     ep = Episode(
         times=(ticks - ticks[0]) * 1e-9,
         rgb_static=np.stack(static),
@@ -218,6 +231,7 @@ def load_episode(
         damage=reader.damage,
     )
     ep.meta = {"bag": str(bag), "rate": rate, "start_ns": int(start),
+               "pose_source": source.describe(),
                "counts": {t: int(n) for t, n in reader.counts.items()}}
 
     # Gripper state: the latest command in effect (CALVIN's state is the commanded flag);

@@ -23,6 +23,10 @@ class TopicMap:
     # The teacher's action at each tick where it differs from what was executed (DAgger bags);
     # when present it is the training label instead of the pose difference.
     expert_action: str = "/gr1/expert_action"
+    # TF (tf2_msgs/TFMessage): robot bags have no ee_pose topic; the reader composes the TCP
+    # pose base -> tcp from these (gr1_core.data.tcp_track).
+    tf: str = "/tf"
+    tf_static: str = "/tf_static"
 
     @classmethod
     def streams(cls) -> list[str]:
