@@ -137,3 +137,16 @@ def test_frame_header_checks_size_limit_and_colour_before_any_pixel():
     with pytest.raises(ic.ImageError, match="encoding 'mono8' is not supported"):
         ic.raw_image_header("mono8", 64, 64, 64, 64 * 64, ic.COLOUR_ENCODINGS)
     assert ic.raw_image_header("mono8", 64, 64, 64, 64 * 64) == 1  # offline readers accept it
+
+
+def test_a_message_older_than_the_last_accepted_one_is_refused():
+    # A second publisher's frames, 0.1 s older than the live ones: within any age limit, yet
+    # they must not alternate with the good ones.
+    reason = ic.out_of_order("static camera", "frame", 9.9, 10.0, now=10.01)
+    assert reason == ("static camera: frame stamped 0.100 s before the previous one (a second "
+                      "publisher on its topic, or its clock jumped back)")
+    assert ic.out_of_order("static camera", "frame", 10.0, 10.0, now=10.01) is None  # repeated
+    assert ic.out_of_order("static camera", "frame", 10.1, 10.0, now=10.11) is None
+    assert ic.out_of_order("static camera", "frame", 9.9, None, now=10.0) is None  # first one
+    # Simulation or bag time restarted: the last stamp now lies ahead of the clock.
+    assert ic.out_of_order("static camera", "frame", 1.0, 10.0, now=1.01) is None

@@ -80,7 +80,8 @@ class Faults:
     tcp_x: float = 0.5  # m
     pose_frame: str = "panda_link0"
     size: tuple[int, int] | None = None  # (w, h) of both cameras; None: static 64, wrist 32
-    second: str | None = None  # a second static-camera publisher beside the good one: old, mono8
+    second: str | None = None  # a second static-camera publisher beside the good one: old (1 s),
+    # slightly-old (0.1 s, within max_input_age), mono8
 
 
 @dataclass
@@ -209,7 +210,8 @@ class RobotStandIn:
         self.pub_wrist.publish(self._image(32, stamp(f.stamp_offset_wrist), f,
                                            "wrist_color_optical_frame"))
         if f.second is not None:  # interleaved with the good frames, from another publisher
-            bad = self._image(64, stamp(-1.0 if f.second == "old" else 0.0), Faults())
+            offset = {"old": -1.0, "slightly-old": -0.1}.get(f.second, 0.0)
+            bad = self._image(64, stamp(offset), Faults())
             if f.second == "mono8":
                 bad.encoding, bad.step = "mono8", bad.width
                 bad.data = bytes(bad.data)[: bad.width * bad.height]

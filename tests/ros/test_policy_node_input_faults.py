@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
     ("faults", "needle"),
     [
         ({"stamp_offset_static": -0.5, "stamp_offset_wrist": -0.5}, "static camera stale"),
-        ({"stamp_offset_wrist": -0.15}, "cameras out of sync"),
+        ({"stamp_offset_static": 0.15}, "cameras out of sync"),  # (a jump back is out of order)
         ({"encoding": "mono16"}, "encoding 'mono16' is not supported"),
         ({"truncate": True}, "expected step*height"),
         ({"tiny": True}, "image size 4x4"),
@@ -63,8 +63,9 @@ HOLD = 1.0  # s, fault_hold_time (the default)
 
 
 @pytest.mark.parametrize(("second", "needle"),
-                         [("old", "static camera stale"), ("mono8", "encoding 'mono8'")],
-                         ids=["1s-old-frames", "mono8-frames"])
+                         [("old", "static camera stale"), ("mono8", "encoding 'mono8'"),
+                          ("slightly-old", "before the previous one (a second publisher")],
+                         ids=["1s-old-frames", "mono8-frames", "0.1s-old-frames"])
 def test_second_publisher_keeps_the_arm_still(running, second, needle):  # noqa: F811
     """Good and bad frames alternate on one topic (two publishers): the fault latches, so the
     arm stays still for all of it and for the hold time after the last bad frame."""

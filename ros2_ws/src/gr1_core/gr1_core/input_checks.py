@@ -96,6 +96,19 @@ def stamp_fault(label: str, noun: str, stamp: float, now: float, max_age: float)
     return None
 
 
+def out_of_order(label: str, noun: str, stamp: float, last: float | None,
+                 now: float) -> str | None:
+    """A message stamped before the last accepted one of its stream: two publishers on one
+    topic (a bag replayed beside the live driver, a second camera node), whose slightly older
+    messages would otherwise alternate with the good ones, each within the age limit. A clock
+    that jumped back (simulation or bag time restarted: the last stamp now lies in the future)
+    is not a second publisher: the new stamp is accepted."""
+    if last is None or stamp >= last or last > now:
+        return None
+    return (f"{label}: {noun} stamped {last - stamp:.3f} s before the previous one (a second "
+            "publisher on its topic, or its clock jumped back)")
+
+
 def camera_skew(static_stamp: float | None, wrist_stamp: float | None,
                 max_skew: float) -> str | None:
     """The two frames of one observation must be taken at about the same time."""

@@ -198,7 +198,9 @@ class CameraFrames:
         except ImageError as exc:
             self._refuse(state, f"{state.label} unusable: {exc}", now)
             return
-        reason = input_checks.stamp_fault(state.label, state.noun, img.stamp, now, self._max_age)
+        reason = (input_checks.stamp_fault(state.label, state.noun, img.stamp, now, self._max_age)
+                  or input_checks.out_of_order(state.label, state.noun, img.stamp, state.stamp,
+                                               now))
         if reason:
             self._refuse(state, reason, now)
             return

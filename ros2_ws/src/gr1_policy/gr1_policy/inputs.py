@@ -112,8 +112,9 @@ class Inputs:
         """The arrival rules of a joint state or pose: stamp, then `convert()` (which raises
         ValueError naming the problem). Returns the value, or None when refused (latched)."""
         now = self._now()
-        reason = input_checks.stamp_fault(state.label, state.noun, stamp, now,
-                                          self._cfg.max_input_age)
+        reason = (input_checks.stamp_fault(state.label, state.noun, stamp, now,
+                                           self._cfg.max_input_age)
+                  or input_checks.out_of_order(state.label, state.noun, stamp, state.stamp, now))
         if reason is None:
             try:
                 value = convert()
