@@ -78,3 +78,32 @@ def test_precision_resolution() -> None:
         assert (x @ x).dtype == torch.bfloat16
     with autocast("fp32", cpu):
         assert (x @ x).dtype == torch.float32
+
+
+def test_official_gr1_converted_then_fine_tuned_with_the_recipe(data, tmp_path):  # noqa: F811
+    """The lab's path: gr1-convert the published files (here random ones of the official
+    layout), then gr1-train --recipe gr1-finetune --init: the encoders stay as converted (frozen
+    by the recipe even where the checkpoint's config says otherwise), the policy learns."""
+    from test_convert import write_official_files
+
+    from gr1_core.convert.cli import main as convert_main
+
+    write_official_files(tmp_path, with_encoders_in_snapshot=False)
+    assert convert_main(["--snapshot", str(tmp_path / "snapshot_test.pt"), "--mae",
+                         str(tmp_path / "mae.pth"), "--clip", str(tmp_path / "clip.pt"),
+                         "--preset", "test", "--out", str(tmp_path / "converted")]) == 0
+    before = load_pretrained(tmp_path / "converted")[0].state_dict()
+    run = tmp_path / "lab"
+    assert main(["--recipe", "gr1-finetune", "--init", str(tmp_path / "converted"), "--data",
+                 str(data), "--out", str(run), "--steps", "2", "--batch-size", "2",
+                 "--save-every", "2", "--warmup", "1", "--shift", "2", "--no-progress"]) == 0
+    model, _, meta = load_pretrained(run / "step_0000002")
+    assert meta["recipe"] == "gr1-finetune" and meta["init"] == str(tmp_path / "converted")
+    assert model.config.freeze_vision and model.config.freeze_text
+    after = model.state_dict()
+    encoders = [n for n in after if n.startswith(("model_mae.", "model_clip."))]
+    assert any(n.startswith("model_mae.") for n in encoders)
+    assert any(n.startswith("model_clip.") for n in encoders)
+    for name in encoders:
+        torch.testing.assert_close(after[name], before[name], rtol=0, atol=0, msg=name)
+    assert not torch.equal(after["pred_arm_act.weight"], before["pred_arm_act.weight"])

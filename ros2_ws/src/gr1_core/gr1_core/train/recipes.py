@@ -5,8 +5,8 @@ model comes from `--init` (or `--preset` when starting fresh).
 `gr1-finetune` is how a lab fine-tunes the published GR-1 (converted with gr1-convert) on its
 own bags, following the paper where the paper says it and our measurements where it does not:
 
-- from the paper: the MAE image encoder and the CLIP text tower stay frozen (the full preset's
-  `freeze_vision` / `freeze_text`, kept by `--init`), history window 10 and frames predicted
+- from the paper: the MAE image encoder and the CLIP text tower stay frozen (`--set
+  freeze_vision=true --set freeze_text=true`, whatever the --init checkpoint says), history window 10 and frames predicted
   3 steps ahead (part of the checkpoint's config), actions and video predicted together
   (`--mode finetune` with every loss term at weight 1), AdamW with warm-up and cosine decay,
   random-shift augmentation of both cameras;
@@ -29,6 +29,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "gr1-finetune": {
         "mode": "finetune", "preset": "full", "batch_size": 16, "lr": 1e-4, "weight_decay": 0.01,
         "warmup": 1000, "steps": 20000, "save_every": 1000, "shift": 10, "precision": "auto",
+        # --set: the encoders stay frozen whatever the --init checkpoint's config says
+        "overrides": ["freeze_vision=true", "freeze_text=true"],
     },
     "sim": {
         "mode": "finetune", "preset": "sim", "batch_size": 16, "lr": 5e-4, "weight_decay": 0.01,
@@ -41,9 +43,11 @@ def recipe(name: str) -> dict[str, Any]:
     """The defaults of recipe `name`; ValueError naming the known ones."""
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}")
-    return dict(RECIPES[name])
+    return {k: list(v) if isinstance(v, list) else v for k, v in RECIPES[name].items()}
 
 
 def describe(name: str) -> str:
     """One line for the run's log: what the recipe set."""
-    return f"recipe {name}: " + ", ".join(f"{k}={v}" for k, v in RECIPES[name].items())
+    return f"recipe {name}: " + ", ".join(
+        f"{'set' if k == 'overrides' else k}={','.join(v) if isinstance(v, list) else v}"
+        for k, v in RECIPES[name].items())
