@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-ROS_NODES = {"gr1-policy", "gr1-gripper-adapter", "gr1-sim", "gr1-expert"}
+ROS_NODES = {"gr1-policy", "gr1-gripper-adapter", "gr1-sim", "gr1-expert", "gr1-teleop"}
 
 
 def console_scripts() -> dict[str, str]:
@@ -37,7 +37,7 @@ def test_every_expected_script_is_declared():
     assert set(SCRIPTS) == {
         "gr1-policy", "gr1-gripper-adapter", "gr1-sim", "gr1-expert", "gr1-record",
         "gr1-dataset", "gr1-eval", "gr1-demo", "gr1-init", "gr1-convert", "gr1-export",
-        "gr1-train", "gr1-replay"}
+        "gr1-train", "gr1-replay", "gr1-teleop", "gr1-joy-replay"}
 
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))

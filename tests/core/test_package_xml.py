@@ -130,7 +130,8 @@ def _requirements() -> set[str]:
 
 
 def test_there_are_packages() -> None:
-    assert {p.name for p in PACKAGES} >= {"gr1_core", "gr1_msgs", "gr1_policy", "gr1_sim"}
+    assert {p.name for p in PACKAGES} >= {"gr1_core", "gr1_msgs", "gr1_policy", "gr1_sim",
+                                        "gr1_teleop"}
 
 
 @pytest.mark.parametrize("folder", PACKAGES, ids=lambda p: p.name)

@@ -13,10 +13,11 @@ TOOLS = {
     "gr1_sim": ["gr1-sim", "gr1-expert"],
     "gr1_data": ["gr1-record", "gr1-dataset", "gr1-eval"],
     "gr1_bringup": ["gr1-demo"],
+    "gr1_teleop": ["gr1-teleop", "gr1-joy-replay"],
     "gr1_core": ["gr1-init", "gr1-convert", "gr1-export", "gr1-train", "gr1-replay"],
 }
 PAIRS = [(package, tool) for package, tools in TOOLS.items() for tool in tools]
-NODES = {"gr1-policy", "gr1-gripper-adapter", "gr1-sim", "gr1-expert"}
+NODES = {"gr1-policy", "gr1-gripper-adapter", "gr1-sim", "gr1-expert", "gr1-teleop"}
 
 
 def test_pkg_executables_lists_every_tool():
