@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-pytestmark = [pytest.mark.ros, pytest.mark.slow]
-
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "ros2_ws/src/gr1_teleop/config"
 PERIOD = 1 / 30  # gr1-teleop's control_rate
 DEADMAN, GRIPPER, START, STOP_OK = 9, 0, 6, 3  # config/gamepad.yaml (Xbox layout)
 PUSH_X = [0.0, 1.0, 0.0, 0.0, 0.0, 0.0]  # left stick up: +x
@@ -139,6 +141,8 @@ def _edges(joys: list, button: int) -> tuple[list[float], list[float]]:
     return down, up
 
 
+@pytest.mark.ros
+@pytest.mark.slow
 def test_teleop_drives_the_simulator(ros_context, tmp_path):
     from gr1_bringup.processes import executable, package_config, ros_env, start_node, stop_nodes
 
@@ -207,3 +211,148 @@ def test_teleop_drives_the_simulator(ros_context, tmp_path):
     # Deadman released with the stick still pushed: zero within 2 control periods.
     late = non_zero_after(release, np.inf)
     assert late <= 2, (late, tail)
+
+
+# --- configuration, refusals, the keyboard in a terminal, the replay script -------------------
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def _params_of(*paths: Path, node: str = "gr1_teleop") -> dict:
+    values: dict = {}
+    for path in paths:
+        values.update(_flat(yaml.safe_load(path.read_text())[node]["ros__parameters"]))
+    return values
+
+
+@pytest.mark.parametrize("device", ["gamepad", "spacemouse", "keyboard"])
+def test_device_configs_are_valid(device):
+    from gr1_teleop import params
+
+    p = params.from_flat(_params_of(CONFIG / f"{device}.yaml", CONFIG / "sim.yaml"))
+    assert p.device == device
+    params.from_flat(_params_of(CONFIG / f"{device}.yaml", CONFIG / "robot.yaml"))
+
+
+@pytest.mark.parametrize("target", ["sim", "robot"])
+def test_safety_and_frames_match_the_policy(target):
+    """The teleop's sim.yaml / robot.yaml limit motion exactly as the policy's do."""
+    from gr1_policy import params as policy_params
+    from gr1_teleop import params
+
+    policy_dir = ROOT / "ros2_ws/src/gr1_policy/config"
+    policy = policy_params.from_flat(_params_of(policy_dir / "policy.yaml",
+                                                policy_dir / f"{target}.yaml", node="gr1_policy"))
+    teleop = params.from_flat(_params_of(CONFIG / "gamepad.yaml", CONFIG / f"{target}.yaml"))
+    assert teleop.safety == policy.safety
+    assert (teleop.twist_frame_id, teleop.twist_topic, teleop.ee_pose_topic, teleop.servo_api) == (
+        policy.twist_frame_id, policy.twist_topic, policy.ee_pose_topic, policy.servo_api)
+    if target == "robot":
+        assert teleop.gripper == policy.gripper
+
+
+def test_bad_parameter_combinations_are_refused():
+    from gr1_policy.param_schema import ParamError
+    from gr1_teleop import params
+
+    with pytest.raises(ParamError, match="two functions"):
+        params.from_flat({"buttons.gripper_toggle": 9})  # the deadman's button
+    with pytest.raises(ParamError, match="initial_scale"):
+        params.from_flat({"speed.initial_scale": 0.3})
+    with pytest.raises(ParamError, match="unknown parameter"):
+        params.from_flat({"speed.max": 1.0})
+
+
+def _run(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    from gr1_bringup.processes import executable, ros_env
+
+    return subprocess.run([executable(args[0]), *args[1:]], capture_output=True, text=True,
+                          timeout=60, env=ros_env(), **kwargs)
+
+
+@pytest.mark.ros
+def test_bad_parameter_at_startup_is_one_line_and_exit_2():
+    result = _run("gr1-teleop", "--ros-args", "-p", "buttons.gripper_toggle:=9")
+    lines = [line for line in result.stderr.splitlines() if line.startswith("gr1-teleop:")]
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "two functions" in lines[0] and "Traceback" not in result.stderr
+
+
+@pytest.mark.ros
+def test_keyboard_refuses_without_a_terminal():
+    result = _run("gr1-teleop", "--device", "keyboard", stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "stdin is not a TTY" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.ros
+def test_keyboard_in_a_terminal(ros_context):
+    """Keys typed into a pseudo-terminal toggle the gripper and start an episode; q quits with
+    exit 0 and the terminal gets its echo and line mode back."""
+    import pty
+    import termios
+
+    from gr1_bringup.processes import executable, ros_env
+
+    probe = Probe(ros_context)
+    master, slave = pty.openpty()
+    before = termios.tcgetattr(slave)
+    process = subprocess.Popen([executable("gr1-teleop"), "--device", "keyboard", "--sim"],
+                               stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=ros_env(),
+                               start_new_session=True)
+    try:
+        output = b""
+        deadline = time.monotonic() + 30
+        while b"deadman on/off" not in output and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                output += os.read(master, 4096)
+        assert b"deadman on/off" in output, output  # the key map is printed at start
+        assert _wait(lambda: probe.node.count_publishers("/gr1/gripper_command") > 0
+                     and probe.node.count_subscribers("/gr1/ee_pose") > 0, 20)
+        time.sleep(0.5)  # discovery of the probe's subscriptions by the node
+        assert not termios.tcgetattr(slave)[3] & termios.ECHO  # cbreak: no echo while running
+        os.write(master, b" ")  # gripper without the deadman: nothing
+        time.sleep(0.3)
+        os.write(master, b"e")
+        time.sleep(0.2)
+        os.write(master, b" 1")
+        assert _wait(lambda: probe.gripper and probe.control, 10), process.stderr
+        os.write(master, b"q")
+        assert process.wait(timeout=15) == 0, process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        probe.close()
+    assert probe.gripper == [1] and probe.control == [{"event": "start"}]
+    assert termios.tcgetattr(slave)[3] == before[3]  # local modes (echo, icanon) restored
+    os.close(master)
+    os.close(slave)
+
+
+def test_replay_script_parsing():
+    from gr1_teleop.joy_replay import ScriptError, frame_at, parse_script
+
+    frames, options = parse_script({"rate": 20, "steps": [
+        {"t": 0, "axes": [0.0, 1.0], "buttons": [1]},
+        {"t": 0.5, "buttons": [0]},  # axes kept
+        {"t": 1.0, "gap": True},
+        {"t": 1.5, "axes": [float("nan"), 0.0]},
+    ]})
+    assert options == {"rate": 20}
+    assert frame_at(frames, 0.2).buttons == (1,) and frame_at(frames, 0.7).axes == (0.0, 1.0)
+    assert frame_at(frames, 1.2).gap and frame_at(frames, 1.6) is None
+    assert np.isnan(frames[-1].axes[0]) and frames[-1].buttons == (0,)
+    for bad, needle in (([], "non-empty"), ([{"axes": [0]}], "needs a map with t"),
+                        ([{"t": 1}, {"t": 0.5}], "not decrease"),
+                        ([{"t": 0, "axis": [0]}], "unknown keys"),
+                        ({"steps": [{"t": 0}], "speed": 2}, "unknown script keys")):
+        with pytest.raises(ScriptError, match=needle):
+            parse_script(bad)
