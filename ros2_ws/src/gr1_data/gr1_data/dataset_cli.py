@@ -70,7 +70,7 @@ def _info(args: argparse.Namespace, topics: TopicMap) -> int:
                 ep = load_episode(bag, topics, args.rate)
                 print(f"  {len(ep)} ticks at {args.rate:g} Hz ({ep.times[-1]:.2f} s), instruction "
                       f"{ep.instruction!r}, success {ep.meta.get('success')}, gripper from "
-                      f"{ep.meta.get('gripper_source')}")
+                      f"{ep.meta.get('gripper_source')}, TCP pose from {ep.meta['pose_source']}")
             except (BagError, ValueError, OSError) as exc:
                 print(f"  ERROR: {exc}")
                 failures.append(str(exc))

@@ -1,7 +1,8 @@
 """ROS 2 adapter around `PandaScene`: node `gr1_sim_bridge` (console script `gr1-sim`).
 
 Out: both camera images (rgb8) and their CameraInfo, /joint_states, the TCP pose (PoseStamped),
-and the blocks' poses (PoseArray, for evaluation).
+the blocks' poses (PoseArray, for evaluation) and, where tf2_msgs imports, /tf + /tf_static
+(gr1_sim.bridge_tf).
 In: MoveIt-Servo-style TwistStamped commands (through `ServoCommandGate`) and
 gr1_msgs/GripperCommand. Service `~/reset` (std_srvs/Trigger) starts a new episode;
 `~/start_task` (gr1_msgs/StartTask) starts a task of gr1_sim.tasks at a seeded start, whose
@@ -45,6 +46,7 @@ from gr1_sim import bridge_messages as messages
 from gr1_sim import model as scene_model
 from gr1_sim.bridge_cameras import CameraLoop
 from gr1_sim.bridge_physics import PhysicsLoop
+from gr1_sim.bridge_tf import TfOut
 from gr1_sim.episode import TaskEpisode, episode_state
 from gr1_sim.parameters import NODE_NAME, PARAMETERS, load_defaults
 from gr1_sim.rate_meter import RateMeter
@@ -110,6 +112,7 @@ class BridgeNode(PhysicsLoop, CameraLoop, Node):
         self._joint_pub = self.create_publisher(JointState, p["joint_states_topic"], 10)
         self._pose_pub = self.create_publisher(PoseStamped, p["ee_pose_topic"], 10)
         self._blocks_pub = self.create_publisher(PoseArray, p["block_poses_topic"], 10)
+        self._tf = TfOut.create(self, p, self._scene.model)  # None: no TF (off, or no tf2_msgs)
         self._block_order = list(scene_model.BLOCK_COLOURS)
         self._ticks = 0
         self.create_subscription(TwistStamped, p["twist_topic"], self._on_twist, 10)

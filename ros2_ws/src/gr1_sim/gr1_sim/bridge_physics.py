@@ -68,6 +68,8 @@ class PhysicsLoop:
         self._joint_pub.publish(messages.joint_state(stamp, names, q, qd))
         pose = messages.pose_stamped(stamp, self.p["frame_id"], position, quat)
         self._pose_pub.publish(pose)
+        if self._tf is not None:
+            self._tf.publish(stamp, position, quat)
         if blocks is not None:
             self._blocks_pub.publish(messages.block_poses(pose.header, blocks, self._block_order))
             self._episode_pub.publish(String(data=json.dumps(state)))

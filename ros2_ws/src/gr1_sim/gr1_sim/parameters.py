@@ -66,6 +66,11 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("frame_id", str, "",
               "World frame of the published TCP pose (the robot base panda_link0 coincides with it)."),
     ParamSpec("tcp_frame_id", str, "", "Name of the TCP frame; twists may be given in it."),
+    ParamSpec("tf.publish", bool, "",
+              "Publish TF as franka_ros2 does (needs tf2_msgs, else skipped): /tf frame_id -> "
+              "tf.hand_frame_id every physics tick, /tf_static the hand -> TCP and camera frames."),
+    ParamSpec("tf.hand_frame_id", str, "",
+              "Name of the hand frame on /tf; tcp_frame_id hangs from it 0.1034 m along its z."),
     ParamSpec("servo.base_frames", list, "",
               "Twist frame ids read as world axes; an empty frame id means the first.", str),
     ParamSpec("servo.incoming_command_timeout", float, "s",

@@ -8,10 +8,16 @@ full, so a killed recorder would lose it. `flush()` closes the pending chunk and
 the node calls it periodically, so a SIGKILL loses at most one flush period. The bag then has no
 summary and no metadata.yaml; gr1_core.data.BagReader reads it up to its last complete chunk.
 (close_chunk/bio are rosbags 0.11 internals, pinned in requirements/base.txt.)
+
+Discard: `discard()` closes the current episode (or takes the last stopped one) and moves its
+folder into `<out>/.discarded/`, its sidecar saying `discarded: true`. Nothing is deleted (an
+operator's wrong button press can be undone by moving the folder back), and dataset tools skip
+folders whose names start with a dot (gr1_core.data.dataset.find_bags), so training never sees it.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +40,9 @@ class EpisodeRecorder:
         self.counts: dict[str, int] = {}
         self._conns: dict[str, object] = {}
         self._episode = 0
+        self.last: Path | None = None  # the last stopped episode, until discarded
+
+    DISCARDED = ".discarded"  # sub-folder of out_dir for discarded episodes (skipped by readers)
 
     @property
     def recording(self) -> bool:
@@ -91,7 +100,33 @@ class EpisodeRecorder:
         self.writer = None
         self.meta.update({"success": success, "ended": time.time(), "counts": self.counts, **extra})
         self._write_sidecar()
+        self.last = self.path
         return self.path
+
+    def discard(self) -> Path | None:
+        """Close the current episode, or take the last stopped one, and move it into
+        `<out>/.discarded/` (sidecar `discarded: true`). Returns its new path; None when there
+        is nothing to discard (no episode yet, or the last one is discarded already)."""
+        if self.recording:
+            self.stop(None)
+        if self.last is None or not self.last.is_dir():
+            return None
+        self.path, self.last = self.last, None
+        self.meta = {**self._read_sidecar(), "discarded": True, "discarded_at": time.time()}
+        self._write_sidecar()
+        target = self.out_dir / self.DISCARDED / self.path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():  # a name used twice (--name): keep both
+            target = target.with_name(f"{target.name}_{time.time_ns()}")
+        shutil.move(str(self.path), str(target))
+        self.path = target
+        return target
+
+    def _read_sidecar(self) -> dict:
+        assert self.path is not None
+        f = self.path / SIDECAR
+        data = yaml.safe_load(f.read_text()) if f.is_file() else None
+        return data if isinstance(data, dict) else {}
 
     def _write_sidecar(self) -> None:
         assert self.path is not None
