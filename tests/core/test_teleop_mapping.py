@@ -249,3 +249,21 @@ def test_keyboard_layout_is_documented():
         assert f" {key} " in KEY_MAP or f"{key} /" in KEY_MAP or f"/ {key}" in KEY_MAP, key
     mapping = keyboard_mapping()
     assert mapping.deadman == BUTTON_INDEX["deadman"] and mapping.linear_axes == (0, 1, 2)
+
+
+def test_keyboard_arrow_keys_stop_and_are_not_letters():
+    dev = KeyboardDevice()
+    m = TeleopMapper(keyboard_mapping(), TeleopSpeed(initial_scale=1.0))
+    dev.press("e", 0.0)
+    dev.press("w", 0.0)
+    for char in "\x1b[A":  # arrow up: ESC [ A, not the key a (+y)
+        dev.press(char, 0.01)
+    assert not keyboard_run(dev, m, 0.02)[0].any()
+    for char in "\x1b[1;5C":  # Ctrl+arrow right
+        dev.press(char, 0.03)
+    dev.press("a", 0.2)  # an ordinary key after the sequence
+    assert keyboard_run(dev, m, 0.2)[0][1] == pytest.approx(0.1)
+    dev.press("\x1b", 0.3)  # a lone Esc: stops, and a later key is a key again
+    assert not keyboard_run(dev, m, 0.3)[0].any()
+    dev.press("a", 1.0)
+    assert keyboard_run(dev, m, 1.0)[0][1] == pytest.approx(0.1)

@@ -43,6 +43,8 @@ BUTTON_KEYS: dict[str, str] = {
 DEADMAN_KEY = "e"
 STOP_KEY = "x"
 QUIT_KEYS = ("q", "\x04")  # q, Ctrl-D
+ESC = "\x1b"
+ESCAPE_TIME = 0.05  # s: a terminal sends an escape sequence's characters together
 
 KEY_MAP = """\
 keyboard teleoperation (keys act on press; hold a motion key down to keep moving):
@@ -82,9 +84,12 @@ class KeyboardDevice:
         self.quit = False
         self._held: dict[int, _Held] = {}
         self._pulses: set[str] = set()
+        self._escape: tuple[int, float] = (0, 0.0)  # (stage, time) of an escape sequence
 
     def press(self, key: str, now: float) -> None:
         """One key press (a character as the terminal delivers it)."""
+        if self._in_escape(key, now):
+            return
         key = key.lower() if len(key) == 1 and key.isalpha() else key
         if key in MOTION_KEYS:
             axis, direction = MOTION_KEYS[key]
@@ -101,6 +106,24 @@ class KeyboardDevice:
             self._held.clear()
         else:  # x, and anything unexpected (arrow-key escape sequences too): stop
             self._held.clear()
+
+    def _in_escape(self, key: str, now: float) -> bool:
+        """True for the characters of an escape sequence (arrow and function keys send ESC [ A
+        and the like): they stop motion and are otherwise ignored, so that the final letter of
+        arrow-up is not taken for the key `a`."""
+        if key == ESC:
+            self._held.clear()
+            self._escape = (1, now)
+            return True
+        stage, since = self._escape
+        if stage == 0 or now - since > ESCAPE_TIME:  # a lone Esc long ago: an ordinary key
+            self._escape = (0, 0.0)
+            return False
+        if stage == 1 and key in "[O":
+            self._escape = (2, now)
+        elif not (stage == 2 and (key.isdigit() or key == ";")):
+            self._escape = (0, 0.0)  # the final character of the sequence
+        return True
 
     def sample(self, now: float) -> tuple[list[float], list[int]]:
         """(axes, buttons) now; momentary buttons are reported pressed once, then released."""
