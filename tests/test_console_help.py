@@ -35,8 +35,8 @@ SCRIPTS = console_scripts()
 
 def test_every_expected_script_is_declared():
     assert set(SCRIPTS) == {
-        "gr1-policy", "gr1-gripper-adapter", "gr1-sim", "gr1-expert", "gr1-record",
-        "gr1-dataset", "gr1-eval", "gr1-demo", "gr1-init", "gr1-convert", "gr1-export",
+        "gr1-policy", "gr1-gripper-adapter", "gr1-run-instruction", "gr1-sim", "gr1-expert",
+        "gr1-record", "gr1-dataset", "gr1-eval", "gr1-demo", "gr1-init", "gr1-convert", "gr1-export",
         "gr1-train", "gr1-replay", "gr1-teleop", "gr1-joy-replay"}
 
 

@@ -9,7 +9,7 @@ import pytest
 from launch_testkit import ros2
 
 TOOLS = {
-    "gr1_policy": ["gr1-policy", "gr1-gripper-adapter"],
+    "gr1_policy": ["gr1-policy", "gr1-gripper-adapter", "gr1-run-instruction"],
     "gr1_sim": ["gr1-sim", "gr1-expert"],
     "gr1_data": ["gr1-record", "gr1-dataset", "gr1-eval"],
     "gr1_bringup": ["gr1-demo"],

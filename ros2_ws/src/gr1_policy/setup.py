@@ -23,6 +23,7 @@ setup(
         "console_scripts": [
             "gr1-policy=gr1_policy.policy_node:main",
             "gr1-gripper-adapter=gr1_policy.gripper_adapter_node:main",
+            "gr1-run-instruction=gr1_policy.run_instruction_cli:main",
         ],
     },
 )

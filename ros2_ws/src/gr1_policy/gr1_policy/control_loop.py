@@ -56,6 +56,8 @@ class ControlLoop:
             inputs.frames.drain()
         now_t = self.get_clock().now()
         now = _sec(now_t)
+        if self._run_server is not None:  # a RunInstruction goal may end (and stop) now
+            self._run_server.on_tick(now)
         if cfg.ee_pose_source == "tf":
             inputs.poll_tf()
 

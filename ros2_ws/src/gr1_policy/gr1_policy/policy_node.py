@@ -3,7 +3,8 @@ twists, gripper commands, PolicyAction, PolicyStatus and /diagnostics out.
 
 A managed (lifecycle) node, named gr1_policy:
   configure  read parameters, load the checkpoint (failure -> the transition fails, with the
-             reason logged), create subscriptions, publishers and the instruction service
+             reason logged), create subscriptions, publishers, the instruction service and the
+             RunInstruction action (gr1_policy.run_instruction)
   activate   start Servo (servo_api), start the inference worker and the control timer
   deactivate publish one zero twist, stop the timer and the worker
   cleanup    release everything; shutdown does deactivate + cleanup as needed
@@ -33,6 +34,7 @@ from gr1_policy.episode_control import EpisodeControl
 from gr1_policy.inference_worker import InferenceWorker
 from gr1_policy.inputs import Inputs
 from gr1_policy.policy_loader import LoadedPolicy, PolicyLoadError, load_policy
+from gr1_policy.run_instruction import RunInstructionServer
 from gr1_policy.servo import ServoError, ServoStarter
 from gr1_policy.status_report import StatusReport
 
@@ -58,6 +60,7 @@ class PolicyNode(ControlLoop, EpisodeControl, StatusReport, LifecycleNode):
         self._entities: list[tuple[str, Any]] = []  # (kind, handle) to destroy on cleanup
         self._control_timer = None
         self._active = False
+        self._run_server: RunInstructionServer | None = None  # ~/run_instruction (configured)
         # Instruction and episode.
         self._instruction: str | None = None
         self._instruction_reason: str | None = None  # why the last instruction was refused
@@ -218,6 +221,7 @@ class PolicyNode(ControlLoop, EpisodeControl, StatusReport, LifecycleNode):
         self._entities.append(("timer", self.create_timer(cfg.status_period, self._publish_status)))
         self._entities.append(("timer", self.create_timer(cfg.diagnostics_period,
                                                           self._publish_diagnostics)))
+        self._run_server = RunInstructionServer(self)
 
     def _publisher(self, msg_type: Any, topic: str, depth: int) -> Any:
         # Plain publishers (not lifecycle ones): status and diagnostics must go out while
@@ -228,6 +232,9 @@ class PolicyNode(ControlLoop, EpisodeControl, StatusReport, LifecycleNode):
 
     def _teardown(self) -> None:
         self._active = False
+        if self._run_server is not None:
+            self._run_server.destroy()
+            self._run_server = None
         if self._control_timer is not None:
             self.destroy_timer(self._control_timer)
             self._control_timer = None
@@ -250,6 +257,8 @@ class PolicyNode(ControlLoop, EpisodeControl, StatusReport, LifecycleNode):
     def _stop_motion(self, why: str) -> None:
         """Leave the active state: one zero twist, then no more ticks and no model."""
         self._active = False
+        if self._run_server is not None:
+            self._run_server.end_all(why)  # a RunInstruction goal ends FAULTED
         if self._control_timer is not None:
             self.destroy_timer(self._control_timer)
             self._control_timer = None
