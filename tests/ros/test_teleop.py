@@ -20,7 +20,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "ros2_ws/src/gr1_teleop/config"
 PERIOD = 1 / 30  # gr1-teleop's control_rate
-DEADMAN, GRIPPER, START, STOP_OK = 9, 0, 6, 3  # config/gamepad.yaml (Xbox layout)
+DEADMAN, GRIPPER, START, STOP_OK, DISCARD = 9, 0, 6, 3, 4  # config/gamepad.yaml (Xbox)
 PUSH_X = [0.0, 1.0, 0.0, 0.0, 0.0, 0.0]  # left stick up: +x
 STILL = [0.0] * 6
 
@@ -32,17 +32,21 @@ def _buttons(*pressed: int) -> list[int]:
 # (t [s], axes, buttons) keyframes; see the comments for what each phase checks.
 SCRIPT = [
     {"t": 0.0, "axes": STILL, "buttons": _buttons()},
-    {"t": 0.2, "buttons": _buttons(START)},  # episode start
+    {"t": 0.2, "buttons": _buttons(START)},  # episode 1 starts
     {"t": 0.4, "buttons": _buttons()},
     {"t": 0.6, "axes": PUSH_X, "buttons": _buttons(DEADMAN)},  # move +x
     {"t": 1.5, "gap": True},  # the device goes silent with the deadman held: must stop
     {"t": 2.1, "axes": PUSH_X, "buttons": _buttons(DEADMAN)},  # moving again
     {"t": 2.6, "axes": PUSH_X, "buttons": _buttons()},  # deadman released, stick still up
-    {"t": 3.1, "axes": STILL, "buttons": _buttons(DEADMAN, GRIPPER)},  # gripper toggle: close
-    {"t": 3.4, "buttons": _buttons(DEADMAN)},
-    {"t": 3.6, "buttons": _buttons(STOP_OK)},  # episode stop, success
-    {"t": 3.8, "buttons": _buttons()},
-    {"t": 4.0},
+    {"t": 2.8, "axes": STILL, "buttons": _buttons(DISCARD)},  # episode 1 discarded
+    {"t": 2.95, "buttons": _buttons()},
+    {"t": 3.1, "buttons": _buttons(DEADMAN, GRIPPER)},  # gripper toggle: close
+    {"t": 3.3, "buttons": _buttons(DEADMAN)},
+    {"t": 3.45, "buttons": _buttons(START)},  # episode 2 starts
+    {"t": 3.6, "buttons": _buttons()},
+    {"t": 3.9, "buttons": _buttons(STOP_OK)},  # episode 2 stops, success
+    {"t": 4.1, "buttons": _buttons()},
+    {"t": 4.2},
 ]
 
 
@@ -144,7 +148,11 @@ def _edges(joys: list, button: int) -> tuple[list[float], list[float]]:
 @pytest.mark.ros
 @pytest.mark.slow
 def test_teleop_drives_the_simulator(ros_context, tmp_path):
+    from test_recorder import Spinner  # same folder (pytest puts it on sys.path)
+
     from gr1_bringup.processes import executable, package_config, ros_env, start_node, stop_nodes
+    from gr1_core.data.topics import TopicMap
+    from gr1_data.recorder_node import RecorderNode
 
     env = ros_env({k: v for k, v in os.environ.items() if k.startswith("ROS_")})
     logs = tmp_path / "logs"
@@ -157,6 +165,9 @@ def test_teleop_drives_the_simulator(ros_context, tmp_path):
                                       package_config("gr1_teleop", "sim.yaml")],
                         overrides={"speed.initial_scale": 1.0}, env=env)  # 0.1 m/s
     probe = Probe(ros_context)
+    recorder = RecorderNode(str(tmp_path / "bags"), TopicMap(), flush_period=0.2,
+                            context=ros_context)
+    spin = Spinner(ros_context, recorder)
     script = tmp_path / "script.yaml"
     script.write_text(yaml.safe_dump({"rate": 50, "steps": SCRIPT}))
     replay = None
@@ -171,18 +182,28 @@ def test_teleop_drives_the_simulator(ros_context, tmp_path):
         assert replay.returncode == 0, replay.stderr[-2000:]
         assert _wait(lambda: probe.fingers and probe.fingers[-1] < 0.01, 10), (
             probe.fingers[-3:], teleop.log_tail())
-        time.sleep(0.3)
+        tail = teleop.log_tail()
+        assert _wait(lambda: recorder.recorder.last is not None
+                     and not recorder.recorder.recording, 10), tail
     finally:
         stop_nodes([teleop, sim])
+        spin.stop()
+        recorder.destroy_node()
         probe.close()
     tail = teleop.log_tail()
     with probe.lock:
         twists = sorted(probe.twists, key=lambda x: x[0])
         joys = list(probe.joys)
 
-    # Episode buttons: one start, one stop with success, in that order (edge-triggered: each
-    # button was held for 0.2 s, 10 Joy messages).
-    assert probe.control == [{"event": "start"}, {"event": "stop", "success": True}], tail
+    # Episode buttons, each once (edge-triggered: every button was held for 0.15 s or more,
+    # several Joy messages), and what gr1-record made of them: the first episode discarded,
+    # the second kept with success.
+    assert probe.control == [{"event": "start"}, {"event": "discard"}, {"event": "start"},
+                             {"event": "stop", "success": True}], tail
+    bags = tmp_path / "bags"
+    kept = [d for d in bags.iterdir() if not d.name.startswith(".")]
+    assert len(kept) == 1 and len(list((bags / ".discarded").iterdir())) == 1, list(bags.rglob("*"))
+    assert yaml.safe_load((kept[0] / "episode.yaml").read_text())["success"] is True
     assert probe.gripper == [1], tail  # GripperCommand.CLOSE, once
 
     assert {frame for _, _, frame in twists} == {"panda_link0"}
@@ -196,7 +217,8 @@ def test_teleop_drives_the_simulator(ros_context, tmp_path):
     gap = int(np.argmax(np.diff(stamps)))  # the silent stretch of the script
     last_before_gap, resumed = stamps[gap], stamps[gap + 1]
     assert resumed - last_before_gap > 0.4, stamps
-    (press, _), (release, _) = _edges(joys, DEADMAN)
+    downs, ups = _edges(joys, DEADMAN)
+    press, release = downs[0], ups[0]
     # The TCP moved along +x while the deadman was first held.
     moved = probe.position_at(last_before_gap + 0.3) - probe.position_at(press)
     assert moved[0] > 0.03 and abs(moved[1]) < 0.01 and abs(moved[2]) < 0.01, moved
