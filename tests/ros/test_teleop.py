@@ -263,6 +263,12 @@ def test_device_configs_are_valid(device):
     params.from_flat(_params_of(CONFIG / f"{device}.yaml", CONFIG / "robot.yaml"))
 
 
+def test_gamepad_yaml_holds_the_schema_defaults():
+    from gr1_teleop import params
+
+    assert params.from_flat(_params_of(CONFIG / "gamepad.yaml")) == params.from_flat({})
+
+
 @pytest.mark.parametrize("target", ["sim", "robot"])
 def test_safety_and_frames_match_the_policy(target):
     """The teleop's sim.yaml / robot.yaml limit motion exactly as the policy's do."""
