@@ -6,7 +6,10 @@
 
 --live runs over the live ROS graph instead: gr1-sim and gr1-policy (lifecycle-activated with the
 checkpoint, predicted frames on) or gr1-expert (--expert) as child processes; episodes start with
-the bridge's ~/start_task and succeed by its ~/episode detector. Writes OUT/results.md (printed),
+the bridge's ~/start_task and succeed by its ~/episode detector. The policy node follows each
+episode as a RunInstruction goal (time limit --max-seconds, ending at success; the node then
+commands zero by itself; results.json says each episode's outcome), or through its
+set_instruction service where it offers no such action. Writes OUT/results.md (printed),
 OUT/results.json, OUT/results.png and GIFs of the first --videos episodes: static camera |
 predicted frame.
 
@@ -304,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main_live(a: argparse.Namespace, tasks: list[str]) -> int:
-    from gr1_data.live import LiveError, evaluate_live, sim_overrides
+    from gr1_data.live import LiveError, sim_overrides
+    from gr1_data.live_eval import evaluate_live
 
     if a.checkpoint and not (Path(a.checkpoint) / "config.json").is_file():
         print(f"gr1-eval: error: {a.checkpoint} is not a checkpoint (no config.json); give a "

@@ -4,7 +4,10 @@ the policy node) and optionally the recorder, each a child process talking over 
 `LiveSession` starts the graph and an operator node in this process; `run_episode` starts a task
 at a seed through the bridge's `~/start_task`, optionally records it (`gr1-record` control topic
 and `~/stop` service), and waits on the bridge's `~/episode` JSON for success or a time limit.
-Used by `gr1-dataset record-live` and `gr1-eval --live`.
+The policy follows each episode's instruction as a RunInstruction goal (gr1_data.live_goal:
+time limit and success judged by the node, which stops by itself) when the node offers the
+action, else through its set_instruction service. Used by `gr1-dataset record-live` and
+`gr1-eval --live` (gr1_data.live_eval).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class LiveSession:
         self._last_frame_t = 0.0
         self._predicted: np.ndarray | None = None
         self.predicted_seen = False
+        self.goals = None  # GoalRunner when the policy node offers RunInstruction
 
     # --- graph ---------------------------------------------------------------------------
     def __enter__(self) -> LiveSession:
@@ -142,6 +146,10 @@ class LiveSession:
                                 f"{self.o.checkpoint}:\n{self.nodes[1].log_tail()}")
         self._wait(lambda: self.instruction_client.service_is_ready(), 30,
                    "the policy's set_instruction service")
+        from gr1_data.live_goal import GoalRunner
+
+        runner = GoalRunner(self.node)
+        self.goals = runner if runner.ready(timeout=5.0) else None
 
     def close(self) -> None:
         from gr1_bringup.processes import stop_nodes
@@ -150,6 +158,8 @@ class LiveSession:
             self._spinning = False
             self._thread.join(timeout=2.0)
             self.executor.shutdown()
+            if self.goals is not None:
+                self.goals.destroy()
             self.node.destroy_node()
             self._thread = None
         if getattr(self, "context", None) is not None and self.context.ok():
@@ -200,7 +210,6 @@ class LiveSession:
         or the limit) and, when recording, bag. The expert's episode ends once success has held
         for `settle_seconds` (a finished demonstration); the policy's at the first success."""
         from std_msgs.msg import String
-        from std_srvs.srv import SetBool
 
         from gr1_msgs.srv import SetInstruction, StartTask
 
@@ -220,6 +229,9 @@ class LiveSession:
                 "scene_seed": int(res.scene_seed), "held_out": held_out, "name": bag.name,
                 "source": "gr1-expert on the live graph"})))
             self._wait(lambda: (bag / "episode.yaml").exists(), 10, f"the recorder to start {bag}")
+        if self.goals is not None:  # the node judges success and the time limit itself
+            return self._run_goal(res, max_seconds, video, bag,
+                                  {"task": task, "seed": seed, "held_out": held_out})
         if self.o.agent == "policy":
             r = self._call(self.instruction_client,
                            SetInstruction.Request(instruction=res.instruction, reset_episode=True))
@@ -245,11 +257,28 @@ class LiveSession:
         seconds = time.monotonic() - started
         if self.o.agent == "policy":  # an empty instruction stops the policy: the arm holds
             self._call(self.instruction_client, SetInstruction.Request(instruction=""))
+        return self._episode_result(res, success, seconds, bag,
+                                    {"task": task, "seed": seed, "held_out": held_out})
+
+    def _run_goal(self, res, max_seconds: float, video: bool, bag, out: dict) -> dict:
+        from gr1_data.live_goal import GoalError
+
+        with self._lock:
+            self._frames, self._predicted = ([] if video else None), None
+        try:
+            goal = self.goals.run(res.instruction, max_seconds, self._wait)
+        except GoalError as exc:
+            raise LiveError(str(exc)) from None
+        out.update(outcome=goal.outcome, reason=goal.reason)
+        return self._episode_result(res, goal.success, goal.seconds, bag, out)
+
+    def _episode_result(self, res, success: bool, seconds: float, bag, out: dict) -> dict:
+        from std_srvs.srv import SetBool
+
         with self._lock:
             frames, self._frames = self._frames, None
-        out = {"task": task, "seed": seed, "scene_seed": int(res.scene_seed),
-               "instruction": res.instruction, "held_out": held_out, "success": success,
-               "seconds": round(seconds, 2), "frames": frames}
+        out.update(scene_seed=int(res.scene_seed), instruction=res.instruction,
+                   success=success, seconds=round(seconds, 2), frames=frames)
         if bag is not None:
             r = self._call(self.stop_client, SetBool.Request(data=success))
             if not r.success:
@@ -308,69 +337,3 @@ def record_live(tasks: list[str], episodes: int, out: Path, seed0: int = 0, held
             results.append(r)
             bar.set_postfix(successes=f"{sum(x['success'] for x in results)}/{len(results)}")
     return results
-
-
-def evaluate_live(tasks: list[str], episodes: int, out: Path, checkpoint: str | None,
-                  seed0: int = 1000, held_out: bool = False, max_seconds: float = 15.0,
-                  videos: int = 2, backend: str = "torch", control_rate: float = 30.0,
-                  overrides: dict | None = None, progress: bool = True) -> dict:
-    """Closed-loop success over the live graph (policy node, or the expert node when
-    `checkpoint` is None); writes results.md, results.json, results.png (success per task with
-    95 % Wilson intervals) and videos/*.gif into `out`."""
-    from tqdm import tqdm
-
-    from gr1_data.live_report import (
-        results_table,
-        save_gif,
-        side_by_side,
-        success_by_task,
-        success_chart,
-    )
-    from gr1_sim.tasks import get_task
-
-    for t in tasks:
-        get_task(t)
-    out.mkdir(parents=True, exist_ok=True)
-    agent = "expert" if checkpoint is None else "policy"
-    options = LiveOptions(agent, out / "logs", checkpoint=checkpoint, backend=backend,
-                          control_rate=control_rate, sim_overrides=overrides or {})
-    results, video_paths = [], []
-    with LiveSession(options) as live:
-        jobs = [(t, seed0 + k) for t in tasks for k in range(episodes)]
-        bar = tqdm(jobs, desc=f"live eval ({agent})", unit="episode", disable=not progress)
-        for i, (task, seed) in enumerate(bar):
-            r = live.run_episode(task, seed, held_out, max_seconds, video=i < videos)
-            frames = r.pop("frames")
-            if frames:
-                r["video"] = str(save_gif(side_by_side(frames), out / "videos" / f"{task}_seed{seed:04d}.gif",
-                                          VIDEO_FPS))
-                video_paths.append(r["video"])
-            results.append(r)
-            bar.set_postfix(successes=f"{sum(x['success'] for x in results)}/{len(results)}")
-        predicted = live.predicted_seen
-    who = f"checkpoint `{checkpoint}`" if checkpoint else "scripted expert (gr1-expert)"
-    table = results_table(results, f"Live closed-loop evaluation: {who}")
-    notes = [f"{'Held-out' if held_out else 'Training'} instructions, seeds from {seed0}, "
-             f"at most {max_seconds:g} s per episode, over the live ROS graph (gr1-sim + {agent})."]
-    if video_paths:
-        notes.append("Videos (static camera" + (" | frame the model predicted" if predicted else
-                     "; no predicted frames: the " + ("expert has no video head" if checkpoint is None
-                                                      else "model published none")) + "): "
-                     + ", ".join(f"`{Path(v).relative_to(out)}`" for v in video_paths))
-    if results:
-        success_chart(results, out / "results.png", f"gr1-eval --live: {agent}, "
-                      f"{'held-out' if held_out else 'training'} instructions")
-        notes.append("Chart: `results.png` (success rate per task, 95 % Wilson intervals as "
-                     "error bars).")
-    report = table + "\n" + "\n\n".join(notes) + "\n"
-    (out / "results.md").write_text(report)
-    stats = success_by_task(results)
-    summary = {"agent": agent, "checkpoint": checkpoint, "held_out_instructions": held_out,
-               "success_rate": float(np.mean([r["success"] for r in results])) if results else 0.0,
-               "success_interval": stats["all"]["interval"] if results else None,
-               "per_task": {t: v["rate"] for t, v in stats.items() if t != "all"},
-               "per_task_interval": {t: v["interval"] for t, v in stats.items() if t != "all"},
-               "predicted_frames": predicted, "episodes": results}
-    (out / "results.json").write_text(json.dumps(summary, indent=1))
-    summary["markdown"] = report
-    return summary
