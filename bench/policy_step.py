@@ -43,15 +43,17 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 from machine import (
+    Int8Gemm,
     count_flops,
     cpu_name,
     gemm_gflops,
+    onednn_kernels,
     ort_version,
     peak_rss_mb,
     reset_peak_rss,
     rss_mb,
 )
-from step_report import check_targets, report
+from step_report import check_targets, floor_ms_of, report
 
 DEFAULT_BACKENDS = "torch,onnxruntime,onnxruntime-cuda,tensorrt"
 ALL_VARIANTS = {
@@ -150,16 +152,17 @@ def naive_schedule(steps: int, naive_steps: int) -> set[int]:
     return {0, *picks.tolist()}  # step 0 is its warm-up
 
 
-def run_episode(variants, obs, naive_steps: int, log) -> dict[str, list[float]]:
+def run_episode(variants, obs, naive_steps: int, int8: Int8Gemm, log) -> dict[str, list]:
     """Interleaved steps. The naive rollout computes only at ``naive_schedule`` steps; at the
     others it just records the observation (its history stays the same as the runners').
 
-    A 2048^3 GEMM in fp32 and bf16 is timed after every round of steps, so the FLOP floor is
-    computed at the GEMM rate of the same minutes (returned: GFLOPS per round)."""
+    A 2048^3 GEMM in fp32, bf16 and int8 is timed after every round of steps, so the FLOP floor
+    is computed at the GEMM rate of the same minutes (returned: GFLOPS per round; int8: a dict
+    {kernel: GFLOPS} per round)."""
     import torch
     from tqdm import tqdm
 
-    rates: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    rates: dict[str, list] = {"fp32": [], "bf16": [], "int8": []}
 
     live = [v for v in variants if v.rollout is not None]
     compute_naive = naive_schedule(len(obs), naive_steps)
@@ -186,6 +189,7 @@ def run_episode(variants, obs, naive_steps: int, log) -> dict[str, list[float]]:
             v.grips.append(a.gripper_open)
         rates["fp32"].append(gemm_gflops(torch.float32, reps=1))
         rates["bf16"].append(gemm_gflops(torch.bfloat16, reps=1))
+        rates["int8"].append(int8.rates(reps=1))
     return rates
 
 
@@ -219,7 +223,9 @@ def bench_preset(preset, args, log) -> list[str]:
     log(f"[{preset}] counting FLOPs, measuring GEMM rate")
     flops = count_flops(model, config, frames=2, with_text=False)
     naive_flops = count_flops(model, config, frames=2 * config.window, with_text=True)
-    gemm0 = {"fp32": gemm_gflops(torch.float32), "bf16": gemm_gflops(torch.bfloat16)}
+    int8 = Int8Gemm(args.threads)
+    gemm0 = {"fp32": gemm_gflops(torch.float32), "bf16": gemm_gflops(torch.bfloat16),
+             "int8": int8.rates()}
     load0 = ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
     log(f"[{preset}] building variants")
@@ -228,16 +234,23 @@ def bench_preset(preset, args, log) -> list[str]:
     naive_steps = args.naive_steps or (steps if preset != "full" else 4)
     naive_steps = min(naive_steps, steps)
     log(f"[{preset}] {steps} interleaved steps (naive: {naive_steps})")
-    rates = run_episode(variants, observations(steps), naive_steps, log)
+    rates = run_episode(variants, observations(steps), naive_steps, int8, log)
     # The floor uses the median rate measured between the rounds of steps (same load as the
     # steps); the best-of-10 rate before the run is printed as the machine's unloaded reference.
-    gemm = {k: float(np.median(v)) for k, v in rates.items()}
+    gemm = {k: float(np.median(v)) for k, v in rates.items() if k != "int8"}
+    # int8: the fastest kernel's median rate (the machine's measured int8 rate), named.
+    per_kernel = {k: float(np.median([r[k] for r in rates["int8"] if k in r]))
+                  for k in (rates["int8"][0] if rates["int8"] else {})}
+    if per_kernel:
+        gemm["int8_kernel"] = max(per_kernel, key=per_kernel.get)
+        gemm["int8"] = per_kernel[gemm["int8_kernel"]]
+        gemm["int8_all"] = per_kernel
     gemm["before"] = gemm0
     load1 = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     lines, naive_med = report(preset, config, variants, flops, naive_flops, gemm, (load0, load1),
                               args.threads, naive_steps, log)
-    floor_ms = flops["total"] / (gemm["fp32"] * 1e9) * 1e3
-    lines += ["Targets:", *check_targets(preset, variants, naive_med, floor_ms), ""]
+    lines += ["Targets:", *check_targets(preset, variants, naive_med, floor_ms_of(flops, gemm)),
+              ""]
     shutil.rmtree(graph_dir, ignore_errors=True)
     return lines
 
@@ -264,12 +277,25 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    from gr1_core.runtime.cpu_features import candidates, detect
+
+    cpu = detect()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     header = [
         f"## policy_step.py {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         "",
         f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
         f"({cpu_name()}), torch {torch.__version__}, onnxruntime {ort_version()}, "
-        f"python {platform.python_version()}",
+        f"python {platform.python_version()}; threads {args.threads}; load average at the "
+        f"start {load} (per preset below: before / after)",
+        f"- ISA: {', '.join(cpu.isa()) or 'none listed'}; torch CPU capability "
+        f"{cpu.torch_capability}; onnxruntime providers {', '.join(cpu.ort_providers) or '-'}",
+        f"- kernels: oneDNN (torch bf16) {onednn_kernels()}; torch int8 linear: "
+        f"{torch.backends.quantized.engine} engine (fbgemm, VNNI when the CPU has it); "
+        "onnxruntime int8: MLAS QGEMM, chosen by CPUID (AMX-INT8, AVX512-VNNI, AVX-VNNI, AVX2; "
+        "inferred from the flags, onnxruntime names no kernel)",
+        f"- reduced precision this ISA accelerates (precision='fastest' candidates): torch "
+        f"{candidates('torch', cpu) or 'none'}, onnxruntime {candidates('onnxruntime', cpu) or 'none'}",
         f"- command: bench/policy_step.py {' '.join(argv if argv is not None else sys.argv[1:])}",
         "",
     ]

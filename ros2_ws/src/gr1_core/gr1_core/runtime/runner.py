@@ -30,6 +30,7 @@ from gr1_core.runtime.backends import (
     check_available,
     make_backend,
 )
+from gr1_core.runtime.cpu_features import FASTEST
 from gr1_core.runtime.history import TokenHistory
 from gr1_core.runtime.instruction import check_instruction_feature
 from gr1_core.runtime.naive import NaiveRollout, naive_step
@@ -76,6 +77,7 @@ class PolicyRunner:
         self._text_hit_pending: bool | None = None
         self._text_ms = 0.0
         self.steps = 0  # steps since the last reset
+        self.precision_choice = f"{backend.name} {backend.precision}: built by the caller"
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -95,7 +97,9 @@ class PolicyRunner:
 
         backend: torch | onnxruntime | onnxruntime-cuda | tensorrt. precision: fp32 | bf16 | int8
         (torch), fp32 | int8 (onnxruntime), fp16 (tensorrt, default); None or "auto" is the
-        backend's default. Graph backends read
+        backend's default; "fastest" is the first reduced precision this CPU accelerates that
+        passes a short accuracy check against fp32, else fp32 (runtime/precision.py; the choice
+        and its reason are in ``runner.precision_choice``). Graph backends read
         ``graph_dir`` (default ``PATH/onnx``); with ``export_missing`` the graphs are exported
         there first when absent (as ``gr1-export PATH`` would).
         """
@@ -105,22 +109,37 @@ class PolicyRunner:
         model, processors, _meta = load_pretrained(path)
         if precision in (None, "auto"):
             precision = DEFAULT_PRECISION.get(backend, "fp32")
-        if backend == "torch":
-            impl = make_backend(
-                "torch", model=model, precision=precision, device=device,
-                num_threads=num_threads, video=video,
-            )
-        else:
-            graph_dir = Path(graph_dir) if graph_dir is not None else Path(path) / "onnx"
-            if export_missing:
-                _export_if_missing(model, path, graph_dir, precision, video)
+        graph_dir = Path(graph_dir) if graph_dir is not None else Path(path) / "onnx"
+        fastest_ort = precision == FASTEST and backend == "onnxruntime"
+
+        def build(precision: str) -> Backend:
+            if backend == "torch":
+                return make_backend(
+                    "torch", model=model, precision=precision, device=device,
+                    num_threads=num_threads, video=video,
+                )
+            if export_missing:  # "fastest" on onnxruntime: fp32 and int8 graphs in one export
+                wanted = "int8" if fastest_ort else precision
+                _export_if_missing(model, path, graph_dir, wanted, video)
             else:
                 _refuse_stale(path, graph_dir)
-            impl = make_backend(
+            return make_backend(
                 backend, graph_dir=graph_dir, precision=precision, num_threads=num_threads,
                 video=video, window=model.config.window,
             )
-        return cls(impl, model.config, processors, video=video)
+
+        if precision == FASTEST and (backend != "torch" or device == "cpu"):
+            from gr1_core.runtime.precision import resolve_fastest
+
+            impl, reason = resolve_fastest(backend, build, model.config, processors)
+        else:
+            if precision == FASTEST:  # GPU: the backend's default
+                precision = DEFAULT_PRECISION.get(backend, "fp32")
+            impl = build(precision)
+            reason = f"{backend} {precision}: asked for"
+        runner = cls(impl, model.config, processors, video=video)
+        runner.precision_choice = reason
+        return runner
 
     # ------------------------------------------------------------------ episode
     def reset(self, instruction: str | None = None) -> None:

@@ -2,10 +2,11 @@
 
 Precisions:
 - ``fp32``: the reference.
-- ``bf16``: a bfloat16 copy of the weights for the frame encoder (the bulk of the cost: two ViT-B
-  passes per step) and autocast for the policy transformer; the text encoder stays fp32 because
-  it runs once per instruction. Casting weights once avoids autocast re-casting the 86M ViT
-  weights on every call.
+- ``bf16``: a bfloat16 copy of the weights runs the frame encoder (the bulk of the cost: two
+  ViT-B passes per step) and the policy transformer (inputs cast to bf16, outputs back to fp32;
+  oneDNN bf16 GEMMs, the fused CPU flash attention); the text encoder stays fp32 because it runs
+  once per instruction. Casting the weights once avoids autocast re-casting them on every call
+  (a fifth of the policy's time under autocast was weight casts: bench/RESULTS.md).
 - ``int8``: dynamic int8 quantisation of every nn.Linear (weights int8 per tensor, activations
   quantised on the fly; fbgemm kernels), the rest fp32.
 """
@@ -74,7 +75,6 @@ class TorchBackend:
         if precision == "bf16":
             enc_model = copy.deepcopy(model).to(torch.bfloat16)
             self._enc_dtype = torch.bfloat16
-            self._autocast_dtype = torch.bfloat16
         elif precision == "fp16":
             enc_model = copy.deepcopy(model).to(torch.float16)
             self._enc_dtype = torch.float16
@@ -83,7 +83,10 @@ class TorchBackend:
             enc_model = _quantize_linear_int8(model)
         self._frames = FrameEncoderGraph(enc_model)
         self._text = TextEncoderGraph(model)
-        policy_model = enc_model if precision == "int8" else model
+        policy_model = enc_model if precision in ("int8", "bf16") else model
+        # bf16: the policy runs on the bf16 weights with bf16 inputs; fp16 (CUDA) keeps autocast,
+        # whose fp32 softmax and mask arithmetic stay clear of fp16's range.
+        self._policy_dtype = torch.bfloat16 if precision == "bf16" else torch.float32
         self._policy = PolicyGraph(policy_model, predict_video=False)
         self._policy_video = PolicyGraph(policy_model, predict_video=True) if video else None
 
@@ -110,7 +113,7 @@ class TorchBackend:
             return self._out(self._text(self._in(token_ids, torch.int64)))
 
     def _policy_inputs(self, *arrays: np.ndarray) -> list[torch.Tensor]:
-        return [self._in(a) for a in arrays]
+        return [self._in(a, self._policy_dtype) for a in arrays]
 
     def policy(
         self,
