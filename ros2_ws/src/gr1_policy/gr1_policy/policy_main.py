@@ -30,6 +30,8 @@ Topics and services (defaults; every name is a parameter):
   out  /gr1/status (gr1_msgs/PolicyStatus), /diagnostics (diagnostic_msgs/DiagnosticArray)
   srv  /gr1/set_instruction (gr1_msgs/SetInstruction), /gr1_policy/pause (std_srvs/SetBool),
        /gr1_policy/change_state, get_state, ... (lifecycle_msgs)
+  act  /gr1_policy/run_instruction (gr1_msgs/RunInstruction): one instruction as a goal with a
+       time limit, cancel and a success topic; client: gr1-run-instruction
 """
 EPILOG = """\
 parameters:

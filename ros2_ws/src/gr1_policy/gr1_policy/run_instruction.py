@@ -73,8 +73,9 @@ class RunInstructionServer:
         ended = run.watch.update(now, state, node.reason)
         if ended is not None:
             self._end(run, *ended)
-        elif now - run.last_feedback[0] >= run_goal.FEEDBACK_PERIOD or \
-                state != run.last_feedback[1]:
+        elif node._step > 0 and (state != run.last_feedback[1] or
+                                 now - run.last_feedback[0] >= run_goal.FEEDBACK_PERIOD):
+            # (step 0: no tick of this goal's episode has decided a state yet)
             self._feedback(run, now, state)
 
     def end_all(self, why: str) -> None:
@@ -149,7 +150,6 @@ class RunInstructionServer:
                  if goal.stop_on_success else "")
         node.get_logger().info(f"RunInstruction goal: {goal.instruction[:200]!r}, time limit "
                                f"{f'{limit:g} s' if limit > 0 else 'none'}{until}")
-        self._feedback(run, now, messages.STATE_NAMES.get(node.state, ""))
         return run
 
     def _watch_success(self, run: _Run, topic: str) -> str | None:
