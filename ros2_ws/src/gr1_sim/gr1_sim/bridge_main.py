@@ -23,7 +23,8 @@ def help_text() -> tuple[str, str]:
         "Topics and services (defaults; names are parameters):\n"
         "  out  /camera/static/color/image_raw, /camera/wrist/color/image_raw (sensor_msgs/Image "
         "rgb8)\n       and their camera_info, /joint_states, /gr1/ee_pose (PoseStamped),\n"
-        "       ~/block_poses (PoseArray), ~/episode (std_msgs/String JSON, latched)\n"
+        "       ~/block_poses (PoseArray), ~/episode (std_msgs/String JSON, latched),\n"
+        "       /tf and /tf_static where tf2_msgs imports (tf.publish)\n"
         "  in   /servo_node/delta_twist_cmds (TwistStamped), /gr1/gripper_command "
         "(gr1_msgs/GripperCommand)\n"
         "  srv  ~/reset (std_srvs/Trigger), ~/start_task (gr1_msgs/StartTask)")
