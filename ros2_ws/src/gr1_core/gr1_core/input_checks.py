@@ -10,6 +10,7 @@ the first reason and reports all of them.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -82,8 +83,10 @@ def stamp_fault(label: str, noun: str, stamp: float, now: float, max_age: float)
     """A message stamped `stamp` seen at `now`: unstamped, not a time, stale, or in the future.
     The node applies it on arrival (a refused message never replaces a good one) and again at
     every control tick (an input that stops turns stale)."""
-    if stamp <= 0.0:
+    if stamp == 0.0:
         return f"{label}: header stamp is zero (the publisher does not stamp its messages)"
+    if stamp < 0.0:
+        return f"{label}: header stamp {stamp:.9g} s is negative (not a time)"
     age = now - stamp
     if not math.isfinite(age):
         return f"{label}: header stamp {stamp!r} is not a time"
@@ -97,13 +100,14 @@ def stamp_fault(label: str, noun: str, stamp: float, now: float, max_age: float)
 
 
 def out_of_order(label: str, noun: str, stamp: float, last: float | None,
-                 now: float) -> str | None:
+                 now: float, max_age: float = 0.0) -> str | None:
     """A message stamped before the last accepted one of its stream: two publishers on one
     topic (a bag replayed beside the live driver, a second camera node), whose slightly older
-    messages would otherwise alternate with the good ones, each within the age limit. A clock
-    that jumped back (simulation or bag time restarted: the last stamp now lies in the future)
+    (or slightly newer) messages would otherwise alternate with the good ones, each within the
+    age limit. A clock that jumped back (simulation or bag time restarted: the last stamp now
+    lies more than max_age [s] in the future, farther than any stamp accepted on arrival can)
     is not a second publisher: the new stamp is accepted."""
-    if last is None or stamp >= last or last > now:
+    if last is None or stamp >= last or last > now + max_age:
         return None
     return (f"{label}: {noun} stamped {last - stamp:.3f} s before the previous one (a second "
             "publisher on its topic, or its clock jumped back)")
@@ -133,13 +137,20 @@ def finite(label: str, values: Sequence[float] | np.ndarray) -> str | None:
 
 
 def instruction(text: str | None, max_length: int) -> str | None:
-    """An instruction the policy can follow: present, non-blank, not absurdly long."""
+    """An instruction the policy can follow: present, non-blank, not absurdly long, text (no
+    control characters but tab and line breaks, no U+FFFD: bytes that were not UTF-8)."""
     if text is None:
         return "no instruction: publish one on the instruction topic or call set_instruction"
     if not text.strip():
         return "instruction is empty"
     if len(text) > max_length:
         return f"instruction refused: {len(text)} characters (limit {max_length})"
+    for i, ch in enumerate(text):
+        if ch == "\ufffd":
+            return (f"instruction refused: not text: U+FFFD at character {i} (the message "
+                    "carried bytes that are not UTF-8)")
+        if ch not in "\t\n\r" and unicodedata.category(ch) == "Cc":
+            return f"instruction refused: control character U+{ord(ch):04X} at character {i}"
     return None
 
 
@@ -183,6 +194,23 @@ def tcp_position(xyz: Sequence[float], max_distance: float) -> str | None:
         shown = ", ".join(f"{float(v):.4g}" for v in xyz)
         return (f"position ({shown}) is {dist:.4g} m from the base origin, beyond the arm's "
                 f"reach (limit {max_distance:g} m)")
+    return None
+
+
+QUATERNION_NORM_TOLERANCE = 0.01  # |norm - 1| above this is no rotation (tf2 uses the same)
+
+
+def orientation(xyzw: Sequence[float]) -> str | None:
+    """An orientation quaternion (x, y, z, w): finite and of unit norm within
+    QUATERNION_NORM_TOLERANCE. A zero or far-from-unit quaternion is a broken driver, not a
+    rotation to normalise."""
+    shown = ", ".join(str(float(v)) for v in xyzw)
+    norm = math.sqrt(sum(float(v) * float(v) for v in xyzw))
+    if not math.isfinite(norm) or norm < 1e-6:
+        return f"orientation quaternion ({shown}) is not a rotation"
+    if abs(norm - 1.0) > QUATERNION_NORM_TOLERANCE:
+        return (f"orientation quaternion ({shown}) has norm {norm:.4g}: it is not a unit "
+                f"quaternion (tolerance {QUATERNION_NORM_TOLERANCE:g})")
     return None
 
 

@@ -46,15 +46,23 @@ def rgb_to_image(rgb: np.ndarray, stamp, frame_id: str = ""):
 def gripper_width(msg, finger_joints: Sequence[str],
                   limits: tuple[float, float] = FINGER_LIMITS) -> float:
     """sensor_msgs/JointState -> gripper opening [m] = sum of the finger joint positions, each
-    finite and inside `limits` [m] (input_checks.finger_position)."""
+    named once, finite and inside `limits` [m] (input_checks.finger_position); every position in
+    the message finite."""
     names = list(msg.name)
     positions = msg.position
     if len(positions) != len(names):
         raise ValueError(f"{len(names)} names but {len(positions)} positions")
+    for name, value in zip(names, positions):
+        # A non-finite position anywhere is a broken driver, even on a joint not used here.
+        if not np.isfinite(value):
+            raise ValueError(f"joint {name!r} position is {float(value)}")
     width = 0.0
     for joint in finger_joints:
         if joint not in names:
             raise ValueError(f"joint {joint!r} missing from joint_states")
+        if names.count(joint) > 1:
+            raise ValueError(f"joint {joint!r} appears {names.count(joint)} times in "
+                             "joint_states: which position is it?")
         value = float(positions[names.index(joint)])
         bad = input_checks.finger_position(joint, value, limits)
         if bad:
@@ -65,10 +73,12 @@ def gripper_width(msg, finger_joints: Sequence[str],
 
 def pose_to_xyz_rpy(pose, max_distance: float = MAX_TCP_DISTANCE) -> np.ndarray:
     """geometry_msgs/Pose -> (6,) x, y, z [m], roll, pitch, yaw [rad]; the position finite and
-    within max_distance [m] of the base origin (input_checks.tcp_position)."""
+    within max_distance [m] of the base origin (input_checks.tcp_position), the orientation a unit
+    quaternion (input_checks.orientation)."""
     p, q = pose.position, pose.orientation
     xyz = (float(p.x), float(p.y), float(p.z))
-    bad = input_checks.tcp_position(xyz, max_distance)
+    bad = input_checks.tcp_position(xyz, max_distance) or input_checks.orientation(
+        (q.x, q.y, q.z, q.w))
     if bad:
         raise ValueError(bad)
     return np.array([*xyz, *quat_to_rpy(q.x, q.y, q.z, q.w)], dtype=np.float64)
@@ -81,4 +91,7 @@ def transform_to_xyz_rpy(transform, max_distance: float = MAX_TCP_DISTANCE) -> n
     bad = input_checks.tcp_position(xyz, max_distance)
     if bad:
         raise ValueError(bad.replace("position", "translation", 1))
+    bad = input_checks.orientation((q.x, q.y, q.z, q.w))
+    if bad:
+        raise ValueError(bad.replace("orientation", "rotation", 1))
     return np.array([*xyz, *quat_to_rpy(q.x, q.y, q.z, q.w)], dtype=np.float64)

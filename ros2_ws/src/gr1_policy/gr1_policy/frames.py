@@ -88,6 +88,15 @@ def parse_image(raw: bytes) -> RawImage:
                     view[pos:pos + n])
 
 
+def peek_stamp(raw: bytes) -> float | None:
+    """The header stamp [s] of a CDR-serialized sensor_msgs/Image (its first two fields), None
+    when the bytes are too short or of an unknown encapsulation (parse_image says why)."""
+    if len(raw) < 12 or raw[0] != 0 or raw[1] not in (0, 1):
+        return None
+    sec, nanosec = struct.unpack_from("<iI" if raw[1] == 1 else ">iI", raw, 4)
+    return sec + nanosec * 1e-9
+
+
 class CameraFrames:
     """The newest frame of each camera, checked and decoded on a thread of its own.
 
@@ -108,6 +117,10 @@ class CameraFrames:
         self._encodings = encodings
         self._cond = threading.Condition()
         self._pending: dict[str, tuple[bytes, float]] = {}
+        # (oldest, newest) stamp of the frames replaced unseen since the camera's last checked
+        # one: a frame dropped for a newer one still counts for the order of the stream (two
+        # publishers whose frames arrive in pairs would otherwise hide each other).
+        self._dropped: dict[str, tuple[float, float]] = {}
         self._running = False
         self._busy = False  # the frame thread is checking a frame
         self._thread: threading.Thread | None = None
@@ -122,6 +135,10 @@ class CameraFrames:
         with self._cond:
             if camera in self._pending:
                 self.skipped += 1
+                stamp = peek_stamp(self._pending[camera][0])
+                if stamp is not None:
+                    lo, hi = self._dropped.get(camera, (stamp, stamp))
+                    self._dropped[camera] = (min(lo, stamp), max(hi, stamp))
             self._pending[camera] = (raw, time.perf_counter())
             self._cond.notify()
 
@@ -137,6 +154,7 @@ class CameraFrames:
         with self._cond:
             self._running = False
             self._pending.clear()
+            self._dropped.clear()
             self._cond.notify()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -151,9 +169,10 @@ class CameraFrames:
                     return
                 camera = next(iter(self._pending))
                 raw, receipt = self._pending.pop(camera)
+                dropped = self._dropped.pop(camera, None)
                 self._busy = True
             try:
-                self._handle(camera, raw, receipt)
+                self._handle(camera, raw, receipt, dropped)
             finally:
                 with self._cond:
                     self._busy = False
@@ -171,12 +190,14 @@ class CameraFrames:
                     return
                 camera = next(iter(self._pending))
                 raw, receipt = self._pending.pop(camera)
-            self._handle(camera, raw, receipt)
+                dropped = self._dropped.pop(camera, None)
+            self._handle(camera, raw, receipt, dropped)
 
-    def _handle(self, camera: str, raw: bytes, receipt: float) -> None:
+    def _handle(self, camera: str, raw: bytes, receipt: float,
+                dropped: tuple[float, float] | None = None) -> None:
         cpu = time.thread_time()
         try:
-            self.process(camera, raw)
+            self.process(camera, raw, dropped)
         except Exception as exc:  # a bug here must hold the arm, not end the thread
             with self._lock:
                 state = self.states[camera]
@@ -187,8 +208,10 @@ class CameraFrames:
             self.timings.append((receipt, time.perf_counter(), time.thread_time() - cpu))
 
     # --- the rules -----------------------------------------------------------------------------
-    def process(self, camera: str, raw: bytes) -> None:
-        """Check and decode one serialized frame; store it, or latch why it was refused."""
+    def process(self, camera: str, raw: bytes,
+                dropped: tuple[float, float] | None = None) -> None:
+        """Check and decode one serialized frame; store it, or latch why it was refused.
+        dropped: (oldest, newest) stamp of the frames of this camera replaced by it unseen."""
         state = self.states[camera]
         now = self._now()
         try:
@@ -198,9 +221,13 @@ class CameraFrames:
         except ImageError as exc:
             self._refuse(state, f"{state.label} unusable: {exc}", now)
             return
-        reason = (input_checks.stamp_fault(state.label, state.noun, img.stamp, now, self._max_age)
-                  or input_checks.out_of_order(state.label, state.noun, img.stamp, state.stamp,
-                                               now))
+        order = [(img.stamp, state.stamp)]
+        if dropped is not None:  # the stream as it arrived: last, dropped ones, this one
+            order = [(dropped[0], state.stamp), (img.stamp, dropped[1])]
+        reason = input_checks.stamp_fault(state.label, state.noun, img.stamp, now, self._max_age)
+        for stamp, before in order:
+            reason = reason or input_checks.out_of_order(state.label, state.noun, stamp, before,
+                                                         now, self._max_age)
         if reason:
             self._refuse(state, reason, now)
             return

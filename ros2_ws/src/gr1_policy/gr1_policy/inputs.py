@@ -26,13 +26,15 @@ from gr1_policy import conversions
 from gr1_policy.frames import CameraFrames
 from gr1_policy.params import PolicyParams
 
-# Best effort: matches both best-effort (realsense default) and reliable publishers. Joint states
-# and the pose keep depth 1: an old message is worth nothing once a newer one exists. Camera
-# readers keep a few: a 640x480 frame travels as many DDS fragments, and a depth-1 reader drops a
-# frame whose fragments interleave with the next one's (frames lost under load -> stale and
-# out-of-sync cameras). The camera callback only stores the bytes (the newest wins), so the
-# deeper queue costs nothing but memory.
-SENSOR_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
+# Best effort: matches both best-effort (realsense default) and reliable publishers. Every reader
+# keeps a few messages. Joint states and the pose: a depth-1 reader keeps only the later of two
+# messages that arrive together, so a second publisher on the topic whose messages follow the good
+# ones could replace them unseen; at depth 4 each is checked in order (out of order -> refused),
+# and the callbacks are cheap. Camera readers: a 640x480 frame travels as many DDS fragments, and
+# a depth-1 reader drops a frame whose fragments interleave with the next one's (frames lost
+# under load -> stale and out-of-sync cameras). The camera callback only stores the bytes (the
+# newest wins), so the deeper queue costs nothing but memory.
+SENSOR_QOS = QoSProfile(depth=4, history=HistoryPolicy.KEEP_LAST,
                         reliability=ReliabilityPolicy.BEST_EFFORT)
 CAMERA_QOS = QoSProfile(depth=4, history=HistoryPolicy.KEEP_LAST,
                         reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -114,7 +116,8 @@ class Inputs:
         now = self._now()
         reason = (input_checks.stamp_fault(state.label, state.noun, stamp, now,
                                            self._cfg.max_input_age)
-                  or input_checks.out_of_order(state.label, state.noun, stamp, state.stamp, now))
+                  or input_checks.out_of_order(state.label, state.noun, stamp, state.stamp, now,
+                                                 self._cfg.max_input_age))
         if reason is None:
             try:
                 value = convert()

@@ -330,6 +330,15 @@ class PolicyNode(ControlLoop, EpisodeControl, StatusReport, LifecycleNode):
         handle = service.callback
 
         def change_state(request: Any, response: Any) -> Any:
+            label = request.transition.label
+            labels = sorted({t[1] for t in self._state_machine.available_transitions})
+            if label and label not in labels:  # rclpy answers false and says nothing
+                self.get_logger().warn(
+                    f"lifecycle transition {label} refused in state {self.lifecycle_state()}: "
+                    f"no transition labelled {label!r} from it (available: "
+                    f"{', '.join(labels) or 'none'})")
+                response.success = False
+                return response
             try:
                 return handle(request, response)
             except Exception as exc:
