@@ -441,3 +441,30 @@ def test_cli_ctrl_c_cancels_the_goal(active) -> None:
     text = "".join(lines)
     assert "cancelling" in text and "CANCELLED after" in text and "by the client" in text, text
     assert_zero_from(op, after, "Ctrl-C")
+
+
+def test_cli_ends_when_the_node_shuts_down(active) -> None:
+    """Last: it ends the policy process. A goal running when the node shuts down ends FAULTED,
+    or the client sees the server vanish; either way the CLI does not wait forever."""
+    op, nodes, env = active
+    run = _cli(env, KNOWN, "--time-limit", "0")
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(run.stdout), daemon=True)
+    reader.start()
+    wait_for(lambda: any("running" in line for line in lines), 20, "the CLI's feedback", nodes)
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState
+
+    change = op.node.create_client(ChangeState, "/gr1_policy/change_state")
+    request = ChangeState.Request()
+    request.transition.id = Transition.TRANSITION_ACTIVE_SHUTDOWN
+    answer = change.call_async(request)
+    wait_for(answer.done, 10, "the shutdown transition")
+    assert answer.result().success
+    code = run.wait(timeout=15)
+    reader.join(timeout=5)
+    err = run.stderr.read()
+    print(f"CLI at the node's shutdown: exit {code}: {(lines or [''])[-1].strip()} {err.strip()}")
+    assert (code, "FAULTED after" in "".join(lines)) == (5, True) or (
+        code == 6 and "went away" in err), (code, lines[-3:], err)
+    wait_for(lambda: not nodes[1].alive(), 10, "gr1-policy to exit")

@@ -33,7 +33,8 @@ the goal is REFUSED. A new goal (from here or another client) preempts a running
 EPILOG = """\
 exit status:
   0 SUCCEEDED, 1 TIMED_OUT, 3 CANCELLED (preempted or superseded), 4 REFUSED, 5 FAULTED,
-  6 no RunInstruction server (node not running or not configured), 130 cancelled by Ctrl-C,
+  6 no RunInstruction server (node not running or not configured, or gone before the goal
+  ended), 130 cancelled by Ctrl-C,
   2 bad arguments.
 
 examples:
@@ -85,6 +86,22 @@ class Printer:
             return
         self._last, self._t = key, now
         _line(f"[{fb.elapsed:7.2f} s] {fb.state}{': ' + fb.reason if fb.reason else ''}")
+
+
+class ServerWatch:
+    """True once the action server has been gone for `grace` s (checked twice a second)."""
+
+    def __init__(self, client: Any, grace: float = 2.0) -> None:
+        self.client, self.grace = client, grace
+        self._checked = 0.0
+        self._since: float | None = None
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked >= 0.5:
+            self._checked = now
+            self._since = None if self.client.server_is_ready() else (self._since or now)
+        return self._since is not None and now - self._since >= self.grace
 
 
 def _goal(action_type: Any, args: Any) -> Any:
@@ -156,8 +173,13 @@ def run(args: Any, ros_argv: list[str]) -> int:
             print(f"{PROG}: error: {args.action} rejected the goal", file=sys.stderr)
             return EXIT["REFUSED"]
         result = handle.get_result_async()
-        if not _spin_until(executor, result.done, stop, None):
+        gone = ServerWatch(client)
+        if not _spin_until(executor, lambda: result.done() or gone(), stop, None):
             return _cancel(executor, handle, OUTCOMES, result)
+        if not result.done():
+            print(f"{PROG}: error: the RunInstruction server at {args.action} went away before "
+                  f"the goal ended (the node shut down or was cleaned up)", file=sys.stderr)
+            return NO_SERVER
         return _outcome(result.result().result, OUTCOMES)[1]
     finally:
         executor.shutdown()
