@@ -136,7 +136,7 @@ def onednn_kernels() -> str:
             impl = f"{parts[6] or parts[5]} ({dtype.group(1) if dtype else '?'})"
             if impl not in impls:
                 impls.append(impl)
-    return f"{isa}; kernels: {', '.join(impls) or 'none reported'}"
+    return f"ISA {isa}, picked {', '.join(impls) or 'no kernel reported'}"
 
 
 def count_flops(model, config, frames: int, with_text: bool) -> dict[str, float]:
