@@ -13,6 +13,7 @@ parameters (gr1_policy.param_updates.safety_limits); messages by the policy's bu
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 
@@ -30,6 +31,8 @@ from gr1_policy import messages
 from gr1_policy.param_updates import safety_limits
 from gr1_policy.servo import ServoStarter
 from gr1_teleop import params as teleop_params
+
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
 ZERO = np.zeros(6)
 
@@ -149,9 +152,12 @@ class TeleopNode(Node):
         if ok and filtered.zeroed:
             reason = "safety: " + "; ".join(filtered.reasons)
         self.publish_twist(commanded)
-        if reason != self._reason:
+        # Logged when the kind of reason changes, not its numbers ("input is 0.97 s old",
+        # "1.01 s old", ... would be a line per tick).
+        kind = _NUMBER.sub("#", reason) if reason else None
+        if kind != self._reason:
             self.get_logger().info(f"holding still: {reason}" if reason else "moving")
-            self._reason = reason
+            self._reason = kind
 
     def publish_twist(self, twist: np.ndarray) -> None:
         self._twist_pub.publish(messages.twist_stamped(
