@@ -71,4 +71,5 @@ def load_policy(cfg: PolicyParams) -> LoadedPolicy:
     ap = runner.processors.action
     mapping = ActionMapping(position_scale=ap.max_delta_pos, orientation_scale=ap.max_delta_rot,
                             rate_hz=ap.rate_hz)
-    return LoadedPolicy(runner, mapping, f"{path} ({config.name} preset)")
+    chosen = f"; precision: {runner.precision_choice}" if cfg.precision == "fastest" else ""
+    return LoadedPolicy(runner, mapping, f"{path} ({config.name} preset){chosen}")
