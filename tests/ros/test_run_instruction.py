@@ -6,12 +6,11 @@ What it promises: a goal in the simulator moves the arm (and succeeds or runs ou
 time limit, cancel and success end the goal and the twists are zero within 2 control periods;
 an inactive node or a refused instruction answers REFUSED with the reason; a new goal preempts
 the running one; deactivating faults it; the CLI prints feedback and the outcome and its exit
-status says which; Ctrl-C cancels. The rules without ROS are tested first.
+status says which; Ctrl-C cancels. The rules without ROS: test_run_goal.py.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -20,210 +19,19 @@ import time
 
 import numpy as np
 import pytest
+from run_instruction_kit import (
+    CONTROL_RATE,
+    PERIOD,
+    SUCCESS_TOPIC,
+    Operator,
+    assert_zero_from,
+    wait_for,
+)
 
-from gr1_policy import run_goal
-from gr1_policy.run_goal import GoalWatch
-
-CONTROL_RATE = 20.0  # Hz; below the default 30 Hz so that 2 busy CI cores keep it
-PERIOD = 1.0 / CONTROL_RATE
-ACTION = "/gr1_policy/run_instruction"
-SUCCESS_TOPIC = "/test/success"
 KNOWN = "push the red block to the left"  # a training instruction of models/gr1-sim
 
 
-# ------------------------------------------------------------------------------ rules, no ROS
-def test_goal_watch_time_limit_fault_and_hold() -> None:
-    w = GoalWatch("lift the red block", start=100.0, limit=2.0)
-    assert w.update(101.9, "running", "") is None
-    assert w.update(102.0, "running", "") == (run_goal.TIMED_OUT, "time limit of 2 s reached")
-    w = GoalWatch("x", start=0.0)  # no limit
-    assert w.update(1e6, "running", "") is None
-    assert w.update(1.0, "fault", "model step failed: boom") is None
-    assert w.update(1.0 + run_goal.FAULT_AFTER - 0.01, "fault", "boom") is None
-    assert w.update(1.0 + run_goal.FAULT_AFTER, "fault", "boom")[0] == run_goal.FAULTED
-    w = GoalWatch("x", start=0.0)
-    assert w.update(1.0, "fault", "boom") is None
-    assert w.update(2.5, "running", "") is None  # a fault that clears starts again
-    assert w.update(3.0, "fault", "boom") is None
-    assert w.update(4.9, "holding", "static camera stale") is None
-    assert w.update(4.9 + run_goal.HOLD_AFTER - 0.1, "holding", "stale") is None
-    ended = w.update(4.9 + run_goal.HOLD_AFTER, "holding", "static camera stale")
-    assert ended[0] == run_goal.FAULTED and "static camera stale" in ended[1]
-    w = GoalWatch("x", start=0.0)
-    assert w.update(1.0, "paused", "paused by request") is None
-    assert w.update(1.0 + 10 * run_goal.HOLD_AFTER, "paused", "paused by request") is None
-
-
-def test_goal_watch_model_refusal_of_its_own_instruction() -> None:
-    reason = ("model step failed: UnknownInstruction: instruction 'open the door' is not near "
-              "any task this policy was trained on")
-    assert GoalWatch("open the door", 0.0).update(0.1, "fault", reason) == (run_goal.REFUSED,
-                                                                           reason)
-    # A refusal left over from another instruction is a fault like any other.
-    assert GoalWatch("lift the red block", 0.0).update(0.1, "fault", reason) is None
-
-
-def test_success_messages_and_goal_checks() -> None:
-    assert run_goal.success_in("std_msgs/msg/Bool", True)
-    assert not run_goal.success_in("std_msgs/msg/Bool", False)
-    assert run_goal.success_in("std_msgs/msg/String", '{"episode": 3, "success": true}')
-    for text in ('{"success": false}', '{"success": 1}', "not json", "[true]", '"success"'):
-        assert not run_goal.success_in("std_msgs/msg/String", text), text
-    assert run_goal.duration_seconds(2, 500_000_000) == 2.5
-    assert run_goal.time_limit_problem(0.0) is None and run_goal.time_limit_problem(3.0) is None
-    assert "negative" in run_goal.time_limit_problem(-1.0)
-    assert "nothing publishes /x" in run_goal.success_topic_problem("/x", [])
-    assert run_goal.success_topic_problem("/x", ["std_msgs/msg/Bool"]) is None
-    assert "expected one of" in run_goal.success_topic_problem("/x", ["std_msgs/msg/Int32"])
-    assert "expected one of" in run_goal.success_topic_problem(
-        "/x", ["std_msgs/msg/Bool", "std_msgs/msg/String"])
-
-
-def test_cli_goal_and_outcome_exit_codes() -> None:
-    from gr1_msgs.action import RunInstruction
-    from gr1_policy import run_instruction_cli as cli
-
-    args = cli.build_parser().parse_args(["lift it", "--time-limit", "2.9999999999"])
-    goal = cli._goal(RunInstruction, args)
-    assert (goal.time_limit.sec, goal.time_limit.nanosec) == (3, 0)
-    assert goal.instruction == "lift it" and not goal.stop_on_success
-    names = [n for n in dir(RunInstruction.Result) if n.isupper() and n != "SLOT_TYPES"]
-    assert {n: getattr(RunInstruction.Result, n) for n in names} == {
-        n: i for i, n in enumerate(run_goal.OUTCOMES)}
-    assert cli.EXIT["SUCCEEDED"] == 0 and len(set(cli.EXIT.values())) == len(cli.EXIT)
-
-
 # ------------------------------------------------------------------------------ the live graph
-class Operator:
-    """Records twists and the TCP pose; sends goals; publishes the test's success flag."""
-
-    def __init__(self, context) -> None:
-        from geometry_msgs.msg import PoseStamped, TwistStamped
-        from rclpy.action import ActionClient
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.node import Node
-        from rclpy.qos import DurabilityPolicy, QoSProfile
-        from std_msgs.msg import Bool, String
-
-        from gr1_bringup.lifecycle import LifecycleClient
-        from gr1_msgs.action import RunInstruction
-        from gr1_msgs.srv import StartTask
-
-        self.node = n = Node("run_instruction_test", context=context)
-        self.lock = threading.Lock()
-        self.twists: list[tuple[float, float, np.ndarray]] = []  # (receipt, stamp, 6-vector)
-        self.poses: list[tuple[float, np.ndarray]] = []  # (receipt, position)
-        n.create_subscription(TwistStamped, "/servo_node/delta_twist_cmds", self._twist, 100)
-        n.create_subscription(PoseStamped, "/gr1/ee_pose", self._pose, 100)
-        self.episodes: list[dict] = []  # the simulator's ~/episode JSON
-        n.create_subscription(String, "/gr1_sim_bridge/episode", self._episode, QoSProfile(
-            depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
-        self.success = n.create_publisher(Bool, SUCCESS_TOPIC, 10)
-        self.instruction = n.create_publisher(String, "/gr1/instruction", 10)
-        self.start_task = n.create_client(StartTask, "/gr1_sim_bridge/start_task")
-        self.lifecycle = LifecycleClient(n, "/gr1_policy")
-        self.client = ActionClient(n, RunInstruction, ACTION)
-        self.Action = RunInstruction
-        self.executor = SingleThreadedExecutor(context=context)
-        self.executor.add_node(n)
-        self._running = True
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        while self._running:
-            self.executor.spin_once(timeout_sec=0.02)
-
-    def close(self) -> None:
-        self._running = False
-        self._thread.join(timeout=2.0)
-        self.executor.shutdown()
-        self.client.destroy()
-        self.node.destroy_node()
-
-    def now(self) -> float:
-        return self.node.get_clock().now().nanoseconds * 1e-9
-
-    def _twist(self, msg) -> None:
-        t, s = msg.twist, msg.header.stamp
-        v = np.array([t.linear.x, t.linear.y, t.linear.z, t.angular.x, t.angular.y, t.angular.z])
-        with self.lock:
-            self.twists.append((self.now(), s.sec + s.nanosec * 1e-9, v))
-
-    def _episode(self, msg) -> None:
-        with self.lock:
-            self.episodes.append(json.loads(msg.data))
-
-    def _pose(self, msg) -> None:
-        p = msg.pose.position
-        with self.lock:
-            self.poses.append((self.now(), np.array([p.x, p.y, p.z])))
-
-    def twists_since(self, t: float) -> list[np.ndarray]:
-        with self.lock:
-            return [v for _, s, v in self.twists if s >= t]
-
-    def moving_since(self, t: float) -> bool:
-        tw = self.twists_since(t)
-        return len(tw) >= 3 and all(np.linalg.norm(v) > 1e-4 for v in tw[-3:])
-
-    def pose_at(self, t: float) -> np.ndarray:
-        with self.lock:
-            return min(self.poses, key=lambda tp: abs(tp[0] - t))[1]
-
-    # --- goals ---------------------------------------------------------------------------
-    def send(self, instruction: str, limit: float = 0.0, stop_on_success: bool = False,
-             success_topic: str = "") -> Goal:
-        goal = self.Action.Goal(instruction=instruction, stop_on_success=stop_on_success,
-                                success_topic=success_topic)
-        goal.time_limit.sec = int(limit)
-        goal.time_limit.nanosec = round((limit - int(limit)) * 1e9)
-        g = Goal()
-        sent = self.client.send_goal_async(goal, feedback_callback=g.feedback.append)
-        wait_for(sent.done, 10, f"the goal {instruction!r} to be answered")
-        g.handle = sent.result()
-        assert g.handle.accepted, "goal rejected"
-        g.stamp = g.handle.stamp.sec + g.handle.stamp.nanosec * 1e-9
-        g.result = g.handle.get_result_async()
-        return g
-
-
-class Goal:
-    def __init__(self) -> None:
-        self.feedback: list = []
-        self.handle = None
-        self.stamp = 0.0
-        self.result = None
-
-    def outcome(self, timeout: float = 20.0):
-        wait_for(self.result.done, timeout, "the goal's result")
-        r = self.result.result()
-        return r.status, run_goal.OUTCOMES[r.result.outcome], r.result
-
-
-def wait_for(predicate, timeout: float, what: str, nodes=()):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        dead = [n for n in nodes if not n.alive()]
-        if dead:
-            pytest.fail(f"{dead[0].name} exited while waiting for {what}:\n{dead[0].log_tail()}")
-        if time.monotonic() > deadline:
-            logs = "\n".join(f"--- {n.name}\n{n.log_tail()}" for n in nodes)
-            pytest.fail(f"timed out after {timeout} s waiting for {what}\n{logs}")
-        time.sleep(0.02)
-
-
-def assert_zero_from(op: Operator, t: float, what: str) -> None:
-    """Every twist stamped from t on is zero, and some arrived (zero is commanded, not silence)."""
-    wait_for(lambda: len(op.twists_since(t + 0.2)) >= 2, 5, f"twists after {what}")
-    late = op.twists_since(t)
-    moving = [v for v in late if np.any(v != 0.0)]
-    assert not moving, f"{len(moving)} non-zero twists stamped after {what}: {moving[0]}"
-
-
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory):
     """Simulator and policy node running, the policy configured but not active."""
