@@ -210,7 +210,7 @@ Needle = str | tuple[str, ...]  # the reason contains it (each part of it)
 
 def zero_with_reason(robot: CorpusRobot, onset: float, until: float, needle: Needle) -> None:
     """Zero twists from two control periods after onset until `until`; a WARN/ERROR diagnostic
-    containing needle (every part), stamped within two periods of onset."""
+    containing needle (every part), stamped within two periods of onset (counted in ticks)."""
     parts = (needle,) if isinstance(needle, str) else needle
     late = [(s, v) for _, s, _, v in robot.twists_since(onset + 2 * PERIOD) if s <= until]
     assert late, "no twist while the fault lasted"
@@ -220,8 +220,14 @@ def zero_with_reason(robot: CorpusRobot, onset: float, until: float, needle: Nee
                               if all(p in d[2] for p in parts)],
                      3, f"a diagnostic containing {needle!r}")
     first = diags[0]
-    assert first[0] <= onset + 2 * PERIOD, (
-        f"diagnostic {first[2]!r} came {first[0] - onset:.3f} s after the fault")
+    # Within two control periods, counted in ticks: when the machine is loaded and a tick
+    # comes late, the first tick at or after onset + 2 periods must carry the reason (it is
+    # stamped at its start; the diagnostic a little later in the same tick).
+    deadline = onset + 2 * PERIOD
+    tick = min((s for s, _ in late), default=deadline)
+    assert first[0] <= max(deadline, tick) + 0.01, (
+        f"diagnostic {first[2]!r} came {first[0] - onset:.3f} s after the fault, "
+        f"{first[0] - tick:.3f} s after the first tick past two periods")
     assert first[1] >= 1, f"level {first[1]} for {first[2]!r}"
 
 

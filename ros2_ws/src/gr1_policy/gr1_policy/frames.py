@@ -223,7 +223,7 @@ class CameraFrames:
             return
         order = [(img.stamp, state.stamp)]
         if dropped is not None:  # the stream as it arrived: last, dropped ones, this one
-            order = [(dropped[0], state.stamp), (img.stamp, dropped[1])]
+            order += [(dropped[0], state.stamp), (img.stamp, dropped[1])]
         reason = input_checks.stamp_fault(state.label, state.noun, img.stamp, now, self._max_age)
         for stamp, before in order:
             reason = reason or input_checks.out_of_order(state.label, state.noun, stamp, before,
