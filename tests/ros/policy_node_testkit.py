@@ -147,8 +147,13 @@ class RobotStandIn:
         self._thread.start()
 
     def _spin(self) -> None:
+        from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
+
         while self._running:
-            self.executor.spin_once(timeout_sec=0.02)
+            try:
+                self.executor.spin_once(timeout_sec=0.02)
+            except _rclpy.InvalidHandle:  # a test thread destroyed an entity of ours meanwhile
+                continue
 
     def close(self) -> None:
         self._running = False
