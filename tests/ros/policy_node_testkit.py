@@ -341,8 +341,10 @@ def running(graph):
     return graph
 
 
-def assert_zero_with_reason(robot: RobotStandIn, onset: float, needle: str) -> None:
-    """Within two control periods of onset: zero twists and a diagnostic naming the cause."""
+def assert_zero_with_reason(robot: RobotStandIn, onset: float, needle: str,
+                            reason_within: float = 2 * PERIOD) -> None:
+    """Within two control periods of onset: zero twists and a diagnostic naming the cause
+    (`reason_within` for a cause only a model step can name)."""
     wait_for(lambda: robot.twists_since(onset + 2 * PERIOD + 0.15), 5, "twists after the fault")
     late = robot.twists_since(onset + 2 * PERIOD)
     assert late, "no twist after the fault"
@@ -350,7 +352,7 @@ def assert_zero_with_reason(robot: RobotStandIn, onset: float, needle: str) -> N
     diags = wait_for(lambda: [d for d in robot.diags_since(onset) if needle in d[2]], 5,
                      f"a diagnostic containing {needle!r}")
     first = diags[0]
-    assert first[0] <= onset + 2 * PERIOD, (
+    assert first[0] <= onset + reason_within, (
         f"diagnostic {first[2]!r} came {first[0] - onset:.3f} s after the fault")
     assert first[1] >= 1, f"level {first[1]} for {first[2]!r}"  # WARN or ERROR
 

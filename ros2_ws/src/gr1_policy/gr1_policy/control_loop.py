@@ -77,10 +77,21 @@ class ControlLoop:
             key = (inputs.static.stamp, inputs.wrist.stamp)
             rgb_static, rgb_wrist = inputs.rgb_static, inputs.rgb_wrist
 
-        # Post the observation when it is new and usable.
+        # Post the observation when it is new and usable. An episode's first step waits for
+        # frames taken after its instruction: a step on older frames would enter the model's
+        # history although its action is never carried out (motion waits for fresh results),
+        # and the next step would then see a history the policy never acted on (a push that
+        # closes the gripper at its first step saw the gripper still open and lifted instead).
         model_time = 0.0
         result: Result | None = None
-        if not reasons and key != self._last_job_key:
+        fresh = not reasons and None not in key and min(key) >= self._episode_start
+        if not reasons and not fresh and self._instruction is not None:
+            reasons.append("waiting for camera frames newer than the instruction")
+        # One job at a time (async): the next observation is taken after the last result was
+        # acted on, as in training and in gr1-eval, where each frame shows the gripper the
+        # previous step commanded. A job posted while another runs would see the gripper as it
+        # was before, and the two results would race (the first one superseded unseen).
+        if fresh and key != self._last_job_key and not self._job_in_flight:
             self._last_job_key = key
             job = Job(self._episode, self._instruction or "", Observation(
                 rgb_static=rgb_static, rgb_wrist=rgb_wrist,
@@ -94,8 +105,11 @@ class ControlLoop:
                 now = _sec(now_t)
             else:
                 worker.submit(job)
+                self._job_in_flight = True
         if result is None:
             result = worker.take_result()
+            if result is not None:
+                self._job_in_flight = False
         if result is not None:
             self._accept(result, now)
         if self._model_fault:

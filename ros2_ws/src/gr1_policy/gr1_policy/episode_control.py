@@ -25,6 +25,9 @@ class EpisodeControl:
         self._held = None
         self._step = 0
         self._last_job_key = None
+        # The simulator (or an operator) may have moved the fingers since the last command: the
+        # first gripper decision of an episode is always sent.
+        self._last_gripper_sent = None
         if self._safety is not None:
             # Zero until results from fresh frames of this episode exist (released in _accept).
             self._safety.hold_until_reset()

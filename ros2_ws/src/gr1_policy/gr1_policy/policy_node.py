@@ -77,6 +77,7 @@ class PolicyNode(ControlLoop, EpisodeControl, StatusReport, LifecycleNode):
         # The command in effect this episode, fed back as the gripper state (gripper_state_source)
         self._episode_gripper: bool | None = None
         self._last_job_key: tuple | None = None
+        self._job_in_flight = False  # an async job posted whose result the tick has not taken
         self._inference_time = 0.0
         self._step_latency = 0.0
         # Counters and rates.
@@ -146,6 +147,7 @@ class PolicyNode(ControlLoop, EpisodeControl, StatusReport, LifecycleNode):
         self.dropped_results = 0
         self._last_tick = None
         self._last_gripper_sent = None
+        self._job_in_flight = False  # the worker dropped what it held when it stopped
         if cfg.inference_mode == "async":
             # The worker holds the GIL between torch kernels; with Python's default 5 ms switch
             # interval a tick that releases the GIL (publish, numpy) can wait that long to get it
