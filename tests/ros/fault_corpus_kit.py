@@ -198,6 +198,13 @@ def alive(policy: Any, robot: CorpusRobot, since: float) -> None:
     assert not tb, f"an internal error on /rosout: {tb[0][:300]}"
 
 
+def grippers_between(robot: CorpusRobot, t0: float, t1: float) -> list:
+    """Gripper commands stamped in [t0, t1)."""
+    with robot.lock:
+        return [g for g in robot.rec.grippers
+                if t0 <= g.header.stamp.sec + g.header.stamp.nanosec * 1e-9 < t1]
+
+
 def first_motion(robot: CorpusRobot, since: float, timeout: float = 8.0) -> float:
     def find() -> float | None:
         moved = [s for _, s, _, v in robot.twists_since(since) if np.linalg.norm(v) > 1e-3]
@@ -240,8 +247,6 @@ def fault_case(policy: Any, robot: CorpusRobot, hooks: dict[str, Hook], needle: 
     latched: the fault is a refused message (motion no earlier than fault_hold_time after the
     last one); onset_of: the time the fault becomes visible from the time it began (a stream
     that stops turns stale max_input_age after its last message)."""
-    with robot.lock:
-        grippers = len(robot.rec.grippers)
     first_motion(robot, robot.now() - 0.2)  # the previous case left the arm moving
     robot.errors.clear()
     begin = robot.set_hooks(hooks, flood)
@@ -258,8 +263,8 @@ def fault_case(policy: Any, robot: CorpusRobot, hooks: dict[str, Hook], needle: 
         # (the last bad message may be lost on the way: the one before it, a period earlier)
         assert last_bad is not None and moved >= last_bad + HOLD - PERIOD - 0.005, (
             f"moved {moved - last_bad:.3f} s after the last refused message (hold {HOLD} s)")
-    with robot.lock:
-        assert len(robot.rec.grippers) == grippers, "a gripper command on bad input"
+    sent = grippers_between(robot, begin, moved)
+    assert not sent, f"a gripper command on bad input: {sent[0]}"
     alive(policy, robot, begin)
 
 

@@ -23,6 +23,7 @@ from fault_corpus_kit import (
     alive,
     corpus,  # noqa: F401  (the fixture)
     first_motion,
+    grippers_between,
     zero_with_reason,
 )
 from policy_node_testkit import wait_for
@@ -70,17 +71,14 @@ def instruction_case(policy: Any, robot: CorpusRobot, send: Callable[[], None], 
                      ) -> None:
     """send() a bad instruction: zero with the reason; a good one: motion again."""
     first_motion(robot, robot.now() - 0.2)
-    with robot.lock:
-        grippers = len(robot.rec.grippers)
     onset = robot.now()
     send()
     robot.sleep_until(onset + 0.3)
     zero_with_reason(robot, onset, robot.now(), needle)
     t = robot.now()
     say(robot, GOOD)
-    first_motion(robot, t)
-    with robot.lock:
-        assert len(robot.rec.grippers) == grippers, "a gripper command on a bad instruction"
+    sent = grippers_between(robot, onset, first_motion(robot, t))
+    assert not sent, f"a gripper command on a bad instruction: {sent[0]}"
     alive(policy, robot, onset)
 
 
@@ -135,8 +133,6 @@ def test_rapid_instruction_changes(corpus, n, spacing):  # noqa: F811
     """Each change restarts the episode: after the last one, zero until a fresh result."""
     policy, robot, _ = corpus
     first_motion(robot, robot.now() - 0.2)
-    with robot.lock:
-        grippers = len(robot.rec.grippers)
     onset = robot.now()
     for i in range(n - 1):
         say(robot, f"{GOOD} number {i}")
@@ -147,8 +143,8 @@ def test_rapid_instruction_changes(corpus, n, spacing):  # noqa: F811
     wait_for(lambda: robot.rec.status[-1][2].instruction == GOOD, 3, "the last instruction")
     held = [s for _, s, _, v in robot.twists_since(last) if s < moved and np.all(v == 0.0)]
     assert held, "moved on an old episode's action right after the last change"
-    with robot.lock:
-        assert len(robot.rec.grippers) == grippers
+    sent = grippers_between(robot, last, moved)
+    assert not sent, f"a gripper command while the new episode held still: {sent[0]}"
     alive(policy, robot, onset)
 
 
