@@ -140,3 +140,19 @@ def yaml_value(value: Any) -> str:
     if isinstance(value, tuple):
         return "[" + ", ".join(yaml_value(v) for v in value) + "]"
     return repr(value)
+
+
+def ros_descriptor(spec: ParamSpec, note: str, read_only: bool = False) -> Any:
+    """The rcl ParameterDescriptor of `spec`: description with its unit, constraints and `note`
+    (when it takes effect), ROS ranges for scalars (arrays are checked by `problems`)."""
+    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+
+    constraints = "; ".join(c for c in (spec.constraint_text(), note) if c)
+    desc = ParameterDescriptor(description=f"{spec.description} [unit: {spec.unit}]",
+                               additional_constraints=constraints, read_only=read_only)
+    if spec.type is float and spec.min is not None and spec.max is not None:
+        desc.floating_point_range = [FloatingPointRange(from_value=float(spec.min),
+                                                        to_value=float(spec.max))]
+    elif spec.type is int and spec.min is not None and spec.max is not None:
+        desc.integer_range = [IntegerRange(from_value=int(spec.min), to_value=int(spec.max))]
+    return desc

@@ -23,7 +23,15 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from gr1_policy.param_schema import ParamError, ParamSpec, build, coerce, walk, yaml_value
+from gr1_policy.param_schema import (
+    ParamError,
+    ParamSpec,
+    build,
+    coerce,
+    ros_descriptor,
+    walk,
+    yaml_value,
+)
 from gr1_policy.param_schema import param as _p
 from gr1_policy.param_schema import problems as problems_of
 
@@ -272,20 +280,9 @@ def to_flat(params: PolicyParams) -> dict[str, Any]:
 # --- ROS side ----------------------------------------------------------------------------------
 
 def _descriptor(spec: ParamSpec):
-    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-
-    text = f"{spec.description} [unit: {spec.unit}]"
     when = ("takes effect at once" if spec.name.split(".")[0] in LIVE_GROUPS else
             "read at configure: refused while configured (cleanup, set, configure)")
-    constraints = "; ".join(c for c in (spec.constraint_text(), when) if c)
-    desc = ParameterDescriptor(description=text, additional_constraints=constraints)
-    # ROS ranges apply to scalars only; arrays are checked in from_flat.
-    if spec.type is float and spec.min is not None and spec.max is not None:
-        desc.floating_point_range = [FloatingPointRange(from_value=float(spec.min),
-                                                        to_value=float(spec.max))]
-    elif spec.type is int and spec.min is not None and spec.max is not None:
-        desc.integer_range = [IntegerRange(from_value=int(spec.min), to_value=int(spec.max))]
-    return desc
+    return ros_descriptor(spec, when)
 
 
 def declare_all(node) -> None:

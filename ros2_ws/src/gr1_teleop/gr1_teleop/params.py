@@ -17,7 +17,15 @@ from typing import Any
 
 from gr1_core.teleop import NONE, TeleopMapping, TeleopSpeed
 from gr1_core.teleop_keyboard import keyboard_mapping
-from gr1_policy.param_schema import ParamError, ParamSpec, build, coerce, walk, yaml_value
+from gr1_policy.param_schema import (
+    ParamError,
+    ParamSpec,
+    build,
+    coerce,
+    ros_descriptor,
+    walk,
+    yaml_value,
+)
 from gr1_policy.param_schema import param as _p
 from gr1_policy.param_schema import problems as problems_of
 from gr1_policy.params import GripperParams, SafetyParams
@@ -186,18 +194,7 @@ def speed(p: TeleopParams) -> TeleopSpeed:
 # --- ROS side (rclpy imported inside) -----------------------------------------------------------
 
 def _descriptor(spec: ParamSpec) -> Any:
-    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-
-    constraints = "; ".join(c for c in (spec.constraint_text(), READ_ONLY_NOTE) if c)
-    desc = ParameterDescriptor(description=f"{spec.description} [unit: {spec.unit}]",
-                               additional_constraints=constraints, read_only=True)
-    # ROS ranges apply to scalars only; arrays are checked in from_flat.
-    if spec.type is float and spec.min is not None and spec.max is not None:
-        desc.floating_point_range = [FloatingPointRange(from_value=float(spec.min),
-                                                        to_value=float(spec.max))]
-    elif spec.type is int and spec.min is not None and spec.max is not None:
-        desc.integer_range = [IntegerRange(from_value=int(spec.min), to_value=int(spec.max))]
-    return desc
+    return ros_descriptor(spec, READ_ONLY_NOTE, read_only=True)
 
 
 def declare_and_read(node: Any) -> TeleopParams:
