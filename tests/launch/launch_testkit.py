@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ros_spin import SpinThread
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_FILE = ROOT / "build" / "ros-env.sh"
@@ -156,7 +157,6 @@ class Observer:
 
     def __init__(self, context, name: str = "launch_test_observer") -> None:
         from geometry_msgs.msg import PoseArray, PoseStamped, TwistStamped
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
 
         from gr1_msgs.msg import PolicyAction, PolicyStatus
@@ -173,15 +173,7 @@ class Observer:
         self.node.create_subscription(PoseStamped, "/gr1/ee_pose", self._pose, 100)
         self.node.create_subscription(PolicyStatus, "/gr1/status", self._status, 100)
         self.node.create_subscription(PolicyAction, "/gr1/action", self._action, 100)
-        self.executor = SingleThreadedExecutor(context=context)
-        self.executor.add_node(self.node)
-        self._running = True
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        while self._running:
-            self.executor.spin_once(timeout_sec=0.05)
+        self._spin = SpinThread(context, self.node, timeout=0.05)
 
     def _twist(self, msg) -> None:
         t, a = msg.twist.linear, msg.twist.angular
@@ -240,7 +232,5 @@ class Observer:
             return sum(1 for t, v in self.twists if t >= since and np.abs(v).max() > 1e-6)
 
     def close(self) -> None:
-        self._running = False
-        self._thread.join(timeout=5)
-        self.executor.shutdown()
+        self._spin.stop()
         self.node.destroy_node()

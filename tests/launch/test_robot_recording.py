@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import yaml
 from launch_testkit import ros_env
+from ros_spin import SpinThread
 
 pytestmark = [pytest.mark.slow]
 
@@ -67,7 +68,6 @@ class Driver:
 
     def __init__(self, context) -> None:
         from geometry_msgs.msg import PoseStamped, TwistStamped
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
         from std_msgs.msg import String
 
@@ -80,15 +80,7 @@ class Driver:
         self._string = String
         self.node.create_subscription(PoseStamped, "/gr1/ee_pose", self._on_pose, 100)
         self.node.create_timer(1 / 30, self._send_twist)
-        self.executor = SingleThreadedExecutor(context=context)
-        self.executor.add_node(self.node)
-        self.running = True
-        self.thread = threading.Thread(target=self._spin, daemon=True)
-        self.thread.start()
-
-    def _spin(self) -> None:
-        while self.running:
-            self.executor.spin_once(timeout_sec=0.02)
+        self._spin = SpinThread(context, self.node)
 
     def _send_twist(self) -> None:
         from geometry_msgs.msg import TwistStamped
@@ -109,9 +101,7 @@ class Driver:
         self.control.publish(self._string(data=json.dumps(cmd)))
 
     def close(self) -> None:
-        self.running = False
-        self.thread.join(5)
-        self.executor.shutdown()
+        self._spin.stop()
         self.node.destroy_node()
 
 

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+from ros_spin import SpinThread
 
 from gr1_policy import run_goal
 
@@ -24,7 +25,6 @@ class Operator:
     def __init__(self, context) -> None:
         from geometry_msgs.msg import PoseStamped, TwistStamped
         from rclpy.action import ActionClient
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
         from rclpy.qos import DurabilityPolicy, QoSProfile
         from std_msgs.msg import Bool, String
@@ -48,20 +48,10 @@ class Operator:
         self.lifecycle = LifecycleClient(n, "/gr1_policy")
         self.client = ActionClient(n, RunInstruction, ACTION)
         self.Action = RunInstruction
-        self.executor = SingleThreadedExecutor(context=context)
-        self.executor.add_node(n)
-        self._running = True
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        while self._running:
-            self.executor.spin_once(timeout_sec=0.02)
+        self._spin = SpinThread(context, n)
 
     def close(self) -> None:
-        self._running = False
-        self._thread.join(timeout=2.0)
-        self.executor.shutdown()
+        self._spin.stop()
         self.client.destroy()
         self.node.destroy_node()
 

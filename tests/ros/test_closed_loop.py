@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ros_spin import SpinThread
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -46,7 +47,6 @@ class Operator:
 
     def __init__(self, context) -> None:
         from geometry_msgs.msg import PoseStamped, TwistStamped
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
         from std_msgs.msg import String
 
@@ -60,15 +60,7 @@ class Operator:
         self.node.create_subscription(PoseStamped, "/gr1/ee_pose", self._pose, 100)
         self.instruction = self.node.create_publisher(String, "/gr1/instruction", 10)
         self.lifecycle = LifecycleClient(self.node, "/gr1_policy")
-        self.executor = SingleThreadedExecutor(context=context)
-        self.executor.add_node(self.node)
-        self._running = True
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        while self._running:
-            self.executor.spin_once(timeout_sec=0.02)
+        self._spin = SpinThread(context, self.node)
 
     def _twist(self, msg) -> None:
         now = self.node.get_clock().now().nanoseconds * 1e-9
@@ -91,9 +83,7 @@ class Operator:
             return [p for t, p in self.poses if t0 <= t <= t1]
 
     def close(self) -> None:
-        self._running = False
-        self._thread.join(timeout=2.0)
-        self.executor.shutdown()
+        self._spin.stop()
         self.node.destroy_node()
 
 

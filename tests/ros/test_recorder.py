@@ -7,40 +7,17 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
 import pytest
+from ros_spin import SpinThread
 
 from gr1_core.data.bag_reader import BagReader
 from gr1_core.data.episode import load_episode
 from gr1_core.data.topics import TopicMap
 
 pytestmark = [pytest.mark.ros]
-
-
-class Spinner:
-    """Spins an executor in a thread with a flag (never shutdown() while it spins)."""
-
-    def __init__(self, context, *nodes) -> None:
-        from rclpy.executors import SingleThreadedExecutor
-
-        self.executor = SingleThreadedExecutor(context=context)
-        for n in nodes:
-            self.executor.add_node(n)
-        self.running = True
-        self.thread = threading.Thread(target=self._spin, daemon=True)
-        self.thread.start()
-
-    def _spin(self) -> None:
-        while self.running:
-            self.executor.spin_once(timeout_sec=0.02)
-
-    def stop(self) -> None:
-        self.running = False
-        self.thread.join()
-        self.executor.shutdown()
 
 
 def image_msg(i: int, h: int = 12, w: int = 16):
@@ -101,7 +78,7 @@ def test_record_on_live_graph_reads_back_equal(ros_context, tmp_path):
     recorder = RecorderNode(str(tmp_path), TopicMap(), flush_period=0.2, context=ros_context)
     talker = Node("recorder_test_talker", context=ros_context)
     pubs = make_publishers(talker)
-    spin = Spinner(ros_context, recorder, talker)
+    spin = SpinThread(ros_context, recorder, talker)
     try:
         assert wait_for(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()))
         time.sleep(0.5)  # matching is not symmetric: let the recorder's side match us too
@@ -154,7 +131,7 @@ def test_sigkill_mid_episode_leaves_a_readable_bag(ros_context, tmp_path):
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy())
     talker = Node("recorder_kill_talker", context=ros_context)
     pubs = make_publishers(talker)
-    spin = Spinner(ros_context, talker)
+    spin = SpinThread(ros_context, talker)
     try:
         assert wait_for(lambda: pubs["static"].get_subscription_count() > 0
                         and pubs["pose"].get_subscription_count() > 0, 20.0), \
@@ -214,7 +191,7 @@ def test_record_compressed_images(ros_context, tmp_path):
 
     pose_pub = talker.create_publisher(PoseStamped, t.ee_pose, 10)
     control = talker.create_publisher(String, "/gr1/record/control", 10)
-    spin = Spinner(ros_context, recorder, talker)
+    spin = SpinThread(ros_context, recorder, talker)
     sent = []
     try:
         assert wait_for(lambda: all(p.get_subscription_count() > 0

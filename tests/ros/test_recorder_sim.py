@@ -20,8 +20,9 @@ TRAVEL = 0.03  # m: the arm is driven left until it has covered this much
 def test_record_sim_bridge_episode(ros_context, tmp_path):
     from geometry_msgs.msg import PoseStamped, TwistStamped
     from rclpy.node import Node
+    from ros_spin import SpinThread
     from std_msgs.msg import String
-    from test_recorder import Spinner, wait_for  # same folder (pytest puts it on sys.path)
+    from test_recorder import wait_for  # same folder (pytest puts it on sys.path)
 
     from gr1_bringup.processes import package_config, ros_env, start_node, stop_nodes
     from gr1_core.data.episode import load_episode
@@ -53,7 +54,7 @@ def test_record_sim_bridge_episode(ros_context, tmp_path):
         twist_pub.publish(msg)
 
     driver.create_timer(1 / 30, send_twist)
-    spin = Spinner(ros_context, recorder, driver)
+    spin = SpinThread(ros_context, recorder, driver)
     try:
         pose_topic = TopicMap().ee_pose
         assert wait_for(lambda: driver.count_publishers(pose_topic) > 0

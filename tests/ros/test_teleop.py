@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from ros_spin import SpinThread
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "ros2_ws/src/gr1_teleop/config"
@@ -60,7 +61,6 @@ class Probe:
     def __init__(self, context) -> None:
         import rclpy
         from geometry_msgs.msg import PoseStamped, TwistStamped
-        from rclpy.executors import SingleThreadedExecutor
         from sensor_msgs.msg import JointState, Joy
         from std_msgs.msg import String
 
@@ -82,15 +82,7 @@ class Probe:
                               lambda m: self._keep(self.gripper, int(m.command)), 10)
         n.create_subscription(String, "/gr1/record/control",
                               lambda m: self._keep(self.control, json.loads(m.data)), 10)
-        self.executor = SingleThreadedExecutor(context=context)
-        self.executor.add_node(n)
-        self.running = True
-        self.thread = threading.Thread(target=self._spin, daemon=True)
-        self.thread.start()
-
-    def _spin(self) -> None:
-        while self.running:
-            self.executor.spin_once(timeout_sec=0.02)
+        self._spin = SpinThread(context, n)
 
     def _keep(self, store: list, item) -> None:
         with self.lock:
@@ -120,9 +112,7 @@ class Probe:
         return before[-1]
 
     def close(self) -> None:
-        self.running = False
-        self.thread.join(timeout=5.0)
-        self.executor.shutdown()
+        self._spin.stop()
         self.node.destroy_node()
 
 
@@ -148,7 +138,6 @@ def _edges(joys: list, button: int) -> tuple[list[float], list[float]]:
 @pytest.mark.ros
 @pytest.mark.slow
 def test_teleop_drives_the_simulator(ros_context, tmp_path):
-    from test_recorder import Spinner  # same folder (pytest puts it on sys.path)
 
     from gr1_bringup.processes import executable, package_config, ros_env, start_node, stop_nodes
     from gr1_core.data.topics import TopicMap
@@ -167,7 +156,7 @@ def test_teleop_drives_the_simulator(ros_context, tmp_path):
     probe = Probe(ros_context)
     recorder = RecorderNode(str(tmp_path / "bags"), TopicMap(), flush_period=0.2,
                             context=ros_context)
-    spin = Spinner(ros_context, recorder)
+    spin = SpinThread(ros_context, recorder)
     script = tmp_path / "script.yaml"
     script.write_text(yaml.safe_dump({"rate": 50, "steps": SCRIPT}))
     replay = None
