@@ -31,6 +31,7 @@ from policy_node_testkit import (
     Faults,
     RobotStandIn,
     make_checkpoint,
+    release,
     wait_for,
 )
 
@@ -312,6 +313,6 @@ def corpus(tmp_path_factory):
         first_motion(robot, robot.now(), 30)
         yield policy, robot, good
     finally:
-        policy.close()
+        release(policy)
         robot.close()
         rclpy.shutdown(context=context)

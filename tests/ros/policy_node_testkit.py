@@ -304,6 +304,15 @@ def moving(robot: RobotStandIn, since: float) -> bool:
 
 
 # ------------------------------------------------------------------------------ fixtures
+def release(policy) -> None:
+    """Close an EmbeddedPolicy and free its rcl node now. rclpy's lifecycle state machine holds
+    the node until garbage collection, and when a later module's gr1_policy node exists by then,
+    freeing the old one unregisters the /rosout publisher of the name: the new node's log lines
+    never reach /rosout (its cases waiting for them fail at random)."""
+    policy.close()
+    policy.node._state_machine.destroy_when_not_in_use()
+
+
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory):
     import rclpy
@@ -322,7 +331,7 @@ def graph(tmp_path_factory):
     try:
         yield policy, robot, {"good": good, "known": known, "root": root}
     finally:
-        policy.close()
+        release(policy)
         robot.close()
         rclpy.shutdown(context=context)
 
