@@ -9,7 +9,10 @@
   gr1-dataset record-live --out DIR --tasks lift_red --episodes 3
                                         expert demos recorded from the live ROS graph (gr1-sim,
                                         gr1-expert, gr1-record as child processes)
-  gr1-dataset tasks                     list the simulator's tasks and instructions
+  gr1-dataset tasks [--split training|held-out|all]
+                                        list the simulator's tasks and instructions (the
+                                        training split and the held-out combinations of
+                                        gr1_sim.suite; training data uses seeds < 1000)
   gr1-dataset curves runs/X             redraw a gr1-train run's loss curves (runs/X/curves.png)
                                         from its metrics.csv (and val.csv)
 """
@@ -164,11 +167,17 @@ def _record_live(args: argparse.Namespace) -> int:
     return 0 if ok == len(results) else 1
 
 
-def _tasks() -> int:
+def _tasks(split: str) -> int:
+    from gr1_sim.suite import HELD_OUT, split_tasks
     from gr1_sim.tasks import TASKS
 
-    for t in TASKS.values():
-        print(f"{t.name:24s} {t.instructions[0]!r} (+{len(t.instructions) - 1} paraphrases, "
+    try:
+        names = split_tasks(split)
+    except KeyError as exc:
+        return fail("gr1-dataset", exc)
+    for t in (TASKS[n] for n in names):
+        print(f"{t.name:24s} {'held-out' if t.name in HELD_OUT else 'training':8s} "
+              f"{t.instructions[0]!r} (+{len(t.instructions) - 1} paraphrases, "
               f"held out: {t.held_out[0]!r})")
     return 0
 
@@ -269,7 +278,10 @@ def main(argv: list[str] | None = None) -> int:
     live.add_argument("--static-px", type=positive_int, default=200, help="static camera size")
     live.add_argument("--wrist-px", type=positive_int, default=84, help="wrist camera size")
     live.add_argument("--camera-rate", type=rate_hz, default=30.0, help="camera rate in Hz")
-    sub.add_parser("tasks", help="list the simulator's tasks")
+    tasks = sub.add_parser("tasks", help="list the simulator's tasks")
+    tasks.add_argument("--split", default="all", metavar="{training,held-out,all}",
+                       help="only the tasks of a split of gr1_sim.suite: training, held-out "
+                            "(combinations kept out of training for evaluation), all (default)")
     curves = sub.add_parser("curves", help="redraw a gr1-train run's loss curves as a PNG")
     curves.add_argument("metrics", help="a gr1-train run folder or its metrics.csv (val.csv "
                         "beside it is drawn too)")
@@ -283,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "dagger":
         return _dagger(args)
     if args.command == "tasks":
-        return _tasks()
+        return _tasks(args.split)
     if args.command == "record-live":
         if args.episodes < 1 or args.max_seconds <= 0:
             p.error(f"--episodes must be >= 1 and --max-seconds > 0, got {args.episodes} and "

@@ -37,43 +37,53 @@ CONTROL_RATE = 30.0
 
 
 def run_episode(scene, task, seed: int, policy, held_out: bool, static_px: int, wrist_px: int,
-                max_seconds: float, start_offset_m: float = 0.0) -> dict:
+                max_seconds: float, start_offset_m: float = 0.0, shift: tuple[int, int] = (0, 0),
+                wordings: dict[str, list[str]] | None = None) -> dict:
+    """One closed-loop episode. shift: both cameras' images moved (dx right, dy down) pixels;
+    wordings: task -> instructions used instead of the task's own (gr1_data.eval_options)."""
     from gr1_core.action_mapping import ActionMapping
     from gr1_core.types import Observation
+    from gr1_data.eval_options import Travel, pick_instruction, shift_image
     from gr1_sim.start_pose import apply_start_offset
+    from gr1_sim.suite import grounding
     from gr1_sim.tasks import SceneSnapshot, start_seed
 
     used = start_seed(task, scene, seed)
     apply_start_offset(scene, used, start_offset_m)
     start = SceneSnapshot.of(scene)
-    instruction = task.instruction(np.random.default_rng(used), held_out=held_out)
+    instruction = pick_instruction(task, np.random.default_rng(used), held_out, wordings)
     policy.reset(instruction)
     mapping = ActionMapping(rate_hz=CONTROL_RATE)
-    gripper_open = True
+    gripper_open, travel = True, Travel(start)
+    out = {"task": task.name, "seed": used, "instruction": instruction, "success": False,
+           "ticks": int(max_seconds * CONTROL_RATE)}
     for tick in range(int(max_seconds * CONTROL_RATE)):
         rpy = scene.tcp_rpy()
-        obs = Observation(scene.render("static", static_px, static_px),
-                          scene.render("wrist", wrist_px, wrist_px), rpy, gripper_open,
-                          tick / CONTROL_RATE)
+        obs = Observation(shift_image(scene.render("static", static_px, static_px), *shift),
+                          shift_image(scene.render("wrist", wrist_px, wrist_px), *shift), rpy,
+                          gripper_open, tick / CONTROL_RATE)
         action = policy.step(obs)
         if not action.is_finite():
-            return {"task": task.name, "seed": used, "instruction": instruction, "success": False,
-                    "ticks": tick, "error": "non-finite action"}
+            out.update(ticks=tick, error="non-finite action")
+            break
         gripper_open = bool(action.gripper_open)
         scene.set_gripper(0.08 if gripper_open else 0.0)
         scene.step(mapping.action_to_twist(action.arm, rpy[3:]), 1.0 / CONTROL_RATE)
-        if task.success(start, SceneSnapshot.of(scene)):
-            return {"task": task.name, "seed": used, "instruction": instruction, "success": True,
-                    "ticks": tick + 1}
-    return {"task": task.name, "seed": used, "instruction": instruction, "success": False,
-            "ticks": int(max_seconds * CONTROL_RATE)}
+        now = SceneSnapshot.of(scene)
+        travel.update(now)
+        if task.success(start, now):
+            out.update(success=True, ticks=tick + 1)
+            break
+    return {**out, "grounding": grounding(task, dict(travel.max))}
 
 
 def evaluate(make_policy: Callable, tasks: list[str], episodes: int, seed0: int = 1000,
              held_out: bool = False, static_px: int = 200, wrist_px: int = 84,
-             max_seconds: float = 15.0, progress: bool = True, start_offset_m: float = 0.0) -> dict:
+             max_seconds: float = 15.0, progress: bool = True, start_offset_m: float = 0.0,
+             shift: tuple[int, int] = (0, 0), wordings: dict[str, list[str]] | None = None) -> dict:
     """make_policy(scene, task) -> object with reset(instruction) and step(Observation).
-    start_offset_m > 0 starts each episode from a seeded TCP position (gr1_sim.start_pose)."""
+    start_offset_m > 0 starts each episode from a seeded TCP position (gr1_sim.start_pose);
+    shift and wordings: see run_episode."""
     from gr1_sim.scene import PandaScene
     from gr1_sim.tasks import get_task
 
@@ -84,7 +94,8 @@ def evaluate(make_policy: Callable, tasks: list[str], episodes: int, seed0: int 
                                disable=not progress):
             task = get_task(name)
             results.append(run_episode(scene, task, seed, make_policy(scene, task), held_out,
-                                       static_px, wrist_px, max_seconds, start_offset_m))
+                                       static_px, wrist_px, max_seconds, start_offset_m,
+                                       shift, wordings))
     finally:
         scene.close()
     return summarise(results, held_out)
@@ -107,6 +118,8 @@ def summarise(episodes_out: list[dict], held_out: bool) -> dict:
         by_task[e["task"]].append(e["success"])
         by_family[get_task(e["task"]).family].append(e["success"])
     stats = success_by_task(episodes_out)
+    from gr1_data.eval_options import grounding_summary, split_summary
+
     return {
         "success_rate": float(np.mean([e["success"] for e in episodes_out])) if episodes_out
         else None,
@@ -115,6 +128,8 @@ def summarise(episodes_out: list[dict], held_out: bool) -> dict:
         "success_interval": stats["all"]["interval"] if episodes_out else None,
         "per_task_interval": {k: stats[k]["interval"] for k in by_task},
         "held_out_instructions": held_out,
+        "per_split": split_summary(episodes_out),
+        "grounding": grounding_summary(episodes_out),
         "episodes": episodes_out,
     }
 
@@ -137,7 +152,7 @@ def _worker(args: tuple) -> dict:
     """One episode in an evaluation process, which loads its policy and builds its scene once and
     runs one intra-op thread (the processes share the cores; more threads per process only spin)."""
     (checkpoint, backend, precision, (name, seed), held_out, static_px, wrist_px, max_seconds,
-     offset) = args
+     offset, shift, wordings) = args
     if _WORKER.get("key") != (checkpoint, backend, precision):
         import atexit
 
@@ -155,21 +170,22 @@ def _worker(args: tuple) -> dict:
 
     scene, task = _WORKER["scene"], get_task(name)
     return run_episode(scene, task, seed, _WORKER["factory"](scene, task), held_out, static_px,
-                       wrist_px, max_seconds, offset)
+                       wrist_px, max_seconds, offset, shift, wordings)
 
 
 def evaluate_parallel(checkpoint: str | None, backend: str, tasks: list[str], episodes: int,
                       seed0: int = 1000, held_out: bool = False, static_px: int = 200,
                       wrist_px: int = 84, max_seconds: float = 15.0, workers: int = 2,
                       progress: bool = True, start_offset_m: float = 0.0,
-                      precision: str = "auto") -> dict:
+                      precision: str = "auto", shift: tuple[int, int] = (0, 0),
+                      wordings: dict[str, list[str]] | None = None) -> dict:
     """evaluate() over `workers` processes (checkpoint None: the scripted expert). Episodes are
     dealt out one at a time, so the report is the same as a single process gives."""
     import multiprocessing as mp
 
     jobs = _jobs(tasks, episodes, seed0)
     args = [(checkpoint, backend, precision, job, held_out, static_px, wrist_px, max_seconds,
-             start_offset_m) for job in jobs]
+             start_offset_m, shift, wordings) for job in jobs]
     with mp.get_context("spawn").Pool(workers) as pool:
         results = list(tqdm(pool.imap(_worker, args), total=len(args), desc="evaluating",
                             unit="episode", disable=not progress))
@@ -190,6 +206,13 @@ def main(argv: list[str] | None = None) -> int:
         positive_int,
         rate_hz,
     )
+    from gr1_data.eval_options import (
+        SHIFT_LIMIT,
+        camera_shift,
+        check_wordings,
+        grounding_table,
+        shift_note,
+    )
 
     p = ArgumentParser(prog="gr1-eval", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -201,7 +224,20 @@ def main(argv: list[str] | None = None) -> int:
                    help="the backend's numeric precision: auto (its default), fp32, bf16, fp16, "
                         "int8; rounding can change closed-loop success, so compare with fp32 on "
                         "the same seeds (not --live: there it is the node's parameter)")
-    p.add_argument("--tasks", default="all", help="comma-separated task names, or all")
+    p.add_argument("--tasks", default=None,
+                   help="comma-separated task names, all, or a split (training, held-out); "
+                        "default all")
+    p.add_argument("--split", default=None, metavar="{training,held-out,all}",
+                   help="the tasks of a split of gr1_sim.suite (training, held-out "
+                        "combinations, all); instead of --tasks")
+    p.add_argument("--camera-shift", type=camera_shift, default=(0, 0), metavar="PX|DX,DY",
+                   help="translate both cameras' rendered images: PX moves the content PX pixels "
+                        "right and PX down (negative: left and up), DX,DY each axis apart; edges "
+                        f"repeated; each within +-{SHIFT_LIMIT}; not --live")
+    p.add_argument("--wordings", default=None, metavar="FILE",
+                   help="YAML/JSON map task -> instructions used instead of the training "
+                        "instructions, e.g. ros2_ws/src/gr1_sim/config/wordings_eval.yaml "
+                        "(written before training, never trained on); not --live")
     p.add_argument("--episodes", type=positive_int, default=3, help="episodes (seeds) per task")
     p.add_argument("--seed", type=nonnegative_int, default=1000,
                    help="first seed (default 1000: away from gr1-dataset synth's default seeds)")
@@ -232,13 +268,26 @@ def main(argv: list[str] | None = None) -> int:
     if a.max_seconds * CONTROL_RATE < 1:
         p.error(f"--max-seconds {a.max_seconds:g} is shorter than one control tick")
 
+    from gr1_sim.suite import load_wordings, split_tasks
     from gr1_sim.tasks import get_task, task_names
 
+    if a.split is not None and a.tasks is not None:
+        p.error(f"give --tasks or --split, not both (got --tasks {a.tasks!r}, --split {a.split!r})")
+    wordings = None
     try:
-        tasks = task_names(a.tasks)
-    except (KeyError, ValueError) as exc:
+        if a.split is not None:
+            split_tasks(a.split)  # an unknown split fails here, naming it
+        tasks = task_names(a.split or a.tasks or "all")
+        if a.wordings is not None and not a.live:
+            wordings = load_wordings(a.wordings)
+            check_wordings(wordings, tasks, a.wordings)
+    except (KeyError, ValueError, FileNotFoundError) as exc:
         return fail("gr1-eval", exc)
     if a.live:
+        for opt, given in (("--camera-shift", a.camera_shift != (0, 0)),
+                           ("--wordings", a.wordings is not None)):
+            if given:
+                p.error(f"{opt} is for the pure simulator, not --live")
         if a.start_offset:
             p.error("--start-offset is for the pure simulator, not --live")
         if a.precision != "auto":
@@ -263,12 +312,14 @@ def main(argv: list[str] | None = None) -> int:
             report = evaluate_parallel(checkpoint, a.backend, tasks, a.episodes, a.seed,
                                        a.held_out, a.static_px, a.wrist_px, a.max_seconds,
                                        a.workers, progress=not a.no_progress,
-                                       start_offset_m=a.start_offset, precision=a.precision)
+                                       start_offset_m=a.start_offset, precision=a.precision,
+                                       shift=a.camera_shift, wordings=wordings)
         else:
             report = evaluate(_policy_factory(checkpoint, a.backend, a.precision), tasks,
                               a.episodes, a.seed,
                               a.held_out, a.static_px, a.wrist_px, a.max_seconds,
-                              progress=not a.no_progress, start_offset_m=a.start_offset)
+                              progress=not a.no_progress, start_offset_m=a.start_offset,
+                              shift=a.camera_shift, wordings=wordings)
     except (KeyError, ValueError, FileNotFoundError) as exc:
         return fail("gr1-eval", exc)
     except KeyboardInterrupt:
@@ -285,12 +336,16 @@ def main(argv: list[str] | None = None) -> int:
           f"{' (held-out instructions)' if a.held_out else ''}")
     who = "scripted expert" if a.expert else (
         f"{a.checkpoint} ({a.backend}{'' if a.precision == 'auto' else ', ' + a.precision})")
-    words = "held-out" if a.held_out else "training"
+    words = (f"wordings-file ({a.wordings})" if a.wordings else
+             "held-out" if a.held_out else "training")
     table = results_table([{**e, "seconds": e["ticks"] / CONTROL_RATE} for e in report["episodes"]],
                           f"Closed-loop evaluation: {who}")
     table += (f"\n{words.capitalize()} instructions, {a.episodes} seed(s) per task from {a.seed}, at "
               f"most {a.max_seconds:g} s per episode, pure simulator (gr1-eval)"
-              f"{f', start offsets up to {a.start_offset:g} m' if a.start_offset else ''}.\n")
+              f"{f', start offsets up to {a.start_offset:g} m' if a.start_offset else ''}"
+              f"{shift_note(a.camera_shift)}"
+              ".\n")
+    table += grounding_table(report["grounding"])
     if a.out:
         table += (f"\nChart: `{Path(a.out).with_suffix('.png').name}` (success rate per task, "
                   "95 % Wilson intervals as error bars).\n")

@@ -225,7 +225,12 @@ def get_task(name: str) -> Task:
 
 
 def task_names(spec: str) -> list[str]:
-    """A command line's --tasks: 'all', or comma-separated names (checked later by get_task)."""
+    """A command line's --tasks: 'all', a split of gr1_sim.suite ('training', 'held-out'), or
+    comma-separated names (checked later by get_task)."""
+    if spec in ("training", "held-out"):
+        from gr1_sim.suite import split_tasks
+
+        return split_tasks(spec)
     return list(TASKS) if spec == "all" else [t.strip() for t in spec.split(",")]
 
 
