@@ -233,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--camera-shift", type=camera_shift, default=(0, 0), metavar="PX|DX,DY",
                    help="translate both cameras' rendered images: PX moves the content PX pixels "
                         "right and PX down (negative: left and up), DX,DY each axis apart; edges "
-                        f"repeated; each within +-{SHIFT_LIMIT}; not --live")
+                        f"repeated; each within +-{SHIFT_LIMIT} (a pair starting with a minus "
+                        "needs '=': --camera-shift=-5,0); not --live")
     p.add_argument("--wordings", default=None, metavar="FILE",
                    help="YAML/JSON map task -> instructions used instead of the training "
                         "instructions, e.g. ros2_ws/src/gr1_sim/config/wordings_eval.yaml "

@@ -12,7 +12,7 @@ where. The split:
   yellow). Every colour and every family/direction of them is trained in other combinations.
 - `training`: every other task (27 of 32), the red tasks of the shipped checkpoint included.
 
-Seed ranges (docs/TASKS.md): training data (gr1-dataset synth, dagger) uses seeds below 1000;
+Seed ranges (docs/DATA.md, "Colour suite"): training data (gr1-dataset synth, dagger) uses seeds below 1000;
 gr1-eval starts at 1000; targets are read from seeds >= 5000, which no script in the repository
 trains on.
 
