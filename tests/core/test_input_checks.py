@@ -150,3 +150,32 @@ def test_a_message_older_than_the_last_accepted_one_is_refused():
     assert ic.out_of_order("static camera", "frame", 9.9, None, now=10.0) is None  # first one
     # Simulation or bag time restarted: the last stamp now lies ahead of the clock.
     assert ic.out_of_order("static camera", "frame", 1.0, 10.0, now=1.01) is None
+
+
+def test_out_of_order_takes_a_stamp_far_ahead_of_the_clock_as_a_clock_jump():
+    # A second publisher stamping ahead of the good one by less than max_age is still one.
+    assert ic.out_of_order("wrist camera", "frame", 10.0, 10.05, now=10.0, max_age=0.2)
+    # A last stamp more than max_age ahead of the clock: the clock restarted (sim, bag).
+    assert ic.out_of_order("wrist camera", "frame", 1.0, 10.0, now=9.7, max_age=0.2) is None
+
+
+def test_orientation_must_be_a_unit_quaternion():
+    assert ic.orientation((0.0, 0.0, 0.0, 1.0)) is None
+    assert ic.orientation((1.0, 0.0, 0.0, 0.0)) is None
+    assert ic.orientation((0.0, 0.0, 0.0, 1.005)) is None  # within the tolerance
+    assert "not a rotation" in ic.orientation((0.0, 0.0, 0.0, 0.0))
+    assert "not a rotation" in ic.orientation((float("nan"), 0.0, 0.0, 1.0))
+    assert "not a rotation" in ic.orientation((float("inf"), 0.0, 0.0, 1.0))
+    assert "norm 2" in ic.orientation((0.0, 0.0, 0.0, 2.0))
+
+
+def test_instruction_text_rules():
+    assert ic.instruction("pick up the red block", 512) is None
+    assert ic.instruction("pick up\tthe red block\n", 512) is None  # tab and line breaks
+    assert ic.instruction("nimm den roten Würfel", 512) is None  # not ASCII, still text
+    assert ic.instruction(None, 512).startswith("no instruction")
+    assert ic.instruction("   ", 512) == "instruction is empty"
+    assert ic.instruction("x" * 513, 512) == "instruction refused: 513 characters (limit 512)"
+    assert ic.instruction("lift\x00 the block", 512) == (
+        "instruction refused: control character U+0000 at character 4")
+    assert "U+FFFD at character 0" in ic.instruction("\ufffdlift", 512)

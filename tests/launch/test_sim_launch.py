@@ -131,7 +131,10 @@ def test_task_seed_and_instruction_arguments_start_an_episode(tmp_path: Path,
                        "--full-length", "--qos-durability", "transient_local",
                        "--qos-reliability", "reliable",
                        timeout=60).stdout
-        state = json.loads(yaml.safe_load(episode.split("---")[0])["data"])
+        # `ros2 topic echo` may print other lines (e.g. "A message was lost") around the
+        # message: read the `data:` line itself.
+        data = next(line for line in episode.splitlines() if line.startswith("data: "))
+        state = json.loads(yaml.safe_load(data)["data"])
         assert state["task"] == "lift_red" and state["seed"] == 1001, state
         launch.wait_for(r"new instruction: 'pick up the red block'", 60)
         # The start is read from what the observer saw just before the first moving twist: by
