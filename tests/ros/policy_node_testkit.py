@@ -309,8 +309,7 @@ def release(policy) -> None:
     the node until garbage collection, and when a later module's gr1_policy node exists by then,
     freeing the old one unregisters the /rosout publisher of the name: the new node's log lines
     never reach /rosout (its cases waiting for them fail at random)."""
-    policy.close()
-    policy.node._state_machine.destroy_when_not_in_use()
+    policy.close()  # EmbeddedPolicy.close frees the rcl node too
 
 
 @pytest.fixture(scope="module")

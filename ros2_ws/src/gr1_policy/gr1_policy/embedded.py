@@ -95,6 +95,12 @@ class EmbeddedPolicy:
         self._thread.join(timeout=5.0)
         self.executor.shutdown()
         self.node.destroy_node()
+        # rclpy's lifecycle state machine holds the rcl node until garbage collection; freed
+        # later, after another node of the same name exists in this process, it unregisters that
+        # node's /rosout publisher. Free it now.
+        state_machine = getattr(self.node, "_state_machine", None)
+        if state_machine is not None:
+            state_machine.destroy_when_not_in_use()
 
     def __enter__(self) -> EmbeddedPolicy:
         return self
