@@ -3,8 +3,8 @@ the grounding check, the evaluation wordings file, and the expert on the colour 
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
+from test_tasks import START, snap  # same folder: the scene helper of the task tests
 
 from gr1_sim.model import BLOCK_HALF_SIZE
 from gr1_sim.suite import (
@@ -23,15 +23,6 @@ H = BLOCK_HALF_SIZE
 SHIPPED = ("lift_red", "push_red_left", "push_red_right", "place_red_left", "stack_red_on_blue")
 
 
-def snap(tcp=(0.3, 0.0, 0.4), **blocks) -> SceneSnapshot:
-    base = {"red": (0.5, -0.1, H), "green": (0.4, 0.15, H), "blue": (0.6, 0.0, H),
-            "yellow": (0.45, 0.05, H)}
-    base.update(blocks)
-    return SceneSnapshot({c: np.array(p, float) for c, p in base.items()},
-                         {c: np.array([0, 0, 0, 1.0]) for c in base}, np.array(tcp, float))
-
-
-START = snap()
 
 
 def test_split_keeps_whole_combinations_out_of_training():
