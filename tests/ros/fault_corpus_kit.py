@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -74,6 +75,7 @@ class CorpusRobot(RobotStandIn):
         self.flood: tuple[str, Hook | None] | None = None  # (stream, hook): 1 kHz publishing
         self.flood_count = 0
         self.errors: list[str] = []  # exceptions of hooks (a broken case, not the node)
+        self.published: deque[float] = deque(maxlen=512)  # ROS times of the 30 Hz publishes
         self._ready = False  # the timer may fire before the publishers below exist
         super().__init__(context)
         from geometry_msgs.msg import PoseStamped
@@ -146,6 +148,7 @@ class CorpusRobot(RobotStandIn):
                 continue
             if out is not None:
                 self.last_sent[stream] = now
+        self.published.append(now)
         if hooks:
             self.last_bad = now
         if self.fault_since is None:
@@ -269,23 +272,54 @@ def fault_case(policy: Any, robot: CorpusRobot, hooks: dict[str, Hook], needle: 
     alive(policy, robot, begin)
 
 
+# Holds that say the machine was too busy, not that the input was refused: on a loaded 2-core
+# CI machine the model thread can miss its 0.5 s freshness limit with perfectly legal input.
+LOAD_HOLDS = ("no fresh model result",)
+STALL = 3 * PERIOD  # s, a gap in the test robot's own 30 Hz publishing: the process starved
+
+
 def legal_case(policy: Any, robot: CorpusRobot, hooks: dict[str, Hook],
-               duration: float = 0.4, flood: tuple[str, Hook | None] | None = None) -> None:
-    """Unusual but legal input: the arm keeps moving, no warning, the stream has no gap."""
+               duration: float = 0.4, flood: tuple[str, Hook | None] | None = None,
+               attempts: int = 3) -> None:
+    """Unusual but legal input: the arm keeps moving, no warning, the stream has no gap.
+
+    A failure that the machine explains (the robot's own publishing stalled, or the only holds
+    say the model result came late) is tried again, up to `attempts` times; a refusal that
+    names the input fails at once."""
+    problem = ""
+    for _ in range(attempts):
+        problem, load_only = _legal_attempt(policy, robot, hooks, duration, flood)
+        if not problem:
+            return
+        if not load_only:
+            break
+    pytest.fail(problem)
+
+
+def _legal_attempt(policy: Any, robot: CorpusRobot, hooks: dict[str, Hook], duration: float,
+                   flood: tuple[str, Hook | None] | None) -> tuple[str, bool]:
+    """(what went wrong or "", whether load alone explains it)."""
     first_motion(robot, robot.now() - 0.2)
     begin = robot.set_hooks(hooks, flood)
     try:
         robot.sleep_until(begin + duration)
     finally:
         clear = robot.set_hooks({})
+    alive(policy, robot, begin)
+    published = [t for t in list(robot.published) if begin <= t <= clear]
+    stalled = len(published) < 2 or float(np.max(np.diff(published))) >= STALL
     tw = [(r, s, v) for r, s, _, v in robot.twists_since(begin + 2 * PERIOD) if s <= clear]
-    assert len(tw) >= 0.6 * RATE * (clear - begin - 2 * PERIOD), f"{len(tw)} twists only"
+    if len(tw) < 0.6 * RATE * (clear - begin - 2 * PERIOD):
+        return f"{len(tw)} twists only in {clear - begin:.3f} s", stalled
     held = [s - begin for _, s, v in tw if np.all(v == 0.0)]
     warned = [d[2] for d in robot.diags_since(begin) if d[1] >= 1]
-    assert not held, f"held {len(held)} ticks of legal input, {warned[:1]}"
+    if held:
+        load = stalled or (bool(warned) and all(any(k in w for k in LOAD_HOLDS) for w in warned))
+        return f"held {len(held)} ticks of legal input, {warned[:1]}", load
     gap = float(np.max(np.diff([r for r, _, _ in tw])))
-    assert gap <= 0.15, f"a {gap:.3f} s gap in the twist stream"
-    alive(policy, robot, begin)
+    if gap > 0.15:
+        return f"a {gap:.3f} s gap in the twist stream", stalled
+    return "", False
 
 
 # ------------------------------------------------------------------------------ fixtures
