@@ -52,6 +52,7 @@ BAD_ARGS = {
         ["--warmup", "-5"], ["--workers", "-1"], ["--val-episodes", "-1"], ["--shift", "-2"],
         ["--mix", "a=nan"], ["--mix", "a"], ["--loss-weight", "arm=x"], ["--early", "3"],
         ["--early", "three=0.3"], ["--late", "5=inf"], ["--camera-dropout", "nan"],
+        ["--colour-jitter", "1"], ["--colour-jitter", "-0.1"],
         ["--token-noise", "inf"], ["--mode", "other"],
     ]),
     "gr1-dataset": (dataset_main, [], [

@@ -1,11 +1,11 @@
-"""Random-shift augmentation: a translation of whole windows, edges repeated."""
+"""Training-time augmentation: random shift (whole windows, edges repeated) and colour jitter."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from gr1_core.data.augment import random_shift
+from gr1_core.data.augment import colour_jitter, random_shift
 
 
 def ramp_window(t: int = 3, size: int = 8) -> np.ndarray:
@@ -50,3 +50,49 @@ def test_border_repeats_the_edge():
 def test_bad_arguments_are_explained(pad, shape, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         random_shift(np.zeros(shape, np.uint8), pad, np.random.default_rng(0))
+
+
+def blocks_window(t: int = 2) -> np.ndarray:
+    """Red, green, blue, yellow and grey patches, as the simulator's blocks and table look."""
+    colours = np.array([[200, 30, 30], [30, 180, 40], [30, 40, 200], [210, 200, 30],
+                        [120, 120, 120], [250, 250, 250]], np.uint8)
+    return np.repeat(np.repeat(colours[None, None], 4, axis=1), t, axis=0)  # (t, 4, 6, 3)
+
+
+def test_colour_jitter_off_returns_the_frames_unchanged():
+    frames = blocks_window()
+    assert colour_jitter(frames, 0.0, np.random.default_rng(0)) is frames
+
+
+def test_colour_jitter_keeps_which_channel_is_largest():
+    """A red block stays red: the dominant channel of every saturated patch is kept."""
+    frames = blocks_window()
+    dominant = frames[..., :4, :].argmax(-1)  # the four coloured patches
+    changed = 0
+    for seed in range(50):
+        out = colour_jitter(frames, 0.5, np.random.default_rng(seed))
+        assert out.shape == frames.shape and out.dtype == np.uint8
+        np.testing.assert_array_equal(out[..., :4, :].argmax(-1), dominant)
+        grey = out[..., 4, :].astype(int)
+        assert grey.max() - grey.min() <= 1  # grey stays grey (no hue appears)
+        np.testing.assert_array_equal(out[0], out[1])  # one draw for the whole window
+        changed += int(np.abs(out.astype(int) - frames).max() > 5)
+    assert changed > 40  # factors are drawn, not fixed
+
+
+def test_colour_jitter_factors_stay_within_the_strength():
+    frames = np.full((1, 4, 4, 3), 100, np.uint8)  # flat grey: only brightness shows
+    values = [int(colour_jitter(frames, 0.2, np.random.default_rng(s))[0, 0, 0, 0])
+              for s in range(200)]
+    assert 80 <= min(values) < 88 and 112 < max(values) <= 120
+
+
+@pytest.mark.parametrize("strength, shape, message", [
+    (-0.1, (2, 8, 8, 3), "must be in [0, 1), got -0.1"),
+    (1.0, (2, 8, 8, 3), "must be in [0, 1), got 1.0"),
+    (0.2, (2, 8, 8, 4), "must be (T, H, W, 3)"),
+])
+def test_colour_jitter_bad_arguments_are_explained(strength, shape, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")
+                       .replace("[", r"\[")):
+        colour_jitter(np.zeros(shape, np.uint8), strength, np.random.default_rng(0))

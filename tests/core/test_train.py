@@ -131,11 +131,13 @@ def test_data_fraction_loss_weights_config_overrides_and_val_data(tmp_path):
     args = ["--mode", "finetune", "--preset", "test", "--data", str(tmp_path / "data"),
             "--out", str(run), "--batch-size", "2", "--save-every", "1", "--episodes", "2",
             "--loss-weight", "arm=100", "--val-data", str(tmp_path / "val"), "--no-progress",
-            "--shift", "2", "--set", "n_layer=1", "--set", "dropout=0.25"]
+            "--shift", "2", "--colour-jitter", "0.3", "--set", "n_layer=1",
+            "--set", "dropout=0.25"]
     assert main([*args, "--steps", "2"]) == 0
     model, _, meta = load_pretrained(run / "step_0000002")
     assert model.config.dropout == 0.25 and model.config.n_layer == 1
     assert meta["episodes"] == 2 and meta["loss_weights"] == {"arm": 100.0} and meta["shift"] == 2
+    assert meta["colour_jitter"] == 0.3
     with (run / "metrics.csv").open() as f:
         row = next(csv.DictReader(f))
     terms = ("arm", "gripper", "video_static", "video_wrist")

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from gr1_core import keys
 from gr1_core.config import GR1Config
-from gr1_core.data.augment import random_shift
+from gr1_core.data.augment import colour_jitter, random_shift
 from gr1_core.data.clips import CLIP_FILE, is_clip, load_clip
 from gr1_core.data.episode import load_episode
 from gr1_core.data.topics import TopicMap
@@ -140,7 +140,8 @@ class WindowDataset(Dataset):
     (keep_failures=True keeps the failures); a failed episode with a teacher's labels (DAgger)
     is kept: its labels say how to recover, whatever the learner did.
     shift > 0 translates each window's frames by up to +-shift pixels (augment.random_shift), for
-    training sets only. `state` is the checkpoint's state processor (raw poses by default), so
+    training sets only; colour > 0 scales each window's brightness, contrast and saturation per
+    camera by factors in 1 +- colour (augment.colour_jitter, hue kept). `state` is the checkpoint's state processor (raw poses by default), so
     training sees the poses the runtime feeds. `paraphrases` (data.paraphrases.read_groups) gives
     each window an instruction drawn from its episode's group, for training sets only.
     """
@@ -148,7 +149,7 @@ class WindowDataset(Dataset):
     def __init__(self, data: str | Path | list[Path], config: GR1Config, mode: str = "finetune",
                  cache_dir: str | Path | None = None, topics: TopicMap | None = None,
                  rate: float = 30.0, stride: int = 1, keep_failures: bool = False,
-                 progress: bool = True, shift: int = 0,
+                 progress: bool = True, shift: int = 0, colour: float = 0.0,
                  state: StateProcessor | None = None,
                  paraphrases: dict[str, list[str]] | None = None) -> None:
         if mode not in ("finetune", "pretrain"):
@@ -164,6 +165,9 @@ class WindowDataset(Dataset):
             raise ValueError(f"shift {shift!r} px must be in 0..{config.image_size // 2 - 1} for "
                              f"{config.image_size}x{config.image_size} images")
         self.shift = int(shift)
+        if not 0.0 <= colour < 1.0:
+            raise ValueError(f"colour jitter {colour!r} must be in [0, 1)")
+        self.colour = float(colour)
         self.image = ImageProcessor(size=config.image_size)
         self.state = state or StateProcessor()
         self.episodes: list[dict] = []
@@ -216,11 +220,12 @@ class WindowDataset(Dataset):
                            video_only=self.mode == "pretrain", state=self.state)
         out = {k: torch.from_numpy(np.array(v)) for k, v in win.items()}  # copy: mmaps are read-only
         for cam in keys.CAMERAS:  # (T, S, S, 3) uint8 -> (T, 3, S, S) normalised
-            if self.shift:
+            if self.shift or self.colour:
                 # torch's RNG, which DataLoader seeds per worker and the trainer per run
                 rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ())))
-                out[cam] = torch.from_numpy(np.ascontiguousarray(
-                    random_shift(out[cam].numpy(), self.shift, rng)))
+                frames = random_shift(out[cam].numpy(), self.shift, rng)
+                frames = colour_jitter(frames, self.colour, rng)
+                out[cam] = torch.from_numpy(np.ascontiguousarray(frames))
             out[cam] = self.image(out[cam])
         group = self._groups[ep["meta"]["instruction"]]
         text = group[int(torch.randint(len(group), ()))] if len(group) > 1 else group[0]

@@ -95,7 +95,7 @@ def save_checkpoint(model: GR1, processors: Processors, out: Path, step: int, op
     meta = {"trained_steps": step, "mode": opts.mode, "data": str(opts.data),
             "init": opts.init, "preset": opts.preset, "episodes": opts.episodes,
             "loss_weights": dict(opts.loss_weights), "overrides": dict(opts.overrides),
-            "shift": opts.shift, "mix": dict(opts.mix),
+            "shift": opts.shift, "colour_jitter": opts.colour_jitter, "mix": dict(opts.mix),
             "arm_only": list(opts.arm_only), "state_norm": opts.state_norm,
             "init_modules": list(opts.init_modules), "camera_dropout": opts.camera_dropout,
             "instruction_noise": opts.instruction_noise, "early": list(opts.early),

@@ -115,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shift", type=nonnegative_int, default=0, metavar="PX",
                    help="augmentation: translate each training window's images by a random "
                         "0..PX pixels (edges repeated; 0: off). 4 at 64x64 in the sim recipe")
+    p.add_argument("--colour-jitter", type=finite_float, default=0.0, metavar="S",
+                   help="augmentation: scale each training window's brightness, contrast and "
+                        "saturation, per camera, by random factors in 1 +- S (0 <= S < 1; 0: "
+                        "off). Hue is never changed: the instructions name colours. 0.2 in the "
+                        "sim recipe")
     p.add_argument("--mix", action="append", default=[], metavar="FOLDER=SHARE",
                    help="the bags under DATA/FOLDER make SHARE (0..1] of the windows drawn "
                         "each epoch, drawn with replacement; the other bags share the rest in "
@@ -207,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         device=a.device, cache_dir=a.cache_dir, remap=tuple(a.remap), rate=a.rate,
         stride=a.stride, val_episodes=a.val_episodes, progress=not a.no_progress,
         loss_weights=loss_weights, overrides=overrides, episodes=a.episodes,
-        val_data=a.val_data, shift=a.shift, mix=mix,
+        val_data=a.val_data, shift=a.shift, colour_jitter=a.colour_jitter, mix=mix,
         arm_only=tuple(a.arm_only), state_norm=a.state_norm,
         init_modules=tuple(m.strip() for m in a.init_modules.split(",") if m.strip()),
         camera_dropout=a.camera_dropout, instruction_noise=a.instruction_noise,

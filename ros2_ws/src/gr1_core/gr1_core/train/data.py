@@ -45,7 +45,8 @@ def read_windows(opts: TrainOptions, config: GR1Config, groups: dict | None,
     common = dict(config=config, mode=opts.mode, cache_dir=cache_dir,
                   topics=TopicMap().remapped(list(opts.remap)), rate=opts.rate,
                   progress=opts.progress and rank == 0)
-    dataset = WindowDataset(train_bags, stride=opts.stride, shift=opts.shift, paraphrases=groups,
+    dataset = WindowDataset(train_bags, stride=opts.stride, shift=opts.shift,
+                            colour=opts.colour_jitter, paraphrases=groups,
                             **common)
     if groups is not None:
         recorded = {ep["meta"]["instruction"] for ep in dataset.episodes}

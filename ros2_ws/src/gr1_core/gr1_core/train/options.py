@@ -45,6 +45,7 @@ class TrainOptions:
     episodes: int = 0  # train on the first N bags only (0: all), e.g. the 10 % data ablation
     val_data: str | None = None  # a folder of held-out bags for validation (instead of val_episodes)
     shift: int = 0  # random image translation of the training windows, +- pixels (0: off)
+    colour_jitter: float = 0.0  # brightness/contrast/saturation factors in 1 +- this (0: off)
     # (folder under data, share of the draws): these bags' windows make that share of every epoch
     mix: tuple[tuple[str, float], ...] = ()
     arm_only: tuple[str, ...] = ()  # folders under data whose gripper labels are not learnt
@@ -106,6 +107,8 @@ def check_options(opts: TrainOptions) -> None:
         raise ValueError("--state-norm fits the arm-state inputs: it needs --mode finetune")
     if opts.init_modules and not opts.init:
         raise ValueError(f"--init-modules {','.join(opts.init_modules)} needs --init")
+    if not 0.0 <= opts.colour_jitter < 1.0:
+        raise ValueError(f"--colour-jitter must be in [0, 1), got {opts.colour_jitter}")
     if not 0.0 <= opts.camera_dropout < 1.0:
         raise ValueError(f"--camera-dropout must be in [0, 1), got {opts.camera_dropout}")
     if opts.camera_dropout and opts.mode != "finetune":

@@ -16,7 +16,8 @@ own bags, following the paper where the paper says it and our measurements where
   (bf16 on GPUs that have it, fp32 on CPUs).
 
 `sim` is a CPU recipe for the small sim preset (the base recipe of docs/RESULTS.md: batch 16,
-lr 5e-4, 100 warm-up steps, +-4 px shift at 64x64); the shipped models/gr1-sim adds flags of its
+lr 5e-4, 100 warm-up steps, +-4 px shift at 64x64, colour jitter 0.2 with hue kept, since the
+instructions name colours); the shipped models/gr1-sim adds flags of its
 own on top (its model card lists them).
 docs/ROBOT.md walks a lab through the whole loop.
 """
@@ -35,6 +36,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "sim": {
         "mode": "finetune", "preset": "sim", "batch_size": 16, "lr": 5e-4, "weight_decay": 0.01,
         "warmup": 100, "steps": 2500, "save_every": 250, "shift": 4, "precision": "fp32",
+        "colour_jitter": 0.2,
     },
 }
 
