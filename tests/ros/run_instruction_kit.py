@@ -24,7 +24,6 @@ class Operator:
 
     def __init__(self, context) -> None:
         from geometry_msgs.msg import PoseStamped, TwistStamped
-        from rclpy.action import ActionClient
         from rclpy.node import Node
         from rclpy.qos import DurabilityPolicy, QoSProfile
         from std_msgs.msg import Bool, String
@@ -32,6 +31,7 @@ class Operator:
         from gr1_bringup.lifecycle import LifecycleClient
         from gr1_msgs.action import RunInstruction
         from gr1_msgs.srv import StartTask
+        from gr1_policy.action_client import action_client
 
         self.node = n = Node("run_instruction_test", context=context)
         self.lock = threading.Lock()
@@ -46,7 +46,7 @@ class Operator:
         self.instruction = n.create_publisher(String, "/gr1/instruction", 10)
         self.start_task = n.create_client(StartTask, "/gr1_sim_bridge/start_task")
         self.lifecycle = LifecycleClient(n, "/gr1_policy")
-        self.client = ActionClient(n, RunInstruction, ACTION)
+        self.client = action_client(n, RunInstruction, ACTION)
         self.Action = RunInstruction
         self._spin = SpinThread(context, n)
 

@@ -34,12 +34,11 @@ class GoalRunner:
     """An action client on the operator node (which someone else spins)."""
 
     def __init__(self, node: Any) -> None:
-        from rclpy.action import ActionClient
-
         from gr1_msgs.action import RunInstruction
+        from gr1_policy.action_client import action_client
 
         self._action = RunInstruction
-        self._client = ActionClient(node, RunInstruction, ACTION)
+        self._client = action_client(node, RunInstruction, ACTION)
 
     def ready(self, timeout: float) -> bool:
         """Whether the node offers the action (waits up to `timeout` s for discovery)."""

@@ -64,11 +64,11 @@ def _config_from_params(node) -> tuple[FrankaGripperConfig, dict]:
 
 def make_node(move_type: Any, grasp_type: Any, homing_type: Any = None):
     """Build the node (rclpy must be initialised). Without homing_type it never homes."""
-    from rclpy.action import ActionClient
     from rclpy.node import Node
     from std_srvs.srv import Trigger
 
     from gr1_msgs.msg import GripperCommand
+    from gr1_policy.action_client import action_client
 
     class GripperAdapter(Node):
         def __init__(self) -> None:
@@ -76,11 +76,11 @@ def make_node(move_type: Any, grasp_type: Any, homing_type: Any = None):
             cfg, other = _config_from_params(self)
             self.debouncer = GripperDebouncer(cfg)
             ns = other["gripper_namespace"].rstrip("/")
-            self.move_client = ActionClient(self, move_type, f"{ns}/move")
-            self.grasp_client = ActionClient(self, grasp_type, f"{ns}/grasp")
+            self.move_client = action_client(self, move_type, f"{ns}/move")
+            self.grasp_client = action_client(self, grasp_type, f"{ns}/grasp")
             self.stop_client = self.create_client(Trigger, f"{ns}/stop")
             home = bool(other["home_on_start"]) and homing_type is not None
-            self.homing_client = (ActionClient(self, homing_type, f"{ns}/homing") if home
+            self.homing_client = (action_client(self, homing_type, f"{ns}/homing") if home
                                   else None)
             self._homing = "pending" if home else "done"  # pending -> sent -> done
             self._active = None  # goal handle of the running Move/Grasp, cancelled on a new goal

@@ -132,12 +132,12 @@ def _outcome(result: Any, names: tuple[str, ...]) -> tuple[str, int]:
 
 def run(args: Any, ros_argv: list[str]) -> int:
     import rclpy
-    from rclpy.action import ActionClient
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
     from rclpy.signals import SignalHandlerOptions
 
     from gr1_msgs.action import RunInstruction
+    from gr1_policy.action_client import action_client
     from gr1_policy.run_goal import OUTCOMES
 
     stop = node_cli.StopSignals().install()
@@ -146,7 +146,7 @@ def run(args: Any, ros_argv: list[str]) -> int:
     except Exception as exc:  # malformed --ros-args
         return node_cli.startup_failed(PROG, exc)
     node = Node(f"gr1_run_instruction_{os.getpid()}")
-    client = ActionClient(node, RunInstruction, args.action)
+    client = action_client(node, RunInstruction, args.action)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
