@@ -87,26 +87,20 @@ class ControlLoop:
         fresh = not reasons and None not in key and min(key) >= self._episode_start
         if not reasons and not fresh and self._instruction is not None:
             reasons.append("waiting for camera frames newer than the instruction")
-        # One job at a time (async): the next observation is taken after the last result was
-        # acted on, as in training and in gr1-eval, where each frame shows the gripper the
-        # previous step commanded. A job posted while another runs would see the gripper as it
-        # was before, and the two results would race (the first one superseded unseen).
-        if fresh and key != self._last_job_key and not self._job_in_flight:
+        # One job at a time (async): a result is acted on (its twist and gripper command sent)
+        # before the next observation is posted, at the end of this tick, so each observation
+        # carries the gripper command of the step before it, as in training and in gr1-eval. A
+        # job posted while another ran saw the gripper as it was before, and the two results
+        # raced (the first one superseded unseen). Taking the result first and posting after
+        # gives one model step per tick when the model is faster than a control period.
+        post = fresh and key != self._last_job_key
+        if post and cfg.inference_mode == "sync":
             self._last_job_key = key
-            job = Job(self._episode, self._instruction or "", Observation(
-                rgb_static=rgb_static, rgb_wrist=rgb_wrist,
-                arm_state=inputs.arm_state.copy(),
-                gripper_open=self._gripper_state(inputs.gripper_width),
-                stamp=min(key)), input_stamp=min(key))
-            if cfg.inference_mode == "sync":
-                result = worker.run_sync(job)
-                model_time = result.inference_time
-                now_t = self.get_clock().now()  # the model took time: re-read the clock
-                now = _sec(now_t)
-            else:
-                worker.submit(job)
-                self._job_in_flight = True
-        if result is None:
+            result = worker.run_sync(self._job(key, rgb_static, rgb_wrist))
+            model_time = result.inference_time
+            now_t = self.get_clock().now()  # the model took time: re-read the clock
+            now = _sec(now_t)
+        elif self._job_in_flight:
             result = worker.take_result()
             if result is not None:
                 self._job_in_flight = False
@@ -154,11 +148,23 @@ class ControlLoop:
             stamp, cfg.twist_frame_id, self._step, arm_used, self._gripper_prob, requested,
             commanded, filtered.limited or not ok, self._inference_time))
         self._step += 1
+        if post and cfg.inference_mode == "async" and not self._job_in_flight:
+            self._last_job_key = key
+            worker.submit(self._job(key, rgb_static, rgb_wrist))
+            self._job_in_flight = True
         if self.tick_timings is not None:
             self.tick_timings.append((inputs.last_receipt, t_tick, model_time, t_pub))
 
         self._decide_state(reasons)
         self._report_if_changed()
+
+    def _job(self, key: tuple, rgb_static: Any, rgb_wrist: Any) -> Job:
+        """The model's next observation: these frames, the TCP and the gripper state now."""
+        inputs = self._inputs
+        return Job(self._episode, self._instruction or "", Observation(
+            rgb_static=rgb_static, rgb_wrist=rgb_wrist, arm_state=inputs.arm_state.copy(),
+            gripper_open=self._gripper_state(inputs.gripper_width), stamp=min(key)),
+            input_stamp=min(key))
 
     def _accept(self, result: Result, now: float) -> None:
         """A model result reached the control loop: keep it, drop it, or record a fault."""
