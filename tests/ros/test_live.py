@@ -111,17 +111,18 @@ def test_live_push_acts_like_the_pure_simulator(tmp_path: Path) -> None:
     """The shipped policy pushes over the live graph as it does in the pure simulator. A push
     closes the gripper at its first step; when the node posted an observation while a step
     ran, that first result was superseded unseen, the next step saw the gripper still open and
-    the policy lifted the block instead (0 of 4 pushes over DDS, 4 of 4 in the simulator)."""
+    the policy lifted the block instead (0 of 4 pushes over DDS, 4 of 4 in the simulator).
+    Two seeds, one success needed: that bug fails every push, while a busy machine can cost one."""
     from gr1_data.evaluate import main as gr1_eval
 
     out = tmp_path / "eval"
     root = Path(__file__).resolve().parents[2]
     rc = gr1_eval(["--live", "--checkpoint", str(root / "models/gr1-sim"), "--tasks",
-                   "push_red_left", "--episodes", "1", "--seed", "1000", "--max-seconds", "15",
+                   "push_red_left", "--episodes", "2", "--seed", "1000", "--max-seconds", "15",
                    "--videos", "0", "--out", str(out), "--no-progress"])
     assert rc == 0
-    episode = json.loads((out / "results.json").read_text())["episodes"][0]
-    assert episode["outcome"] == "SUCCEEDED", episode
+    episodes = json.loads((out / "results.json").read_text())["episodes"]
+    assert any(e["outcome"] == "SUCCEEDED" for e in episodes), episodes
 
 
 def test_eval_live_unknown_task_fails_before_starting_anything(tmp_path: Path, capsys) -> None:
