@@ -23,8 +23,6 @@ H = BLOCK_HALF_SIZE
 SHIPPED = ("lift_red", "push_red_left", "push_red_right", "place_red_left", "stack_red_on_blue")
 
 
-
-
 def test_split_keeps_whole_combinations_out_of_training():
     assert not set(TRAINING) & set(HELD_OUT)
     assert set(TRAINING) | set(HELD_OUT) == set(TASKS) and len(TRAINING) >= 15

@@ -141,8 +141,9 @@ class WindowDataset(Dataset):
     is kept: its labels say how to recover, whatever the learner did.
     shift > 0 translates each window's frames by up to +-shift pixels (augment.random_shift), for
     training sets only; colour > 0 scales each window's brightness, contrast and saturation per
-    camera by factors in 1 +- colour (augment.colour_jitter, hue kept). `state` is the checkpoint's state processor (raw poses by default), so
-    training sees the poses the runtime feeds. `paraphrases` (data.paraphrases.read_groups) gives
+    camera by factors in 1 +- colour (augment.colour_jitter, hue kept). `state` is the
+    checkpoint's state processor (raw poses by default), so training sees the poses the runtime
+    feeds. `paraphrases` (data.paraphrases.read_groups) gives
     each window an instruction drawn from its episode's group, for training sets only.
     """
 
