@@ -99,6 +99,8 @@ def test_goal_moves_the_arm_in_the_simulator_then_success_or_time_limit(active) 
     from gr1_msgs.srv import StartTask
 
     op, nodes, _ = active
+    # a request sent before discovery has matched the server's reader is lost, not queued
+    wait_for(op.start_task.service_is_ready, 20, "the bridge's start_task service", nodes)
     future = op.start_task.call_async(StartTask.Request(task="lift_red", seed=1000))
     wait_for(future.done, 10, "the bridge's start_task", nodes)
     assert future.result().success, future.result().message
@@ -265,6 +267,7 @@ def test_cli_ends_when_the_node_shuts_down(active) -> None:
     change = op.node.create_client(ChangeState, "/gr1_policy/change_state")
     request = ChangeState.Request()
     request.transition.id = Transition.TRANSITION_ACTIVE_SHUTDOWN
+    wait_for(change.service_is_ready, 20, "the change_state service", nodes)
     answer = change.call_async(request)
     wait_for(answer.done, 10, "the shutdown transition")
     assert answer.result().success

@@ -180,6 +180,8 @@ class LiveSession:
             time.sleep(0.02)
 
     def _call(self, client, request, timeout: float = 10.0):
+        # DDS drops a request sent before discovery has matched the server, so wait for it first
+        self._wait(client.service_is_ready, timeout, f"the service {client.srv_name}")
         future = client.call_async(request)
         self._wait(future.done, timeout, f"an answer from {client.srv_name}")
         return future.result()
