@@ -97,7 +97,7 @@ def test_bad_instructions_by_service(corpus, text, needle):  # noqa: F811
     from gr1_msgs.srv import SetInstruction
 
     policy, robot, _ = corpus
-    assert robot.set_instruction.wait_for_service(timeout_sec=5)
+    assert robot.set_instruction.wait_for_service(timeout_sec=20)
     answers = []
 
     def send():
@@ -179,7 +179,8 @@ def call(robot: CorpusRobot, srv_type: Any, name: str, request: Any, timeout: fl
     if name not in clients:
         clients[name] = robot.node.create_client(srv_type, name)
     client = clients[name]
-    assert client.wait_for_service(timeout_sec=timeout), f"{name} did not appear"
+    # discovery of a new client can take seconds on a busy machine; the answer may not
+    assert client.wait_for_service(timeout_sec=max(timeout, 20.0)), f"{name} did not appear"
     future = client.call_async(request)
     return wait_for(lambda: future.done() and future.result(), timeout, f"an answer of {name}")
 

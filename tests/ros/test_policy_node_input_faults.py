@@ -148,7 +148,7 @@ def test_bad_instructions(running):  # noqa: F811
         wait_for(lambda t=t: moving(robot, t), 10, "motion after a good instruction")
 
     # The service refuses the same way and says why.
-    assert robot.set_instruction.wait_for_service(timeout_sec=5)
+    assert robot.set_instruction.wait_for_service(timeout_sec=20)
     future = robot.set_instruction.call_async(SetInstruction.Request(instruction="y" * 1_000_000))
     response = wait_for(lambda: future.done() and future.result(), 10, "set_instruction answer")
     assert not response.success and "1000000 characters" in response.message

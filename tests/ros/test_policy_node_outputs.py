@@ -130,7 +130,7 @@ def test_pause_and_resume(running):  # noqa: F811
 
     _, robot, _ = running
     client = robot.node.create_client(SetBool, "/gr1_policy/pause")
-    assert client.wait_for_service(timeout_sec=5)
+    assert client.wait_for_service(timeout_sec=20)
     onset = robot.now()
     future = client.call_async(SetBool.Request(data=True))
     assert wait_for(lambda: future.done() and future.result(), 5, "pause answer").success

@@ -212,11 +212,11 @@ def test_gripper_command_and_reset_service(graph):
             return probe.joints[-1].position[7]
 
     wait_for(lambda: finger() < 0.003, 5.0, "the fingers to close")
-    assert probe.reset_client.wait_for_service(timeout_sec=5.0)
+    assert probe.reset_client.wait_for_service(timeout_sec=20.0)
     future = probe.reset_client.call_async(Trigger.Request())
     wait_for(future.done, 5.0, "the reset service")
     assert future.result().success and "seed 6" in future.result().message
-    wait_for(lambda: finger() > 0.037, 2.0, "the fingers to open again after reset")
+    wait_for(lambda: finger() > 0.037, 5.0, "the fingers to open again after reset")
     blocks_seed_6 = bridge.snapshot()["blocks"]
     assert bridge.reset_scene(seed=6) == 6  # the Python entry point, same seed, same scene
     again = bridge.snapshot()
