@@ -75,7 +75,9 @@ class CorpusRobot(RobotStandIn):
     def __init__(self, context: Any) -> None:
         self.hooks: dict[str, Hook] = {}
         self.last_bad: float | None = None  # ROS time of the last publish a hook shaped
-        self.last_sent: dict[str, float] = {}  # ROS time each stream last published
+        # ROS time each stream last published a message the node can decode (raw bytes that a
+        # hook sends are dropped by the middleware: for the node the stream stopped before them)
+        self.last_sent: dict[str, float] = {}
         self.flood: tuple[str, Hook | None] | None = None  # (stream, hook): 1 kHz publishing
         self.flood_count = 0
         self.errors: list[str] = []  # exceptions of hooks (a broken case, not the node)
@@ -150,7 +152,7 @@ class CorpusRobot(RobotStandIn):
             except Exception as exc:  # a broken case must not end the robot's executor
                 self.errors.append(f"{stream}: {type(exc).__name__}: {exc}")
                 continue
-            if out is not None:
+            if out is not None and not isinstance(out, bytes):
                 self.last_sent[stream] = now
         self.published.append(now)
         if hooks:
