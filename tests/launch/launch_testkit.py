@@ -93,6 +93,19 @@ def graph(*args: str, timeout: float = 90, check: bool = True) -> subprocess.Com
     return result
 
 
+_DIED = re.compile(r"\[ERROR\] \[([A-Za-z0-9_.-]+?)-\d+\]: process has died \[pid \d+, "
+                   r"exit code (-?\d+)")
+
+
+def deaths(log: str) -> list[tuple[str, str]]:
+    """(process, exit code) of each process a launch log reports as died, except the launch
+    files' instruction helper (ros2cli's `ros2 topic pub --once --keep-alive 1.0`): a Ctrl-C
+    within its keep-alive ends it with ros2cli's exit 2 for an interrupt, which launch reports
+    as died. (Seen in CI: the helper, slow to start on the busy machine, was still alive.)"""
+    return [(name, code) for name, code in _DIED.findall(log)
+            if (name, code) != ("instruction", "2")]
+
+
 def _restore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 

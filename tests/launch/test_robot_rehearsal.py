@@ -22,7 +22,6 @@ Three launches:
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from launch_testkit import ROOT, Launch, Observer, graph, ros_env
+from launch_testkit import ROOT, Launch, Observer, deaths, graph, ros_env
 
 pytestmark = [pytest.mark.slow]
 
@@ -112,9 +111,9 @@ def _stop(launch: Launch) -> float:
     # already past its own shutdown dies of that SIGINT (exit code -2). Any other exit code
     # of a node is a failure.
     # (255: launch lost track of a child under load, "Unknown child process ... 255")
-    died = re.findall(r"process has died \[pid \d+, exit code (-?\d+)", log)
+    died = deaths(log)
     allowed = {"-2", "255"} if "Unknown child process" in log else {"-2"}
-    assert set(died) <= allowed, (died, log[-4000:])
+    assert {code for _, code in died} <= allowed, (died, log[-4000:])
     assert "REFUSED" not in log, log[-4000:]
     return stopped_after
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from launch_testkit import Launch, Observer, graph, ros2, ros_env
+from launch_testkit import Launch, Observer, deaths, graph, ros2, ros_env
 
 pytestmark = [pytest.mark.slow]
 
@@ -44,7 +44,7 @@ def _stop_with_zero_twist(launch: Launch, observer: Observer) -> None:
     assert "Traceback" not in log, log[-3000:]
     # ros2 launch reports a node that exits non-zero (e.g. a KeyboardInterrupt on the second
     # SIGINT, the terminal's and launch's) as "process has died".
-    assert "process has died" not in log, log[-3000:]
+    assert not deaths(log), log[-3000:]
 
 
 def _start_of(task: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
