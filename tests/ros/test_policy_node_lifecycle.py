@@ -50,7 +50,8 @@ def test_nan_model_commands_zero(running):  # noqa: F811
 
     policy, robot, ckpts = running
     assert policy.cleanup()
-    policy.set_parameters(checkpoint=str(ckpts["good"]))
+    # The torch backend, whose weights can be poisoned in place (the default runs ONNX graphs)
+    policy.set_parameters(checkpoint=str(ckpts["good"]), backend="torch")
     assert policy.configure() and policy.activate()
     with torch.no_grad():
         policy.node._policy.runner.backend.model.pred_arm_act.bias.fill_(float("nan"))
@@ -65,6 +66,22 @@ def test_nan_model_commands_zero(running):  # noqa: F811
     tw = robot.twists_since(onset)
     assert tw and all(np.all(v == 0.0) for *_, v in tw), "a NaN model moved the arm"
     assert policy.deactivate() and policy.cleanup()
+    policy.set_parameters(backend="onnxruntime")  # the later cases run the default
+
+
+def test_default_backend_runs_the_exported_graphs_without_spinning(running):  # noqa: F811
+    """The node's default is ONNX Runtime on graphs exported at configure beside the checkpoint,
+    with the thread pool's spinning off (it would take the executor's and the cameras' cores)."""
+    policy, _robot, ckpts = running
+    assert policy.lifecycle_state() == "unconfigured"
+    policy.set_parameters(checkpoint=str(ckpts["good"]))
+    assert policy.configure()
+    loaded = policy.node._policy
+    assert loaded.runner.backend.name == "onnxruntime" and not loaded.runner.backend.allow_spinning
+    assert loaded.runner.graph_dir == ckpts["good"] / "onnx"
+    assert (ckpts["good"] / "onnx" / "policy.onnx").is_file()
+    assert f"graphs in {ckpts['good'] / 'onnx'}" in loaded.description
+    assert policy.cleanup()
 
 
 def test_instruction_near_no_known_task_commands_zero(running):  # noqa: F811

@@ -1,3 +1,4 @@
+import os
 from glob import glob
 
 from setuptools import find_packages, setup
@@ -13,8 +14,10 @@ setup(
         (f"share/{PACKAGE}", ["package.xml", "README.md"]),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
         # models/ is a link to the repository's top-level models/ folder: the shipped simulator
-        # policy, found as package://gr1_sim/models/gr1-sim in every kind of install.
-        (f"share/{PACKAGE}/models/gr1-sim", glob("models/gr1-sim/*")),
+        # policy, found as package://gr1_sim/models/gr1-sim in every kind of install. Files
+        # only: the onnx/ folder a graph backend exports there on first use stays behind.
+        (f"share/{PACKAGE}/models/gr1-sim",
+         [f for f in glob("models/gr1-sim/*") if os.path.isfile(f)]),
     ],
     install_requires=["setuptools"],
     zip_safe=False,

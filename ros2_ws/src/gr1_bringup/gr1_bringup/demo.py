@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from gr1_bringup.demo_outputs import EpisodeLog, rate_summary, save_outputs
+from gr1_policy.params import PolicyParams
 
 DEFAULT_TASK = "lift_red"
 DEFAULT_INSTRUCTION = "pick up the red block"  # one of lift_red's training paraphrases
@@ -85,7 +86,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "with --task none the scene seed",
     )
     parser.add_argument("--control-rate", type=float, default=30.0, help="policy control rate [Hz]")
-    parser.add_argument("--backend", default="torch", help="inference backend (torch, onnxruntime)")
+    parser.add_argument(
+        "--backend", default=PolicyParams().backend, choices=("torch", "onnxruntime"),
+        help="inference backend (default: the policy node's, %(default)s; onnxruntime exports "
+        "the checkpoint's ONNX graphs on first use)",
+    )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "out" / "demo", help="output folder")
     parser.add_argument(
         "--frame-every", type=int, default=3, help="save every n-th static camera frame"

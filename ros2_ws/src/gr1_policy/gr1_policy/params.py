@@ -104,10 +104,14 @@ class PolicyParams:
         "policy: package://gr1_sim/models/gr1-sim). Empty or missing makes configure fail "
         "with the reason.")
     backend: str = _p(
-        "torch", "-", "Inference backend passed to PolicyRunner.from_pretrained "
-        "(onnxruntime and tensorrt need the graphs written by gr1-export beside the checkpoint).",
+        "onnxruntime", "-", "Inference backend. onnxruntime (CPU; the fastest on a CPU: "
+        "bench/RESULTS.md), onnxruntime-cuda and tensorrt run the ONNX graphs of gr1-export, "
+        "exported at configure when missing (a few seconds, once) into <checkpoint>/onnx, or "
+        "into ~/.cache/gr1/onnx (GR1_CACHE_DIR) when the checkpoint folder is read-only; torch "
+        "runs the PyTorch model itself.",
         choices=("torch", "onnxruntime", "onnxruntime-cuda", "tensorrt"))
-    device: str = _p("cpu", "-", "Device the torch backend runs on.", choices=("cpu", "cuda"))
+    device: str = _p("cpu", "-", "Device the torch backend runs on (the others pick theirs by "
+                     "name).", choices=("cpu", "cuda"))
     precision: str = _p(
         "auto", "-", "Numeric precision of the model; auto is the backend's default (fp32, fp16 "
         "for tensorrt); fastest is the first reduced precision this CPU accelerates that keeps "

@@ -59,7 +59,10 @@ def load_policy(cfg: PolicyParams) -> LoadedPolicy:
             path, backend=cfg.backend,
             precision=cfg.precision,
             device=cfg.device, num_threads=cfg.num_threads or None,
-            video=cfg.publish_predicted_frames)
+            video=cfg.publish_predicted_frames,
+            # ONNX Runtime's idle threads spin by default, taking the cores the executor, the
+            # camera callbacks and (in simulation) MuJoCo need between model steps
+            allow_spinning=False)
     except PolicyLoadError:
         raise
     except CheckpointError as exc:
@@ -72,4 +75,5 @@ def load_policy(cfg: PolicyParams) -> LoadedPolicy:
     mapping = ActionMapping(position_scale=ap.max_delta_pos, orientation_scale=ap.max_delta_rot,
                             rate_hz=ap.rate_hz)
     chosen = f"; precision: {runner.precision_choice}" if cfg.precision == "fastest" else ""
-    return LoadedPolicy(runner, mapping, f"{path} ({config.name} preset){chosen}")
+    graphs = f"; graphs in {runner.graph_dir}" if runner.graph_dir is not None else ""
+    return LoadedPolicy(runner, mapping, f"{path} ({config.name} preset){chosen}{graphs}")

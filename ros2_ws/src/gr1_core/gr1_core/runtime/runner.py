@@ -31,6 +31,7 @@ from gr1_core.runtime.backends import (
     make_backend,
 )
 from gr1_core.runtime.cpu_features import FASTEST
+from gr1_core.runtime.graph_cache import ensure_graphs
 from gr1_core.runtime.history import TokenHistory
 from gr1_core.runtime.instruction import check_instruction_feature
 from gr1_core.runtime.naive import NaiveRollout, naive_step
@@ -78,6 +79,7 @@ class PolicyRunner:
         self._text_ms = 0.0
         self.steps = 0  # steps since the last reset
         self.precision_choice = f"{backend.name} {backend.precision}: built by the caller"
+        self.graph_dir: Path | None = None  # the ONNX graphs a graph backend runs
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -92,6 +94,7 @@ class PolicyRunner:
         graph_dir: str | Path | None = None,
         export_missing: bool = True,
         video: bool = False,
+        allow_spinning: bool = True,
     ) -> PolicyRunner:
         """Load a checkpoint directory and build ``backend`` at ``precision``.
 
@@ -100,8 +103,11 @@ class PolicyRunner:
         backend's default; "fastest" is the first reduced precision this CPU accelerates that
         passes a short accuracy check against fp32, else fp32 (runtime/precision.py; the choice
         and its reason are in ``runner.precision_choice``). Graph backends read
-        ``graph_dir`` (default ``PATH/onnx``); with ``export_missing`` the graphs are exported
-        there first when absent (as ``gr1-export PATH`` would).
+        ``graph_dir`` (default ``PATH/onnx``, or the user cache when that folder cannot be
+        written: runtime/graph_cache.py); with ``export_missing`` the graphs are exported there
+        first when absent or made from other weights (as ``gr1-export PATH`` would), and the
+        folder used is ``runner.graph_dir``. ``allow_spinning=False`` keeps ONNX Runtime's idle
+        threads from spinning (a node shares its cores with the executor and the cameras).
         """
         from gr1_core.checkpoint import load_pretrained
 
@@ -109,8 +115,8 @@ class PolicyRunner:
         model, processors, _meta = load_pretrained(path)
         if precision in (None, "auto"):
             precision = DEFAULT_PRECISION.get(backend, "fp32")
-        graph_dir = Path(graph_dir) if graph_dir is not None else Path(path) / "onnx"
         fastest_ort = precision == FASTEST and backend == "onnxruntime"
+        used_dir: list[Path] = []
 
         def build(precision: str) -> Backend:
             if backend == "torch":
@@ -118,14 +124,13 @@ class PolicyRunner:
                     "torch", model=model, precision=precision, device=device,
                     num_threads=num_threads, video=video,
                 )
-            if export_missing:  # "fastest" on onnxruntime: fp32 and int8 graphs in one export
-                wanted = "int8" if fastest_ort else precision
-                _export_if_missing(model, path, graph_dir, wanted, video)
-            else:
-                _refuse_stale(path, graph_dir)
+            # "fastest" on onnxruntime: fp32 and int8 graphs in one export
+            wanted = "int8" if fastest_ort else precision
+            folder = ensure_graphs(model, path, graph_dir, wanted, video, export_missing)
+            used_dir[:] = [folder]
             return make_backend(
-                backend, graph_dir=graph_dir, precision=precision, num_threads=num_threads,
-                video=video, window=model.config.window,
+                backend, graph_dir=folder, precision=precision, num_threads=num_threads,
+                video=video, window=model.config.window, allow_spinning=allow_spinning,
             )
 
         if precision == FASTEST and (backend != "torch" or device == "cpu"):
@@ -139,6 +144,7 @@ class PolicyRunner:
             reason = f"{backend} {precision}: asked for"
         runner = cls(impl, model.config, processors, video=video)
         runner.precision_choice = reason
+        runner.graph_dir = used_dir[0] if used_dir else None
         return runner
 
     # ------------------------------------------------------------------ episode
@@ -237,40 +243,6 @@ class PolicyRunner:
                     pred[0, n - 1], frame, self.processors.image, c.patch_size, c.norm_pixel_loss
                 )
         return action
-
-
-def _refuse_stale(path, graph_dir: Path) -> None:
-    """BackendError when the graphs in ``graph_dir`` were not exported from ``path``'s weights."""
-    from gr1_core.runtime.export import stale_reason
-
-    if graph_dir.is_dir() and (reason := stale_reason(graph_dir, path)):
-        raise BackendError(f"{reason}; they would run other weights than {path}: re-export "
-                           f"with gr1-export {path} --force")
-
-
-def _export_if_missing(model, path, graph_dir: Path, precision: str, video: bool) -> None:
-    """Export the ONNX graphs a graph backend needs when they are not in ``graph_dir`` yet, or
-    when they were exported from other weights than the checkpoint's (manifest.json's sha256;
-    e.g. gr1-convert or gr1-train wrote new weights into the folder): the whole folder is
-    re-exported, so ONNX Runtime and TensorRT never act on old weights."""
-    from gr1_core.runtime.backends.onnxruntime_backend import graph_path
-    from gr1_core.runtime.export import export_graphs, stale_reason
-
-    needed = ["frame_encoder", "text_encoder", "policy"] + (["policy_video"] if video else [])
-    wanted = [graph_path(graph_dir, g, "fp32") for g in needed]
-    if precision == "int8":
-        wanted += [graph_path(graph_dir, g, "int8") for g in needed if g != "text_encoder"]
-    stale = stale_reason(graph_dir, path) if graph_dir.is_dir() else None
-    if all(p.is_file() for p in wanted) and stale is None:
-        return
-    try:
-        export_graphs(model, graph_dir, video=video, int8=precision == "int8", source=Path(path))
-    except OSError as exc:
-        why = f"{stale}, and they " if stale else "ONNX graphs "
-        raise BackendError(
-            f"{why}cannot be written into {graph_dir} ({exc}); run gr1-export {path} --out DIR "
-            "--force and pass graph_dir=DIR"
-        ) from exc
 
 
 __all__ = ["NaiveRollout", "PolicyRunner", "naive_step"]

@@ -82,6 +82,7 @@ class OnnxRuntimeBackend:
         self.precision = precision
         self.providers = providers
         self.graph_dir = Path(graph_dir)
+        self.allow_spinning = allow_spinning
 
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
