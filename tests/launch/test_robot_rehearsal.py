@@ -44,7 +44,8 @@ SCENE = {"GR1_REHEARSAL_TASK": "lift_red", "GR1_REHEARSAL_SEED": "1001"}
 def onnx_checkpoint(tmp_path_factory) -> Path:
     """The shipped sim checkpoint with its ONNX graphs (robot.yaml runs an ONNX backend)."""
     ckpt = tmp_path_factory.mktemp("rehearsal") / "gr1-sim"
-    shutil.copytree(ROOT / "models/gr1-sim", ckpt)
+    # Without graphs a node or the demo may have exported into the repository's copy
+    shutil.copytree(ROOT / "models/gr1-sim", ckpt, ignore=shutil.ignore_patterns("onnx", ".*"))
     subprocess.run([str(ROOT / ".venv/bin/gr1-export"), str(ckpt), "--no-validate"], check=True,
                    capture_output=True, timeout=300, env=ros_env())
     return ckpt
