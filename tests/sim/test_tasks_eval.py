@@ -54,3 +54,24 @@ def test_checkpoint_that_only_rises_fails_to_lift(rising_checkpoint, tmp_path, c
     one, two = (json.loads((tmp_path / f).read_text()) for f in ("one.json", "two.json"))
     assert len(two["episodes"]) == 4 and two["episodes"] == one["episodes"]
     assert [e["seed"] // 1000 for e in two["episodes"]] == [1000, 1001, 1000, 1001]
+
+
+def test_onnxruntime_workers_export_once_and_do_not_spin(rising_checkpoint, tmp_path):
+    """Two worker processes on the onnxruntime backend load a checkpoint without graphs at the
+    same moment (the export lock serialises them: tests/core/test_graph_cache.py), the episodes
+    are those of torch, and ONNX Runtime's pool does not spin between model calls (the simulator
+    needs those cores)."""
+    from gr1_data.evaluate import _policy_factory, main
+
+    args = ["--checkpoint", str(rising_checkpoint), "--tasks", "lift_red,push_red_left",
+            "--episodes", "1", "--static-px", "16", "--wrist-px", "16", "--max-seconds", "0.3",
+            "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "torch.json")]) == 0
+    assert main([*args, "--backend", "onnxruntime", "--workers", "2",
+                 "--out", str(tmp_path / "ort.json")]) == 0
+    ref, ort = (json.loads((tmp_path / f).read_text()) for f in ("torch.json", "ort.json"))
+    assert [(e["task"], e["success"], e["ticks"]) for e in ort["episodes"]] == \
+        [(e["task"], e["success"], e["ticks"]) for e in ref["episodes"]]
+    assert (rising_checkpoint / "onnx" / "policy.onnx").is_file()
+    runner = _policy_factory(str(rising_checkpoint), "onnxruntime", num_threads=1)(None, None)
+    assert runner.backend.name == "onnxruntime" and runner.backend.allow_spinning is False

@@ -101,7 +101,8 @@ def collect(checkpoint: str, tasks: list[str], episodes: int, out: Path, seed0: 
     start_offset(0, start_offset_m)
     if not Path(checkpoint).exists():
         raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
-    runner = PolicyRunner.from_pretrained(checkpoint, backend)
+    # the simulator renders between model calls in this process: no spinning ONNX Runtime pool
+    runner = PolicyRunner.from_pretrained(checkpoint, backend, allow_spinning=False)
     out.mkdir(parents=True, exist_ok=True)
     scene = PandaScene(seed0)
     results = []

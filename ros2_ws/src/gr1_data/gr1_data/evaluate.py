@@ -134,14 +134,19 @@ def summarise(episodes_out: list[dict], held_out: bool) -> dict:
     }
 
 
-def _policy_factory(checkpoint: str | None, backend: str, precision: str = "auto") -> Callable:
+def _policy_factory(checkpoint: str | None, backend: str, precision: str = "auto",
+                    num_threads: int | None = None) -> Callable:
     if checkpoint is None:
         from gr1_sim.expert import ExpertPolicy
 
         return ExpertPolicy
     from gr1_core.runtime.runner import PolicyRunner
 
-    runner = PolicyRunner.from_pretrained(checkpoint, backend, precision)
+    # No spinning: the simulator steps and renders in this process between two model calls, and
+    # an ONNX Runtime pool that spins after each call takes the cores it needs (with --workers 2
+    # on 2 cores, two spinning pools pushed the load average to 8).
+    runner = PolicyRunner.from_pretrained(checkpoint, backend, precision,
+                                          num_threads=num_threads, allow_spinning=False)
     return lambda scene, task: runner
 
 
@@ -165,7 +170,7 @@ def _worker(args: tuple) -> dict:
             _WORKER["scene"] = PandaScene(seed)
             atexit.register(_WORKER["scene"].close)
         _WORKER.update(key=(checkpoint, backend, precision),
-                       factory=_policy_factory(checkpoint, backend, precision))
+                       factory=_policy_factory(checkpoint, backend, precision, num_threads=1))
     from gr1_sim.tasks import get_task
 
     scene, task = _WORKER["scene"], get_task(name)
