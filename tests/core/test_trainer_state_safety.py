@@ -1,4 +1,5 @@
-"""gr1-train --resume never unpickles code: trainer_state.pt is read with weights_only."""
+"""gr1-train's checkpoints on disk: --resume never unpickles code (trainer_state.pt is read with
+weights_only), and a Ctrl-C never leaves a checkpoint half removed."""
 
 from __future__ import annotations
 
@@ -58,3 +59,32 @@ def test_foreign_dict_is_refused(tmp_path: Path) -> None:
     torch.save({"weights": torch.zeros(2)}, path)
     with pytest.raises(ValueError, match="no optimizer/scheduler/step"):
         load_trainer_state(path)
+
+
+def test_ctrl_c_while_an_old_checkpoint_is_removed_leaves_no_half_checkpoint(tmp_path,
+                                                                             monkeypatch):
+    """A Ctrl-C that lands while gr1-train removes a checkpoint beyond --keep: the interrupt
+    still ends the run, and no step_* folder is left without its files (a CI run found one)."""
+    import shutil as shutil_mod
+
+    from gr1_core.train import checkpoints
+
+    step = tmp_path / "step_0000010"
+    step.mkdir()
+    for name in ("model.safetensors", "config.json", checkpoints.STATE_FILE):
+        (step / name).write_text("x")
+    real = shutil_mod.rmtree
+    calls = []
+
+    def interrupted(path, *args, **kwargs):
+        calls.append(Path(path).name)
+        if len(calls) == 1:
+            (Path(path) / checkpoints.STATE_FILE).unlink()  # part of the folder is gone already
+            raise KeyboardInterrupt
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoints.shutil, "rmtree", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoints.remove_checkpoint(step)
+    assert calls == [".deleting-step_0000010"] * 2
+    assert list(tmp_path.iterdir()) == []

@@ -63,6 +63,14 @@ class Proc:
             self._log.close()
 
 
+SIM_TOPICS = ("/joint_states", "/tf", "/camera/static/color/image_raw",
+              "/camera/wrist/color/image_raw")
+
+
+def _recorder_subscribed(node, topic: str) -> bool:
+    return any(i.node_name == "gr1_recorder" for i in node.get_subscriptions_info_by_topic(topic))
+
+
 class Driver:
     """The operator's side: twists to the arm, control events, and /gr1/ee_pose (stamp, xyz)."""
 
@@ -137,6 +145,12 @@ def test_tf_recording_started_stopped_and_discarded_by_control_events(tmp_path, 
         recorder.wait_for(r"TCP pose from TF panda_link0 -> panda_hand_tcp", 60)
         _wait(lambda: driver.control.get_subscription_count() > 0, 30, "the recorder's control")
         _wait(lambda: len(driver.poses) > 10, 30, "TCP poses from gr1-sim")
+        # The recorder must have matched the simulator's publishers before the episode starts:
+        # a CI run started it 0.1 s after the recorder came up, and the bag got no camera, joint
+        # or TF message for its first 2 s (discovery on a busy machine, not a recorder fault).
+        _wait(lambda: all(_recorder_subscribed(driver.node, t) for t in SIM_TOPICS), 30,
+              "the recorder's subscriptions to the simulator's topics")
+        time.sleep(1.0)  # the pairwise matches with gr1-sim complete after the graph shows them
 
         driver.event(event="start", instruction="slide the gripper left")
         recorder.wait_for(r"episode started: (\S+)", 20)

@@ -109,7 +109,23 @@ def save_checkpoint(model: GR1, processors: Processors, out: Path, step: int, op
     # checkpoint without its trainer state (which --resume auto would skip) or half a file.
     save_pretrained(model, processors, path, meta=meta,
                     extra=lambda folder: torch.save(state, folder / STATE_FILE))
+    for leftover in out.glob(".deleting-step_*"):  # a cleanup cut short by a second Ctrl-C
+        shutil.rmtree(leftover, ignore_errors=True)
     if opts.keep > 0:
         for old in checkpoints(out)[: -opts.keep]:
-            shutil.rmtree(old)
+            remove_checkpoint(old)
     return path
+
+
+def remove_checkpoint(path: Path) -> None:
+    """Delete checkpoint folder `path` so that no step_* folder is ever left half deleted: it is
+    renamed out of sight first (one atomic call), and a Ctrl-C during the deletion lets the
+    deletion finish before the interrupt goes on (a CI run found step_0000010 without its
+    trainer_state.pt after a Ctrl-C landed in the middle of removing it)."""
+    trash = path.with_name(f".deleting-{path.name}")
+    path.rename(trash)
+    try:
+        shutil.rmtree(trash)
+    except KeyboardInterrupt:
+        shutil.rmtree(trash, ignore_errors=True)
+        raise
