@@ -116,7 +116,6 @@ class PolicyRunner:
         if precision in (None, "auto"):
             precision = DEFAULT_PRECISION.get(backend, "fp32")
         fastest_ort = precision == FASTEST and backend == "onnxruntime"
-        used_dir: list[Path] = []
 
         def build(precision: str) -> Backend:
             if backend == "torch":
@@ -127,7 +126,6 @@ class PolicyRunner:
             # "fastest" on onnxruntime: fp32 and int8 graphs in one export
             wanted = "int8" if fastest_ort else precision
             folder = ensure_graphs(model, path, graph_dir, wanted, video, export_missing)
-            used_dir[:] = [folder]
             return make_backend(
                 backend, graph_dir=folder, precision=precision, num_threads=num_threads,
                 video=video, window=model.config.window, allow_spinning=allow_spinning,
@@ -144,7 +142,7 @@ class PolicyRunner:
             reason = f"{backend} {precision}: asked for"
         runner = cls(impl, model.config, processors, video=video)
         runner.precision_choice = reason
-        runner.graph_dir = used_dir[0] if used_dir else None
+        runner.graph_dir = getattr(impl, "graph_dir", None)  # graph backends keep their folder
         return runner
 
     # ------------------------------------------------------------------ episode
