@@ -69,7 +69,7 @@ def test_from_dict_rejects_unknown_and_mistyped_keys():
 
 
 def test_unknown_preset():
-    with pytest.raises(ConfigError, match=r"unknown preset 'huge'; choose one of \['full', 'sim', 'sim-minilm', 'test'\]"):
+    with pytest.raises(ConfigError, match=r"unknown preset 'huge'; choose one of \['full', 'sim', 'sim-minilm', 'sim-minilm-attn', 'test'\]"):
         GR1Config.preset("huge")
 
 

@@ -92,7 +92,7 @@ def test_config_validates_the_text_encoder():
     base = GR1Config.preset("test")
     with pytest.raises(ConfigError, match=r"text_encoder must be one of .* got 'bert'"):
         base.replace(text_encoder="bert")
-    with pytest.raises(ConfigError, match="text_embed_dim 16 must equal text_width 32"):
+    with pytest.raises(ConfigError, match=r"mean pooling without a projection gives 32 features, but text_embed_dim is 16"):
         base.replace(**{**TINY_MINILM, "text_embed_dim": 16})
     with pytest.raises(ConfigError, match="600 exceeds MiniLM's 512 positions"):
         base.replace(**TINY_MINILM, text_context=600)

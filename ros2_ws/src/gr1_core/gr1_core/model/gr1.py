@@ -25,6 +25,7 @@ from gr1_core.model.decoder import sincos_2d
 from gr1_core.model.gpt import GPT2Model
 from gr1_core.model.minilm_text import MiniLMTextTower
 from gr1_core.model.perceiver import PerceiverResampler
+from gr1_core.model.text_pool import TokenAttentionPool
 from gr1_core.model.vit import Block, VisionTransformer
 
 # Batch entry holding the tokenised instruction, int64 (B, ctx); see tokenizer.tokenize.
@@ -59,6 +60,8 @@ class GR1(nn.Module):
         if c.text_encoder == "minilm":
             self.model_minilm = MiniLMTextTower(c.text_vocab_size, c.text_width, c.text_layers,
                                                 c.text_heads)
+            if c.text_pool_queries:  # trained with the policy even when the tower is frozen
+                self.text_pool = TokenAttentionPool(c.text_width, c.text_pool_queries)
         else:
             self.model_clip = CLIPTextTower(
                 c.text_vocab_size, c.text_context, c.text_width, c.text_layers, c.text_heads,
@@ -161,7 +164,10 @@ class GR1(nn.Module):
 
     def sentence_feature(self, token_ids: torch.Tensor) -> torch.Tensor:
         """token_ids (B, ctx) -> the text tower's feature (B, E), L2-normalised, never snapped."""
-        feat = self.text_tower(token_ids)  # (B, E)
+        if self.config.text_pool_queries:
+            feat = self.text_pool(*self.model_minilm.token_states(token_ids))  # (B, Q * W)
+        else:
+            feat = self.text_tower(token_ids)  # (B, E)
         return feat / (feat.norm(dim=-1, keepdim=True) + 1e-6)
 
     def nearest_prototype(self, feat: torch.Tensor) -> torch.Tensor:

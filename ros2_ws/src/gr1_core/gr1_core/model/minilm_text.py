@@ -114,8 +114,9 @@ class MiniLMTextTower(nn.Module):
             if isinstance(m, nn.Linear):
                 nn.init.zeros_(m.bias)
 
-    def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
-        """token_ids (B, ctx) int64, 0 = padding -> mean of the real tokens' states (B, W)."""
+    def token_states(self, token_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """token_ids (B, ctx) int64, 0 = padding -> (states (B, ctx, W), keep (B, ctx): 1 for
+        real tokens, 0 for padding)."""
         t = token_ids.shape[1]
         keep = (token_ids != 0).to(self.embeddings.LayerNorm.weight.dtype)  # (B, ctx)
         e = self.embeddings
@@ -126,6 +127,11 @@ class MiniLMTextTower(nn.Module):
         bias = ((1.0 - keep) * -1e4)[:, None, None, :]  # (B, 1, 1, ctx)
         for layer in self.encoder.layer:
             x = layer(x, bias)
+        return x, keep
+
+    def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
+        """token_ids (B, ctx) int64, 0 = padding -> mean of the real tokens' states (B, W)."""
+        x, keep = self.token_states(token_ids)
         summed = (x * keep.unsqueeze(-1)).sum(dim=1)  # (B, W)
         return summed / keep.sum(dim=1, keepdim=True).clamp(min=1.0)
 
