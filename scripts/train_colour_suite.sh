@@ -3,7 +3,7 @@
 # tasks over four block colours; five held-out combinations never trained on).
 #
 #   scripts/train_colour_suite.sh              # demos -> cache -> train -> evaluate
-#   STEPS=16000 scripts/train_colour_suite.sh  # continue the same run further
+#   EVAL=0 scripts/train_colour_suite.sh       # stop after training (resume: run it again)
 #
 # One stage from scratch with what the red-task chain of scripts/train_sim_policy.sh learnt in
 # nine stages (docs/RESULTS.md, "Simulator policy"), all from the first step:
@@ -27,10 +27,12 @@
 # Seeds: demos use seeds 0..EPISODES-1 and 100..100+NEAR_EPISODES-1 (gr1_sim.suite: training
 # stays below 1000); the evaluation reads seeds 5000 on, which nothing here trains on.
 #
+# About 1 s a training step on two CPU cores: 20,000 steps (cosine schedule over STEPS; keep it
+# fixed when resuming) are 5-6 hours; the demos (1,080 episodes, 30 GB) and cache another hour.
 # Resumable: rerun after an interruption. Each finished demo folder is marked (.done), the cache
 # is kept, and training continues from its newest checkpoint (gr1-train --resume auto).
 # Everything runs under `nice -n 19`. Environment overrides:
-#   OUT=out/colour  EPISODES=30  NEAR_EPISODES=10  STEPS=12000  BATCH=32  LR=3e-4  SHIFT=5
+#   OUT=out/colour  EPISODES=30  NEAR_EPISODES=10  STEPS=20000  BATCH=32  LR=3e-4  SHIFT=5
 #   JITTER=0.2  EVAL_EPISODES=40  WORKERS=2  EVAL=1 (0: stop after training)
 case "${1:-}" in  # --help: the comment above
     -h|--help) sed -n '2,/^case /p' "$0" | sed '$d' | sed -E 's/^# ?//'; exit 0 ;;
@@ -43,7 +45,7 @@ V=.venv/bin
 OUT=${OUT:-out/colour}
 EPISODES=${EPISODES:-30}
 NEAR_EPISODES=${NEAR_EPISODES:-10}
-STEPS=${STEPS:-12000}
+STEPS=${STEPS:-20000}
 BATCH=${BATCH:-32}
 LR=${LR:-3e-4}
 SHIFT=${SHIFT:-5}
