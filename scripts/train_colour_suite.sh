@@ -55,6 +55,9 @@ WORKERS=${WORKERS:-2}
 EVAL=${EVAL:-1}
 N="nice -n 19"
 D="$OUT/demos"
+mkdir -p "$OUT"
+exec 9> "$OUT/.lock"  # one run per folder: a second would delete the first one's unfinished demos
+flock -n 9 || { echo "train_colour_suite.sh: another run is using $OUT" >&2; exit 1; }
 TRAIN=$($V/python -c "from gr1_sim.suite import split_tasks; print(','.join(split_tasks('training')))")
 HELD=$($V/python -c "from gr1_sim.suite import split_tasks; print(','.join(split_tasks('held-out')))")
 

@@ -30,3 +30,17 @@ def test_an_argument_is_refused_before_anything_runs(script, tmp_path):
     assert out.returncode == 2
     assert "no arguments (settings are environment variables; see --help)" in out.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_a_second_run_on_the_same_folder_is_refused(tmp_path):
+    import fcntl
+
+    out = tmp_path / "run"
+    out.mkdir()
+    with open(out / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        res = subprocess.run([ROOT / "scripts/train_colour_suite.sh"], capture_output=True,
+                             text=True, timeout=30, env={"PATH": "/usr/bin:/bin", "OUT": str(out)})
+    assert res.returncode == 1
+    assert f"another run is using {out}" in res.stderr
+    assert sorted(p.name for p in out.iterdir()) == [".lock"]
