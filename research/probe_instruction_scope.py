@@ -93,9 +93,8 @@ def main() -> None:
     accept = {"evaluation wordings": [w for ws in load_wordings(WORDINGS_FILE).values() for w in ws],
               "held-out paraphrases": [w for n in TASKS for w in TASKS[n].held_out]}
     held = [w for n in TASKS for w in TASKS[n].held_out]
-    refuse = {"other objects": substitute(pos + held, TEST_NOUNS, ["red"])[:0]
-              + [OBJECT.sub(TEST_NOUNS[i % len(TEST_NOUNS)], w)
-                 for i, w in enumerate(pos + held) if OBJECT.search(w)][::7],
+    refuse = {"other objects": [OBJECT.sub(TEST_NOUNS[i % len(TEST_NOUNS)], w)
+                                for i, w in enumerate(pos + held) if OBJECT.search(w)][::7],
               "other colours": [w.replace(c, TEST_COLOURS[i % len(TEST_COLOURS)])
                                 for i, w in enumerate(pos + held) for c in COLOURS if c in w][::7],
               "other actions": TEST_OTHER,
