@@ -30,6 +30,11 @@ TEST_OTHER = ["open the cabinet on the left", "switch off the lamp", "slide the 
               "unplug the cable", "water the plant", "tell me a joke", "turn the valve right",
               "put the lid on the pot", "wash the dishes", "push the button on the right"]
 COLOURS = ("red", "green", "blue", "yellow")
+# Generic ways a person wraps a command (--wrappers): around fitting wordings on both sides, so
+# politeness is not what tells the two apart.
+PREFIXES = ["please ", "could you ", "can you ", "would you ", "i want you to ", "i need you to ",
+            "now ", "go ahead and ", "robot, ", "next, ", "try to ", "okay, "]
+SUFFIXES = [", please", " please", " for me", " now", ", thanks", " when you are ready"]
 OBJECT = re.compile(r"\b(block|cube|one)\b")
 
 
@@ -47,11 +52,19 @@ def substitute(wordings: list[str], nouns: list[str], colours: list[str]) -> lis
     return sorted(set(out))
 
 
+def wrap(texts: list[str]) -> list[str]:
+    """`texts` plus each wrapped once in a prefix and once in a suffix (cycled)."""
+    return texts + [PREFIXES[i % len(PREFIXES)] + t for i, t in enumerate(texts)] \
+        + [t + SUFFIXES[i % len(SUFFIXES)] for i, t in enumerate(texts)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=800, help="optimiser steps (default 800)")
     ap.add_argument("--show", type=int, default=8, help="mistakes to print per set")
+    ap.add_argument("--wrappers", action="store_true",
+                    help="also fit on every wording wrapped in a generic prefix or suffix")
     args = ap.parse_args()
 
     import torch
@@ -72,6 +85,9 @@ def main() -> None:
 
     pos = [w for n in TRAINING for w in TASKS[n].wordings()]
     neg = substitute(pos, FIT_NOUNS, FIT_COLOURS) + FIT_OTHER
+    base = pos  # the test sets' substitutions start from the unwrapped wordings
+    if args.wrappers:
+        pos, neg = wrap(pos), wrap(neg)
     x = torch.cat([feats(pos), feats(neg)])
     y = torch.cat([torch.ones(len(pos)), torch.zeros(len(neg))])
     weight = torch.where(y > 0, len(y) / (2 * len(pos)), len(y) / (2 * len(neg)))  # balanced
@@ -94,9 +110,9 @@ def main() -> None:
               "held-out paraphrases": [w for n in TASKS for w in TASKS[n].held_out]}
     held = [w for n in TASKS for w in TASKS[n].held_out]
     refuse = {"other objects": [OBJECT.sub(TEST_NOUNS[i % len(TEST_NOUNS)], w)
-                                for i, w in enumerate(pos + held) if OBJECT.search(w)][::7],
+                                for i, w in enumerate(base + held) if OBJECT.search(w)][::7],
               "other colours": [w.replace(c, TEST_COLOURS[i % len(TEST_COLOURS)])
-                                for i, w in enumerate(pos + held) for c in COLOURS if c in w][::7],
+                                for i, w in enumerate(base + held) for c in COLOURS if c in w][::7],
               "other actions": TEST_OTHER,
               "the issue's": ["pick up the red cup", "lift the red cup", "lift the blue ball"]}
     for kind, sets in (("accepted", accept), ("refused", refuse)):
