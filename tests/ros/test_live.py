@@ -112,13 +112,15 @@ def test_live_push_acts_like_the_pure_simulator(tmp_path: Path) -> None:
     closes the gripper at its first step; when the node posted an observation while a step
     ran, that first result was superseded unseen, the next step saw the gripper still open and
     the policy lifted the block instead (0 of 4 pushes over DDS, 4 of 4 in the simulator).
-    Two seeds, one success needed: that bug fails every push, while a busy machine can cost one."""
+    Four seeds, one success needed: that bug fails every push. Over the live graph the shipped
+    policy pushes 17 of 20 (docs/RESULTS.md), so two seeds both failed once in a full CI run
+    (about 2 % of runs); four leave about 0.05 %."""
     from gr1_data.evaluate import main as gr1_eval
 
     out = tmp_path / "eval"
     root = Path(__file__).resolve().parents[2]
     rc = gr1_eval(["--live", "--checkpoint", str(root / "models/gr1-sim"), "--tasks",
-                   "push_red_left", "--episodes", "2", "--seed", "1000", "--max-seconds", "15",
+                   "push_red_left", "--episodes", "4", "--seed", "1000", "--max-seconds", "15",
                    "--videos", "0", "--out", str(out), "--no-progress"])
     assert rc == 0
     episodes = json.loads((out / "results.json").read_text())["episodes"]
@@ -220,5 +222,8 @@ def test_record_live_cli_rejects_bad_input_before_starting(tmp_path: Path, capsy
         gr1_dataset(["record-live", "--out", str(tmp_path / "b"), "--episodes", "0"])
     assert exited.value.code == 2
     err = capsys.readouterr().err
-    assert "--episodes: '0' must be 1 or more" in err and len(err.strip().splitlines()) == 1
+    # One line from the command; an earlier test's unretrieved asyncio error can be printed
+    # here by the garbage collector, and is not this command's.
+    ours = [line for line in err.splitlines() if not line.startswith("The following exception")]
+    assert "--episodes: '0' must be 1 or more" in err and len(ours) == 1, err
     assert not (tmp_path / "b").exists()
