@@ -20,11 +20,8 @@
 # continues from its newest checkpoint (gr1-train --resume auto). Environment overrides:
 #   OUT=out/shift  INIT=models/gr1-sim  STEPS=1500  SHIFT=5  JITTER=0.2  EVAL_EPISODES=16
 #   WORKERS=2
-case "${1:-}" in  # --help: the comment above
-    -h|--help) sed -n '2,/^case /p' "$0" | sed '$d' | sed -E 's/^# ?//'; exit 0 ;;
-    "") ;;
-    *) echo "finetune_camera_shift.sh: no arguments (settings are environment variables; see --help)" >&2; exit 2 ;;
-esac
+source "$(dirname "$0")/../scripts/recipe_args.sh"  # --help: the comment above
+recipe_args "$0" "$@"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 V=.venv/bin

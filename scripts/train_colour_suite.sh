@@ -34,11 +34,8 @@
 # Everything runs under `nice -n 19`. Environment overrides:
 #   OUT=out/colour  EPISODES=30  NEAR_EPISODES=10  STEPS=20000  BATCH=32  LR=3e-4  SHIFT=5
 #   JITTER=0.2  EVAL_EPISODES=40  WORKERS=2  EVAL=1 (0: stop after training)
-case "${1:-}" in  # --help: the comment above
-    -h|--help) sed -n '2,/^case /p' "$0" | sed '$d' | sed -E 's/^# ?//'; exit 0 ;;
-    "") ;;
-    *) echo "train_colour_suite.sh: no arguments (settings are environment variables; see --help)" >&2; exit 2 ;;
-esac
+source "$(dirname "$0")/../scripts/recipe_args.sh"  # --help: the comment above
+recipe_args "$0" "$@"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 V=.venv/bin
