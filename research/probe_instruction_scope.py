@@ -106,9 +106,9 @@ def main() -> None:
     print(f"fitted on {len(pos)} wordings to accept and {len(neg)} to refuse; threshold "
           f"{threshold:.2f} (the lowest fitting positive)")
 
-    accept = {"evaluation wordings": [w for ws in load_wordings(WORDINGS_FILE).values() for w in ws],
-              "held-out paraphrases": [w for n in TASKS for w in TASKS[n].held_out]}
     held = [w for n in TASKS for w in TASKS[n].held_out]
+    accept = {"evaluation wordings": [w for ws in load_wordings(WORDINGS_FILE).values() for w in ws],
+              "held-out paraphrases": held}
     refuse = {"other objects": [OBJECT.sub(TEST_NOUNS[i % len(TEST_NOUNS)], w)
                                 for i, w in enumerate(base + held) if OBJECT.search(w)][::7],
               "other colours": [w.replace(c, TEST_COLOURS[i % len(TEST_COLOURS)])

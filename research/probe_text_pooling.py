@@ -51,6 +51,7 @@ def main() -> None:
 
     from gr1_core.checkpoint import new_model
     from gr1_core.config import GR1Config
+    from gr1_core.model.minilm_text import mean_pool
     from gr1_core.model.text_pool import TokenAttentionPool
     from gr1_core.tokenizer import tokenizer_for
     from gr1_sim.suite import TRAINING, WORDINGS_FILE, load_wordings
@@ -86,11 +87,11 @@ def main() -> None:
             opt.step()
         return lambda x, m: {k: heads[k](features(x, m)).argmax(-1) for k in KEYS}
 
-    def mean_pool(x, m):
-        f = (x * m.unsqueeze(-1)).sum(1) / m.sum(1, keepdim=True)
+    def mean_feature(x, m):  # what sentence_feature gives without text_pool_queries
+        f = mean_pool(x, m)
         return f / f.norm(dim=-1, keepdim=True)
 
-    readouts = {"mean": [fit(mean_pool, width, s, None) for s in range(args.seeds)]}
+    readouts = {"mean": [fit(mean_feature, width, s, None) for s in range(args.seeds)]}
     pools = [TokenAttentionPool(width, args.queries) for _ in range(args.seeds)]
     readouts[f"attention x{args.queries}"] = [fit(p, width * args.queries, s, p)
                                               for s, p in enumerate(pools)]

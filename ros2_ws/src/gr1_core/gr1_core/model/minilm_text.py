@@ -131,9 +131,13 @@ class MiniLMTextTower(nn.Module):
 
     def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
         """token_ids (B, ctx) int64, 0 = padding -> mean of the real tokens' states (B, W)."""
-        x, keep = self.token_states(token_ids)
-        summed = (x * keep.unsqueeze(-1)).sum(dim=1)  # (B, W)
-        return summed / keep.sum(dim=1, keepdim=True).clamp(min=1.0)
+        return mean_pool(*self.token_states(token_ids))
+
+
+def mean_pool(states: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """states (B, T, W), keep (B, T) 1 for real tokens -> their mean (B, W): MiniLM's pooling."""
+    summed = (states * keep.unsqueeze(-1)).sum(dim=1)  # (B, W)
+    return summed / keep.sum(dim=1, keepdim=True).clamp(min=1.0)
 
 
 def package_dir() -> Path:
