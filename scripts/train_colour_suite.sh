@@ -22,17 +22,20 @@
 #   when a camera is 5 px off; a fine-tune that added it late lost 39 points: docs/RESULTS.md,
 #   "Camera-shift fine-tune").
 # All four blocks are on the table in every episode, so only the instruction says which block
-# and where.
+# and where. After training, an instruction scope is fitted into the last checkpoint
+# (scripts/set_instruction_scope.py: it refuses "pick up the red cup"); OUT/shipped is that
+# checkpoint, and it is what the evaluations read.
 #
 # Seeds: demos use seeds 0..EPISODES-1 and 100..100+NEAR_EPISODES-1 (gr1_sim.suite: training
 # stays below 1000); the evaluation reads seeds 5000 on, which nothing here trains on.
 #
-# About 1 s a training step on two CPU cores: 20,000 steps (cosine schedule over STEPS; keep it
-# fixed when resuming) are 5-6 hours; the demos (1,080 episodes, 30 GB) and cache another hour.
+# About 1.2-1.4 s a training step on two otherwise idle CPU cores: 12,000 steps (cosine schedule
+# over STEPS; a resumed run follows the STEPS it is given from its step on) are 4-5 hours; the
+# demos (1,080 episodes, 27 GB) and cache another hour.
 # Resumable: rerun after an interruption. Each finished demo folder is marked (.done), the cache
 # is kept, and training continues from its newest checkpoint (gr1-train --resume auto).
 # Everything runs under `nice -n 19`. Environment overrides:
-#   OUT=out/colour  EPISODES=30  NEAR_EPISODES=10  STEPS=20000  BATCH=32  LR=3e-4  SHIFT=5
+#   OUT=out/colour  EPISODES=30  NEAR_EPISODES=10  STEPS=12000  BATCH=32  LR=3e-4  SHIFT=5
 #   JITTER=0.2  EVAL_EPISODES=40  WORKERS=2  EVAL=1 (0: stop after training)
 source "$(dirname "$0")/../scripts/recipe_args.sh"  # --help: the comment above
 recipe_args "$0" "$@"
@@ -42,7 +45,7 @@ V=.venv/bin
 OUT=${OUT:-out/colour}
 EPISODES=${EPISODES:-30}
 NEAR_EPISODES=${NEAR_EPISODES:-10}
-STEPS=${STEPS:-20000}
+STEPS=${STEPS:-12000}
 BATCH=${BATCH:-32}
 LR=${LR:-3e-4}
 SHIFT=${SHIFT:-5}
@@ -93,12 +96,18 @@ $N $V/gr1-train --mode finetune --preset sim-minilm-attn --data "$D" --out "$OUT
     "${RESUME[@]}" --no-progress
 [ "$EVAL" = 1 ] || exit 0
 CKPT=$(ls -d "$OUT"/train/step_* | tail -n 1)
+SHIPPED="$OUT/shipped"
+if [ "$(cat "$SHIPPED.from" 2>/dev/null)" != "$CKPT" ]; then
+    rm -rf "$SHIPPED"
+    $N $V/python scripts/set_instruction_scope.py "$CKPT" "$SHIPPED" --tasks training
+    echo "$CKPT" > "$SHIPPED.from"
+fi
 
 # 3. evaluation on unseen seeds (5000 on): the training split on its training instructions,
 #    unshifted and with both cameras at +-5 px; the held-out combinations; the evaluation
 #    wordings file (written before training) on the training split's starts
 export OMP_NUM_THREADS=1
-EV=(--checkpoint "$CKPT" --backend onnxruntime --episodes "$EVAL_EPISODES" --seed 5000
+EV=(--checkpoint "$SHIPPED" --backend onnxruntime --episodes "$EVAL_EPISODES" --seed 5000
     --workers "$WORKERS" --no-progress)
 E="$OUT/eval/$(basename "$CKPT")"
 mkdir -p "$E"

@@ -150,7 +150,7 @@ def test_instruction_near_no_prototype_is_refused_by_every_backend(tmp_path):
         runner.reset("open the drawer")
         runner.step(observations(1)[0])
         for _ in range(2):  # refused again from the text cache
-            with pytest.raises(UnknownInstruction, match="'stack the blue block' is not near any task"):
+            with pytest.raises(UnknownInstruction, match="'stack the blue block' is not one this policy can do"):
                 runner.reset("stack the blue block")
         assert runner.instruction is None
         with pytest.raises(RuntimeError, match=r"reset\(instruction\)"):

@@ -30,8 +30,8 @@ def test_goal_watch_time_limit_fault_and_hold() -> None:
 
 
 def test_goal_watch_model_refusal_of_its_own_instruction() -> None:
-    reason = ("model step failed: UnknownInstruction: instruction 'open the door' is not near "
-              "any task this policy was trained on")
+    reason = ("model step failed: UnknownInstruction: instruction 'open the door' is not one "
+              "this policy can do")
     assert GoalWatch("open the door", 0.0).update(0.1, "fault", reason) == (run_goal.REFUSED,
                                                                            reason)
     # A refusal left over from another instruction is a fault like any other.

@@ -89,7 +89,7 @@ def test_refused_goals_say_why(active) -> None:
              (KNOWN, {"limit": -1.0}, "negative"),
              (KNOWN, {"stop_on_success": True, "success_topic": "/nobody/publishes"},
               "nothing publishes /nobody/publishes"),
-             ("open the door", {"limit": 10.0}, "not near any task")]  # the model's prototypes
+             ("open the door", {"limit": 10.0}, "is not one this policy can do")]  # the model's prototypes
     for instruction, kw, needle in cases:
         _, outcome, result = op.send(instruction, **kw).outcome()
         assert (outcome, needle in result.reason) == ("REFUSED", True), (instruction, result)

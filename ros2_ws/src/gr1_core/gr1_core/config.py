@@ -69,6 +69,13 @@ class GR1Config:
     # instruction reads as itself and a new wording as the nearest instruction the policy was
     # trained on. 0: the chosen prototype itself.
     lang_anchors: int = 0
+    # Instruction scope (MiniLM only): a learned "not this suite" score for every token of the
+    # sentence; the highest decides, so one unknown word ("cup", "purple", "drawer") is enough to
+    # refuse, while new phrasings of known words pass. Refused sentences get the all-zeros feature
+    # (the runtime raises UnknownInstruction; the node holds still). Fitted on the training
+    # wordings and their substitutions by scripts/set_instruction_scope.py; research/
+    # probe_instruction_scope.py --pool token-max measures it.
+    instruction_scope: bool = False
 
     # Policy transformer (GPT-2 style, no absolute position embedding).
     hidden_size: int = 384
@@ -188,6 +195,10 @@ class GR1Config:
                 raise ConfigError(
                     f"text_context {self.text_context!r} exceeds MiniLM's 512 positions"
                 )
+        if self.instruction_scope and self.text_encoder != "minilm":
+            raise ConfigError(
+                f"instruction_scope reads MiniLM's token states; text_encoder is "
+                f"{self.text_encoder!r}")
         if isinstance(self.lang_prototypes, bool) or not isinstance(self.lang_prototypes, int) \
                 or self.lang_prototypes < 0 or self.lang_prototypes == 1:
             raise ConfigError(

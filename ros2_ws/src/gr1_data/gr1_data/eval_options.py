@@ -128,3 +128,14 @@ def split_summary(episodes: list[dict]) -> dict:
         if es:
             out[split] = {"episodes": len(es), "success_rate": float(np.mean(es))}
     return out
+
+
+def refusal_note(episodes: list[dict]) -> str:
+    """Markdown naming the instructions the policy refused (each such episode is a failure)."""
+    refused = sorted({(e["task"], e["instruction"]) for e in episodes
+                      if str(e.get("error", "")).startswith("refused")})
+    if not refused:
+        return ""
+    n = sum(str(e.get("error", "")).startswith("refused") for e in episodes)
+    return (f"\nRefused by the policy (instruction scope or prototypes), counted as failures: "
+            f"{n} episode(s): " + "; ".join(f"{t}: {i!r}" for t, i in refused) + ".\n")

@@ -42,6 +42,7 @@ def run_episode(scene, task, seed: int, policy, held_out: bool, static_px: int, 
     """One closed-loop episode. shift: both cameras' images moved (dx right, dy down) pixels;
     wordings: task -> instructions used instead of the task's own (gr1_data.eval_options)."""
     from gr1_core.action_mapping import ActionMapping
+    from gr1_core.runtime.instruction import UnknownInstruction
     from gr1_core.types import Observation
     from gr1_data.eval_options import Travel, pick_instruction, shift_image
     from gr1_sim.start_pose import apply_start_offset
@@ -52,11 +53,16 @@ def run_episode(scene, task, seed: int, policy, held_out: bool, static_px: int, 
     apply_start_offset(scene, used, start_offset_m)
     start = SceneSnapshot.of(scene)
     instruction = pick_instruction(task, np.random.default_rng(used), held_out, wordings)
-    policy.reset(instruction)
-    mapping = ActionMapping(rate_hz=CONTROL_RATE)
     gripper_open, travel = True, Travel(start)
     out = {"task": task.name, "seed": used, "instruction": instruction, "success": False,
            "ticks": int(max_seconds * CONTROL_RATE)}
+    try:
+        policy.reset(instruction)
+    except UnknownInstruction as exc:  # the policy refuses a wording of its task: a failure
+        travel.update(start)  # nothing moved
+        return {**out, "ticks": 0, "error": f"refused: {exc}",
+                "grounding": grounding(task, dict(travel.max))}
+    mapping = ActionMapping(rate_hz=CONTROL_RATE)
     for tick in range(int(max_seconds * CONTROL_RATE)):
         rpy = scene.tcp_rpy()
         obs = Observation(shift_image(scene.render("static", static_px, static_px), *shift),
@@ -216,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         camera_shift,
         check_wordings,
         grounding_table,
+        refusal_note,
         shift_note,
     )
 
@@ -351,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{f', start offsets up to {a.start_offset:g} m' if a.start_offset else ''}"
               f"{shift_note(a.camera_shift)}"
               ".\n")
-    table += grounding_table(report["grounding"])
+    table += grounding_table(report["grounding"]) + refusal_note(report["episodes"])
     if a.out:
         table += (f"\nChart: `{Path(a.out).with_suffix('.png').name}` (success rate per task, "
                   "95 % Wilson intervals as error bars).\n")

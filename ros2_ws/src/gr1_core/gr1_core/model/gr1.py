@@ -23,7 +23,8 @@ from gr1_core.config import GR1Config
 from gr1_core.model.clip_text import CLIPTextTower
 from gr1_core.model.decoder import sincos_2d
 from gr1_core.model.gpt import GPT2Model
-from gr1_core.model.minilm_text import MiniLMTextTower
+from gr1_core.model.instruction_scope import InstructionScope
+from gr1_core.model.minilm_text import MiniLMTextTower, mean_pool
 from gr1_core.model.perceiver import PerceiverResampler
 from gr1_core.model.text_pool import TokenAttentionPool
 from gr1_core.model.vit import Block, VisionTransformer
@@ -62,6 +63,8 @@ class GR1(nn.Module):
                                                 c.text_heads)
             if c.text_pool_queries:  # trained with the policy even when the tower is frozen
                 self.text_pool = TokenAttentionPool(c.text_width, c.text_pool_queries)
+            if c.instruction_scope:  # fitted on its own (scripts/set_instruction_scope.py)
+                self.instruction_scope = InstructionScope(c.text_width).requires_grad_(False)
         else:
             self.model_clip = CLIPTextTower(
                 c.text_vocab_size, c.text_context, c.text_width, c.text_layers, c.text_heads,
@@ -142,33 +145,45 @@ class GR1(nn.Module):
     def encode_text(self, token_ids: torch.Tensor) -> torch.Tensor:
         """token_ids (B, ctx) int64 -> lang (B, D_lang), L2-normalised as GR-1 does (+1e-6), or
         the nearest instruction prototype (or that task's nearest anchor) where the config stores
-        them; zeros where the sentence lies outside that prototype's radius."""
+        them; zeros where the sentence lies outside that prototype's radius or outside the
+        instruction scope (GR1Config.instruction_scope)."""
         ctx = self.config.text_context
         if not torch.jit.is_tracing() and (token_ids.dim() != 2 or token_ids.shape[1] > ctx):
             raise ValueError(
                 f"encode_text expects token ids of shape (B, <= {ctx}), got {tuple(token_ids.shape)}; "
                 f"tokenize with context_length={ctx}"
             )
-        feat = self.sentence_feature(token_ids)  # (B, E)
-        if not self.config.lang_prototypes:
-            return feat
-        near = self.nearest_prototype(feat)  # (B,)
-        proto = self.lang_prototypes[near]  # (B, E)
-        inside = (feat - proto).norm(dim=-1) <= self.lang_prototype_radius[near]  # (B,)
-        if self.config.lang_anchors:
-            own = self.lang_anchor_task.unsqueeze(0) == near.unsqueeze(1)  # (B, m)
-            score = _closeness(feat, self.lang_anchors)  # (B, m)
-            proto = self.lang_anchors[torch.where(own, score, MASKED).argmax(dim=-1)]
-        # All zeros (never a unit feature) marks a sentence near no task: the runtime refuses it.
-        return proto * inside.to(proto.dtype).unsqueeze(-1)
+        feat, inside = self._sentence(token_ids)  # (B, E), (B,) or None
+        if self.config.lang_prototypes:
+            near = self.nearest_prototype(feat)  # (B,)
+            proto = self.lang_prototypes[near]  # (B, E)
+            near_enough = (feat - proto).norm(dim=-1) <= self.lang_prototype_radius[near]
+            inside = near_enough.to(proto.dtype) * (1.0 if inside is None else inside)
+            if self.config.lang_anchors:
+                own = self.lang_anchor_task.unsqueeze(0) == near.unsqueeze(1)  # (B, m)
+                score = _closeness(feat, self.lang_anchors)  # (B, m)
+                proto = self.lang_anchors[torch.where(own, score, MASKED).argmax(dim=-1)]
+            feat = proto
+        # All zeros (never a unit feature) marks a sentence the policy refuses: near no task's
+        # prototype, or outside the instruction scope. The runtime raises UnknownInstruction.
+        return feat if inside is None else feat * inside.unsqueeze(-1)
 
     def sentence_feature(self, token_ids: torch.Tensor) -> torch.Tensor:
         """token_ids (B, ctx) -> the text tower's feature (B, E), L2-normalised, never snapped."""
-        if self.config.text_pool_queries:
-            feat = self.text_pool(*self.model_minilm.token_states(token_ids))  # (B, Q * W)
+        return self._sentence(token_ids)[0]
+
+    def _sentence(self, token_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(normalised feature (B, E), (B,) 1.0 inside the instruction scope or None without
+        one), from one pass of the text tower."""
+        c, inside = self.config, None
+        if c.text_pool_queries or c.instruction_scope:
+            states, keep = self.model_minilm.token_states(token_ids)  # (B, T, W), (B, T)
+            feat = self.text_pool(states, keep) if c.text_pool_queries else mean_pool(states, keep)
+            if c.instruction_scope:
+                inside = self.instruction_scope(states, keep)
         else:
             feat = self.text_tower(token_ids)  # (B, E)
-        return feat / (feat.norm(dim=-1, keepdim=True) + 1e-6)
+        return feat / (feat.norm(dim=-1, keepdim=True) + 1e-6), inside
 
     def nearest_prototype(self, feat: torch.Tensor) -> torch.Tensor:
         """feat (B, E) normalised sentence features -> (B,) int64 index of the nearest stored
