@@ -26,6 +26,12 @@
 # (scripts/set_instruction_scope.py: it refuses "pick up the red cup"); OUT/shipped is that
 # checkpoint, and it is what the evaluations read.
 #
+# INIT=CKPT starts from a trained policy instead (scripts/transfer_weights.py: every tensor that
+# fits moves over, with its state processor; the language embedding and the attention queries
+# start fresh), e.g. INIT=models/gr1-sim, whose image encoder and perceiver already localise the
+# red block. DEMOS=DIR reads (or makes) the demos and their cache elsewhere, so a second run can
+# share a first one's finished demos.
+#
 # Seeds: demos use seeds 0..EPISODES-1 and 100..100+NEAR_EPISODES-1 (gr1_sim.suite: training
 # stays below 1000); the evaluation reads seeds 5000 on, which nothing here trains on.
 #
@@ -36,7 +42,7 @@
 # is kept, and training continues from its newest checkpoint (gr1-train --resume auto).
 # Everything runs under `nice -n 19`. Environment overrides:
 #   OUT=out/colour  EPISODES=30  NEAR_EPISODES=10  STEPS=12000  BATCH=32  LR=3e-4  SHIFT=5
-#   JITTER=0.2  EVAL_EPISODES=40  WORKERS=2  EVAL=1 (0: stop after training)
+#   JITTER=0.2  EVAL_EPISODES=40  WORKERS=2  EVAL=1 (0: stop after training)  INIT=  DEMOS=OUT/demos
 source "$(dirname "$0")/../scripts/recipe_args.sh"  # --help: the comment above
 recipe_args "$0" "$@"
 set -euo pipefail
@@ -54,7 +60,8 @@ EVAL_EPISODES=${EVAL_EPISODES:-40}
 WORKERS=${WORKERS:-2}
 EVAL=${EVAL:-1}
 N="nice -n 19"
-D="$OUT/demos"
+D=${DEMOS:-$OUT/demos}
+INIT=${INIT:-}
 mkdir -p "$OUT"
 exec 9> "$OUT/.lock"  # one run per folder: a second would delete the first one's unfinished demos
 flock -n 9 || { echo "train_colour_suite.sh: another run is using $OUT" >&2; exit 1; }
@@ -85,13 +92,20 @@ wait
 [ -f "$OUT/paraphrases.json" ] || $V/python scripts/sim_paraphrases.py --tasks "$TRAIN" \
     --out "$OUT/paraphrases.json"
 
-# 2. train from scratch (continuing an interrupted run)
+# 2. train from scratch or from INIT (continuing an interrupted run)
+if [ -n "$INIT" ]; then
+    [ -f "$OUT/init/config.json" ] || $N $V/python scripts/transfer_weights.py "$INIT" "$OUT/init" \
+        --preset sim-minilm-attn --set window=4 --set dropout=0.0 --set freeze_text=true
+    FROM=(--init "$OUT/init")
+else
+    FROM=(--preset sim-minilm-attn --set dropout=0.0 --set window=4 --set freeze_text=true
+          --state-norm)
+fi
 RESUME=()
 compgen -G "$OUT/train/step_*" > /dev/null && RESUME=(--resume auto)
-$N $V/gr1-train --mode finetune --preset sim-minilm-attn --data "$D" --out "$OUT/train" \
+$N $V/gr1-train --mode finetune "${FROM[@]}" --data "$D" --out "$OUT/train" \
     --steps "$STEPS" --batch-size "$BATCH" --lr "$LR" --warmup 200 --seed 38 --save-every 500 \
-    --keep 0 --loss-weight arm=100 --set dropout=0.0 --set window=4 --set freeze_text=true \
-    --state-norm --cache-dir "$D/.gr1_cache" --early 15=0.15 --late 25=0.2 \
+    --keep 0 --loss-weight arm=100 --cache-dir "$D/.gr1_cache" --early 15=0.15 --late 25=0.2 \
     --paraphrases "$OUT/paraphrases.json" --shift "$SHIFT" --colour-jitter "$JITTER" \
     "${RESUME[@]}" --no-progress
 [ "$EVAL" = 1 ] || exit 0
