@@ -40,3 +40,34 @@ def test_shipped_scope_generalises_to_words_it_was_not_fitted_on():
              "other colours": 120, "other actions": 9, "the issue's": 3}
     for name, n in least.items():
         assert got[name][0] >= n, (name, got[name], out.stdout)
+
+
+def test_fit_text_pool_writes_the_heads_into_the_language_embedding(tmp_path):
+    import torch
+
+    from gr1_core.checkpoint import load_pretrained, new_model, save_pretrained
+    from gr1_core.config import MINILM_TEXT, GR1Config
+    from gr1_core.processors import Processors
+
+    config = GR1Config.preset("test").replace(**{**MINILM_TEXT, "text_pool_queries": 2,
+                                                 "text_embed_dim": 2 * MINILM_TEXT["text_width"]})
+    torch.manual_seed(0)
+    model = new_model(config).eval()
+    save_pretrained(model, Processors.for_config(config), tmp_path / "src")
+    out = run_script("fit_text_pool.py", str(tmp_path / "src"), str(tmp_path / "out"),
+                     "--steps", "5")
+    assert out.returncode == 0, out.stderr[-2000:]
+    fitted = re.search(r"fitted: \d+/(\d+) training wordings read right \(all three\); (\d+) of "
+                       r"embed_lang's 32 rows are the heads", out.stdout)
+    assert fitted, out.stdout
+    new, _, meta = load_pretrained(tmp_path / "out")
+    rows = int(fitted[2])  # 5 families + 4 blocks + destinations
+    assert rows >= 9 and meta["text_pool_fitted"]["steps"] == 5
+    assert not torch.equal(new.embed_lang.weight[:rows], model.embed_lang.weight[:rows])
+    torch.testing.assert_close(new.embed_lang.weight[rows:], model.embed_lang.weight[rows:])
+    assert not torch.equal(new.text_pool.queries, model.text_pool.queries)
+    torch.testing.assert_close(new.pred_arm_act.weight, model.pred_arm_act.weight)
+    plain = GR1Config.preset("test")
+    save_pretrained(new_model(plain), Processors.for_config(plain), tmp_path / "plain")
+    bad = run_script("fit_text_pool.py", str(tmp_path / "plain"), str(tmp_path / "x"))
+    assert bad.returncode == 1 and "has no attention queries" in bad.stderr
