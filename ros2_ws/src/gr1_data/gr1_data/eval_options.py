@@ -132,10 +132,9 @@ def split_summary(episodes: list[dict]) -> dict:
 
 def refusal_note(episodes: list[dict]) -> str:
     """Markdown naming the instructions the policy refused (each such episode is a failure)."""
-    refused = sorted({(e["task"], e["instruction"]) for e in episodes
-                      if str(e.get("error", "")).startswith("refused")})
-    if not refused:
+    hits = [e for e in episodes if str(e.get("error", "")).startswith("refused")]
+    if not hits:
         return ""
-    n = sum(str(e.get("error", "")).startswith("refused") for e in episodes)
+    refused = sorted({(e["task"], e["instruction"]) for e in hits})
     return (f"\nRefused by the policy (instruction scope or prototypes), counted as failures: "
-            f"{n} episode(s): " + "; ".join(f"{t}: {i!r}" for t, i in refused) + ".\n")
+            f"{len(hits)} episode(s): " + "; ".join(f"{t}: {i!r}" for t, i in refused) + ".\n")
