@@ -22,7 +22,10 @@
 #   when a camera is 5 px off; a fine-tune that added it late lost 39 points: docs/RESULTS.md,
 #   "Camera-shift fine-tune").
 # All four blocks are on the table in every episode, so only the instruction says which block
-# and where. After training, an instruction scope is fitted into the last checkpoint
+# and where. With TARGET=W > 0 a grounding head (GR1Config.target_head) learns, with loss weight
+# W, where the named block is at every step, from the simulator's ground truth that the demos
+# record (/gr1/target_object): the action loss alone rewards one average first move for every
+# colour (docs/RESULTS.md, "Colour suite: the first runs do not ground the colour"). After training, an instruction scope is fitted into the last checkpoint
 # (scripts/set_instruction_scope.py: it refuses "pick up the red cup"); OUT/shipped is that
 # checkpoint, and it is what the evaluations read.
 #
@@ -42,7 +45,8 @@
 # is kept, and training continues from its newest checkpoint (gr1-train --resume auto).
 # Everything runs under `nice -n 19`. Environment overrides:
 #   OUT=out/colour  EPISODES=30  NEAR_EPISODES=10  STEPS=12000  BATCH=32  LR=3e-4  SHIFT=5
-#   JITTER=0.2  EVAL_EPISODES=40  WORKERS=2  EVAL=1 (0: stop after training)  INIT=  DEMOS=OUT/demos
+#   JITTER=0.2  TARGET=1  EVAL_EPISODES=40  WORKERS=2  EVAL=1 (0: stop after training)  INIT=
+#   DEMOS=OUT/demos
 source "$(dirname "$0")/../scripts/recipe_args.sh"  # --help: the comment above
 recipe_args "$0" "$@"
 set -euo pipefail
@@ -56,6 +60,7 @@ BATCH=${BATCH:-32}
 LR=${LR:-3e-4}
 SHIFT=${SHIFT:-5}
 JITTER=${JITTER:-0.2}
+TARGET=${TARGET:-1}
 EVAL_EPISODES=${EVAL_EPISODES:-40}
 WORKERS=${WORKERS:-2}
 EVAL=${EVAL:-1}
@@ -93,19 +98,21 @@ wait
     --out "$OUT/paraphrases.json"
 
 # 2. train from scratch or from INIT (continuing an interrupted run)
+HEAD=(--set target_head=false)
+[ "$TARGET" = 0 ] || HEAD=(--set target_head=true)
 if [ -n "$INIT" ]; then
     [ -f "$OUT/init/config.json" ] || $N $V/python scripts/transfer_weights.py "$INIT" "$OUT/init" \
-        --preset sim-minilm-attn --set window=4 --set dropout=0.0 --set freeze_text=true
+        --preset sim-minilm-attn --set window=4 --set dropout=0.0 --set freeze_text=true "${HEAD[@]}"
     FROM=(--init "$OUT/init")
 else
     FROM=(--preset sim-minilm-attn --set dropout=0.0 --set window=4 --set freeze_text=true
-          --state-norm)
+          --state-norm "${HEAD[@]}")
 fi
 RESUME=()
 compgen -G "$OUT/train/step_*" > /dev/null && RESUME=(--resume auto)
 $N $V/gr1-train --mode finetune "${FROM[@]}" --data "$D" --out "$OUT/train" \
     --steps "$STEPS" --batch-size "$BATCH" --lr "$LR" --warmup 200 --seed 38 --save-every 500 \
-    --keep 0 --loss-weight arm=100 --cache-dir "$D/.gr1_cache" --early 15=0.15 --late 25=0.2 \
+    --keep 0 --loss-weight arm=100 --loss-weight "target=$TARGET" --cache-dir "$D/.gr1_cache" --early 15=0.15 --late 25=0.2 \
     --paraphrases "$OUT/paraphrases.json" --shift "$SHIFT" --colour-jitter "$JITTER" \
     "${RESUME[@]}" --no-progress
 [ "$EVAL" = 1 ] || exit 0

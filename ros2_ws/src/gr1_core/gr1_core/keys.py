@@ -16,6 +16,12 @@ ARM_ACTION = "arm_action"  # relative TCP motion, CALVIN units in [-1, 1]: dx dy
 GRIPPER_ACTION = "gripper_action"  # +1 open, -1 close
 GRIPPER_LOGIT = "gripper_logit"  # model logit of "open"
 
+# Training target only (never an input): where the object the instruction names is, x, y, z [m],
+# world frame, per tick; with TARGET_LABELLED (B,) 1 where a window's episode recorded it.
+TARGET_POSITION = "target_position"
+TARGET_LABELLED = "target_labelled"
+PRED_TARGET = "pred_target"  # the model's estimate of TARGET_POSITION (GR1Config.target_head)
+
 # Model outputs for video prediction
 PRED_RGB_STATIC = "pred_rgb_static"
 PRED_RGB_WRIST = "pred_rgb_wrist"

@@ -85,7 +85,10 @@ class RecorderNode(Node):
             types["static_image"] = types["wrist_image"] = "sensor_msgs/msg/CompressedImage"
         if ee_pose_source == "topic":
             topics = topics.remapped({"ee_pose": ee_pose_topic or FRANKA_POSE_TOPIC})
-        skip = {"tf", "tf_static"} | ({"ee_pose"} if ee_pose_source == "tf" else set())
+        # target_object is the simulator's ground truth for synthetic demos; no graph has it.
+        skip = {"tf", "tf_static", "target_object"}
+        if ee_pose_source == "tf":
+            skip.add("ee_pose")
         self.topic_types = {getattr(topics, k): types[k] for k in TopicMap.streams()
                             if k not in skip}
         self.pose_meta: dict = {"ee_pose_source": ee_pose_source}

@@ -1,7 +1,9 @@
 """Demonstrations from the scripted expert in the pure simulator, written as real bags.
 
 The bags have the same topics and types as `gr1-record` writes on a live graph, so training,
-`gr1-dataset info` and `gr1-replay` treat simulated and recorded demonstrations alike.
+`gr1-dataset info` and `gr1-replay` treat simulated and recorded demonstrations alike. One more
+topic holds what only a simulator knows: where the block the instruction names is at each tick
+(/gr1/target_object), the target of GR1Config.target_head.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ def record_demo(scene, task, seed: int, out: Path, static_px: int = 200, wrist_p
             write_sensors(w, t, r.frames[i], r.arm_state[i], names, r.joints[i])
             w.twist(t, r.twist[i])
             w.gripper(t + COMMAND_DELAY_NS, r.gripper_open[i])
+            w.target_object(t, r.target[i])
             if push_mps > 0:
                 label = mapping.twist_to_action(r.twist[i], r.arm_state[i][3:])
                 w.policy_action(t, i, label, float(r.gripper_open[i]), key="expert_action")

@@ -185,6 +185,7 @@ class Rollout:
     gripper_open: list[bool] = field(default_factory=list)
     frames: list[dict[str, np.ndarray]] = field(default_factory=list)  # when rendering
     joints: list[np.ndarray] = field(default_factory=list)
+    target: list[np.ndarray] = field(default_factory=list)  # per tick, the named block (m)
 
 
 def rollout(scene, task: Task, seed: int, max_seconds: float = 20.0,
@@ -208,6 +209,7 @@ def rollout(scene, task: Task, seed: int, max_seconds: float = 20.0,
     expert = ScriptedExpert(task)
     expert.reset(start)
     rec = Rollout(task.name, used, False, 0)
+    named = task.params.get("colour") or task.params["top"]  # the block the words pick
     dt = 1.0 / CONTROL_RATE
     after = None
     for tick in range(n_ticks):
@@ -217,6 +219,7 @@ def rollout(scene, task: Task, seed: int, max_seconds: float = 20.0,
         rec.twist.append(twist)
         rec.gripper_open.append(grip)
         rec.joints.append(scene.joint_state()[1])
+        rec.target.append(s.blocks[named].copy())
         if render:
             rec.frames.append({"static": scene.render("static", render[0], render[0]),
                                "wrist": scene.render("wrist", render[1], render[1])})

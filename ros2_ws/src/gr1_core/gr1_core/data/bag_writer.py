@@ -29,6 +29,7 @@ TYPES = {
     "expert_action": "gr1_msgs/msg/PolicyAction",
     "tf": "tf2_msgs/msg/TFMessage",
     "tf_static": "tf2_msgs/msg/TFMessage",
+    "target_object": "geometry_msgs/msg/PointStamped",
 }
 
 
@@ -145,6 +146,12 @@ class EpisodeBagWriter:
             header=self._header(t_ns), command=0 if open_ else 1, width=0.0, speed=0.1,
             force=20.0, open_probability=probability)
         self.write("gripper_command", t_ns, msg)
+
+    def target_object(self, t_ns: int, xyz: np.ndarray) -> None:
+        """Where the object the instruction names is (x, y, z [m], world frame)."""
+        x, y, z = (float(v) for v in xyz)
+        self.write("target_object", t_ns, self.store.types["geometry_msgs/msg/PointStamped"](
+            header=self._header(t_ns), point=self.store.types["geometry_msgs/msg/Point"](x=x, y=y, z=z)))
 
     def policy_action(self, t_ns: int, step: int, arm: np.ndarray, open_prob: float,
                       key: str = "policy_action") -> None:

@@ -122,6 +122,8 @@ def _write_entry(ep, tmp: Path, image_size: int, bag: Path) -> None:
         keys.ARM_ACTION: arm,
         keys.GRIPPER_ACTION: grip,
     }
+    if ep.target_object is not None:
+        arrays[keys.TARGET_POSITION] = ep.target_object.astype(np.float32)
     for name, value in arrays.items():
         np.save(tmp / f"{name}.npy", value)
     meta = {"bag": str(bag), "ticks": len(ep), "instruction": ep.instruction,
@@ -205,6 +207,8 @@ class WindowDataset(Dataset):
             names = list(keys.CAMERAS)
             if self.mode == "finetune":
                 names += [keys.ARM_STATE, keys.GRIPPER_STATE, keys.ARM_ACTION, keys.GRIPPER_ACTION]
+                if self.config.target_head and (ep["dir"] / f"{keys.TARGET_POSITION}.npy").is_file():
+                    names.append(keys.TARGET_POSITION)
             ep["arrays"] = {n: np.load(ep["dir"] / f"{n}.npy", mmap_mode="r") for n in names}
         return ep["arrays"]
 
@@ -233,4 +237,9 @@ class WindowDataset(Dataset):
         out[INSTRUCTION_TOKENS] = torch.from_numpy(self._tokens[text])
         if self.mode == "finetune":
             out[GRIPPER_LABELLED] = torch.tensor(float(ep["gripper_labelled"]))
+            if self.config.target_head:  # every window has the keys, so batches collate
+                known = keys.TARGET_POSITION in win
+                out[keys.TARGET_LABELLED] = torch.tensor(float(known))
+                if not known:
+                    out[keys.TARGET_POSITION] = torch.zeros(self.config.window, 3)
         return out

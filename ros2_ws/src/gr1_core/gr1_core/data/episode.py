@@ -38,6 +38,7 @@ class Episode:
     policy_open_prob: np.ndarray | None = None  # (N,)
     expert_arm: np.ndarray | None = None  # (N, 6) teacher's CALVIN action (DAgger bags)
     expert_open: np.ndarray | None = None  # (N,) bool, teacher's gripper command
+    target_object: np.ndarray | None = None  # (N, 3) m, the named object's position, if recorded
     meta: dict = field(default_factory=dict)
     damage: BagDamage | None = None
 
@@ -58,6 +59,7 @@ STREAM_TYPES: dict[str, tuple[str, ...]] = {
     "expert_action": ("gr1_msgs/msg/PolicyAction",),
     "tf": (TF_TYPE,),
     "tf_static": (TF_TYPE,),
+    "target_object": ("geometry_msgs/msg/PointStamped",),
 }
 MAX_RATE = 1000.0  # [Hz] a control rate above this is a typo, and would make millions of ticks
 
@@ -269,6 +271,13 @@ def load_episode(
                            "a teacher's label is needed at every tick")
         ep.expert_arm = np.stack([e[0] for e in ea])
         ep.expert_open = np.array([e[1] > 0.5 for e in ea])
+
+    if stream("target_object"):
+        where, _ = sample("target_object", M.point_to_array)
+        if any(p is None for p in where):
+            raise BagError(f"bag {bag}: {names['target_object']} starts after the cameras; "
+                           "a target position is needed at every tick")
+        ep.target_object = np.stack(where)
 
     texts = [str(reader.deserialize(m).data) for m in stream("instruction")]
     ep.instruction = str(sidecar.get("instruction") or (texts[-1] if texts else ""))

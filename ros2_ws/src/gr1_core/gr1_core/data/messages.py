@@ -27,6 +27,15 @@ def twist_to_array(msg: object) -> np.ndarray:
     return np.array([t.linear.x, t.linear.y, t.linear.z, t.angular.x, t.angular.y, t.angular.z])
 
 
+def point_to_array(msg: object) -> np.ndarray:
+    """PointStamped or Point -> (3,) x, y, z; ValueError when not finite."""
+    p = getattr(msg, "point", msg)
+    xyz = np.array([p.x, p.y, p.z], dtype=np.float64)
+    if not np.isfinite(xyz).all():
+        raise ValueError(f"point {xyz.tolist()} is not finite")
+    return xyz
+
+
 def finger_width(msg: object, token: str = "finger") -> float | None:
     """Gripper opening from JointState: sum of joints whose name contains `token` (width/2 each)."""
     idx = [i for i, n in enumerate(msg.name) if token in n]

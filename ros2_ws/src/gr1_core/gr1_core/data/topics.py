@@ -27,6 +27,10 @@ class TopicMap:
     # pose base -> tcp from these (gr1_core.data.tcp_track).
     tf: str = "/tf"
     tf_static: str = "/tf_static"
+    # geometry_msgs/PointStamped: where the object the instruction names is, in the world frame.
+    # Simulator ground truth (gr1-dataset synth); an auxiliary training target where a bag has
+    # it (GR1Config.target_head), never an input.
+    target_object: str = "/gr1/target_object"
 
     @classmethod
     def streams(cls) -> list[str]:

@@ -73,7 +73,8 @@ def build_window(
     """Slice one window out of an episode's arrays.
 
     arrays: RGB_STATIC / RGB_WRIST (N, S, S, 3) uint8, and unless video_only ARM_STATE (N, 6),
-    GRIPPER_STATE (N,) +1/-1, ARM_ACTION (N, 6), GRIPPER_ACTION (N,).
+    GRIPPER_STATE (N,) +1/-1, ARM_ACTION (N, 6), GRIPPER_ACTION (N,), optionally
+    TARGET_POSITION (N, 3).
     Returns the same keys cut to `window` ticks plus ATTENTION_MASK (window,) float32.
     `state` processes the real ticks' poses as the runtime does (padding stays zero, as there).
     """
@@ -91,4 +92,7 @@ def build_window(
         out[keys.GRIPPER_STATE] = _pad(arrays[keys.GRIPPER_STATE][start:stop], window, -1.0)
         out[keys.ARM_ACTION] = _pad(arrays[keys.ARM_ACTION][start:stop], window)
         out[keys.GRIPPER_ACTION] = _pad(arrays[keys.GRIPPER_ACTION][start:stop], window, -1.0)
+        if keys.TARGET_POSITION in arrays:  # optional: simulator bags record it
+            out[keys.TARGET_POSITION] = _pad(np.asarray(arrays[keys.TARGET_POSITION][start:stop]),
+                                             window)
     return out

@@ -102,6 +102,8 @@ class GR1(nn.Module):
         self.pred_act_mlps = nn.ModuleList([nn.Linear(h, h // 2), nn.Linear(h // 2, h // 2)])
         self.pred_arm_act = nn.Linear(h // 2, c.arm_action_dim)
         self.pred_gripper_act = nn.Linear(h // 2, 1)
+        if c.target_head:
+            self.pred_target = nn.Linear(h // 2, 3)
 
         self.decoder_embed = nn.Linear(h, h)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, 1, h))
@@ -204,13 +206,16 @@ class GR1(nn.Module):
         wrist_tokens: torch.Tensor,
         attention_mask: torch.Tensor,
         predict_video: bool = False,
+        predict_target: bool = False,
     ) -> dict[str, torch.Tensor]:
         """Run the policy transformer over a left-aligned history window.
 
         lang (B, D_lang); arm_state (B, T, 6); gripper_state (B, T, 2) one-hot [closed, open];
         static_tokens, wrist_tokens (B, T, K, D_img) from encode_frames; attention_mask (B, T),
         1 = real slot. T <= window. Returns ARM_ACTION (B, T, 6), GRIPPER_LOGIT (B, T, 1) and,
-        with predict_video, PRED_RGB_STATIC / PRED_RGB_WRIST (B, T, P, patch*patch*3).
+        with predict_video, PRED_RGB_STATIC / PRED_RGB_WRIST (B, T, P, patch*patch*3), and with
+        predict_target and a target head, PRED_TARGET (B, T, 3) in TARGET_SCALE units about
+        TARGET_CENTRE (gr1_core.model.losses).
         In video-only pre-training there is no state input and no action output.
         """
         c = self.config
@@ -265,6 +270,8 @@ class GR1(nn.Module):
                 a = mlp(a)
             out[keys.ARM_ACTION] = self.pred_arm_act(a)  # (B, T, 6)
             out[keys.GRIPPER_LOGIT] = self.pred_gripper_act(a)  # (B, T, 1)
+            if predict_target and c.target_head:
+                out[keys.PRED_TARGET] = self.pred_target(a)  # (B, T, 3)
         if video:
             q0 = n_ctx + (1 if act else 0)
             out[keys.PRED_RGB_STATIC] = self._decode(y[:, :, q0 : q0 + self.k])
@@ -300,7 +307,8 @@ class GR1(nn.Module):
             arm = batch[keys.ARM_STATE]
             grip = gripper_one_hot(batch[keys.GRIPPER_STATE])
         return self.forward_policy(
-            lang, arm, grip, frames[0], frames[1], batch[keys.ATTENTION_MASK], predict_video=True
+            lang, arm, grip, frames[0], frames[1], batch[keys.ATTENTION_MASK], predict_video=True,
+            predict_target=True,
         )
 
 

@@ -21,7 +21,12 @@ GRIPPER_LABELLED = "gripper_labelled"
 VIDEO_LABELLED = "video_labelled"
 
 # The paper does not publish the weights of the terms; equal weights are our default.
-DEFAULT_WEIGHTS = {"arm": 1.0, "gripper": 1.0, "video_static": 1.0, "video_wrist": 1.0}
+DEFAULT_WEIGHTS = {"arm": 1.0, "gripper": 1.0, "video_static": 1.0, "video_wrist": 1.0,
+                   "target": 1.0}
+# The target head (GR1Config.target_head) predicts (position - TARGET_CENTRE) / TARGET_SCALE: the
+# table in front of the arm, in units of 10 cm, so its loss starts near 1 like the others.
+TARGET_CENTRE = (0.5, 0.0, 0.05)  # m, world frame
+TARGET_SCALE = 0.1  # m
 
 
 def patchify(images: torch.Tensor, patch: int) -> torch.Tensor:
@@ -58,7 +63,8 @@ def gr1_losses(
 
     batch: ATTENTION_MASK (B, T); for fine-tuning ARM_ACTION (B, T, 6) in [-1, 1] and
     GRIPPER_ACTION (B, T) as +1 open / -1 close; RGB_STATIC / RGB_WRIST (B, T, 3, S, S), the
-    model's normalised inputs, whose frame t + future_steps is the target of the prediction at t.
+    model's normalised inputs, whose frame t + future_steps is the target of the prediction at t;
+    with a target head, TARGET_POSITION (B, T, 3) m and TARGET_LABELLED (B,).
     """
     w = {**DEFAULT_WEIGHTS, **(weights or {})}
     unknown = sorted(set(w) - set(DEFAULT_WEIGHTS))
@@ -75,6 +81,12 @@ def gr1_losses(
         # Windows whose gripper labels are not to be learnt (gr1-train --arm-only) weigh 0 here.
         grip_mask = mask * batch[GRIPPER_LABELLED][:, None] if GRIPPER_LABELLED in batch else mask
         terms["gripper"] = masked_mean(grip, grip_mask)
+        if keys.PRED_TARGET in outputs and keys.TARGET_POSITION in batch:
+            centre = torch.tensor(TARGET_CENTRE, dtype=mask.dtype, device=mask.device)
+            goal = (batch[keys.TARGET_POSITION].to(mask.dtype) - centre) / TARGET_SCALE
+            err = F.smooth_l1_loss(outputs[keys.PRED_TARGET], goal, reduction="none").mean(-1)
+            known = mask * batch[keys.TARGET_LABELLED][:, None].to(mask.dtype)
+            terms["target"] = masked_mean(err, known)
     k = config.future_steps
     video_mask = mask[:, k:]  # the future frame must be real
     if VIDEO_LABELLED in batch:

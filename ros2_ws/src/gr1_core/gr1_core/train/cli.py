@@ -105,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="train on N bags only, taken round-robin over tasks (0: all); for data "
                         "fraction ablations")
     p.add_argument("--loss-weight", action="append", default=[], metavar="TERM=W",
-                   help="weight of a loss term: arm, gripper, video_static, video_wrist "
-                        "(default 1 each)")
+                   help="weight of a loss term: arm, gripper, video_static, video_wrist, "
+                        "target (with --set target_head=true; default 1 each)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="overrides",
                    help="change a config field of a fresh model, e.g. dropout=0.0")
     p.add_argument("--val-data", default=None,
