@@ -7,7 +7,9 @@ history (the copycat shortcut) starts in some default direction and keeps going 
 RESULTS.md, "Why it drives away"). For each task and seed this renders the start gr1-eval uses,
 asks the policy for its first action, and compares its horizontal direction with the scripted
 expert's from the same start: agreement is within 45 degrees. Cheap (one step an episode), so it
-tracks a training run between closed-loop evaluations.
+tracks a training run between closed-loop evaluations. A checkpoint with a grounding head
+(GR1Config.target_head) also says where it thinks the named block is at that first step: how
+often the nearest block to that estimate is the named one, and how far off it is.
 
   .venv/bin/python research/probe_first_action.py out/colour/train/step_0003500 --seeds 5
   .venv/bin/python research/probe_first_action.py CKPT --split held-out --start-offset 0.1
@@ -55,6 +57,8 @@ def main() -> None:
     scene = PandaScene(0)
     agree: dict[str, list[bool]] = defaultdict(list)
     wants = []
+    found: dict[str, list[bool]] = defaultdict(list)  # the target head's nearest block is named
+    misses: list[float] = []  # m, the target head's horizontal error
     try:
         for name in names:
             task = get_task(name)
@@ -71,6 +75,13 @@ def main() -> None:
                 got = np.asarray(runner.step(obs).arm[:2])
                 cos = float(want @ got / (np.linalg.norm(want) * np.linalg.norm(got) + 1e-9))
                 agree[name].append(cos > np.cos(np.radians(45)))
+                if runner.config.target_head:
+                    where = target_estimate(runner)[:2]
+                    blocks = {c: p[:2] for c, (p, _) in scene.block_poses().items()}
+                    named = task.params.get("colour") or task.params["top"]
+                    nearest = min(blocks, key=lambda c: np.linalg.norm(blocks[c] - where))
+                    found[named].append(nearest == named)
+                    misses.append(float(np.linalg.norm(blocks[named] - where)))
     finally:
         scene.close()
     by_family: dict[str, list[bool]] = defaultdict(list)
@@ -88,6 +99,29 @@ def main() -> None:
                 for w in wants)
     print(f"one fixed direction (the experts' mean) would agree on {blind}/{len(wants)} "
           f"({blind / len(wants):.0%})")
+    if found:
+        for colour, hits in sorted(found.items()):
+            print(f"target head, {colour:7s} named: nearest block is it {sum(hits)}/{len(hits)}")
+        hits = [h for v in found.values() for h in v]
+        print(f"target head: the named block is the nearest to its estimate {sum(hits)}/"
+              f"{len(hits)}; horizontal error median {np.median(misses) * 100:.1f} cm")
+
+
+def target_estimate(runner) -> np.ndarray:
+    """Where the runner's torch model puts the named block (x, y, z, m) at its newest step."""
+    import torch
+
+    from gr1_core import keys
+    from gr1_core.model.losses import TARGET_CENTRE, TARGET_SCALE
+
+    h = runner.history
+    n = h.window_inputs()
+    arrays = (runner._lang, h.arm_state, h.gripper_state, h.static_tokens, h.wrist_tokens,
+              h.attention_mask)
+    with torch.inference_mode():
+        out = runner.backend.model.forward_policy(
+            *(torch.from_numpy(np.asarray(a, np.float32)) for a in arrays), predict_target=True)
+    return out[keys.PRED_TARGET][0, n - 1].numpy() * TARGET_SCALE + np.asarray(TARGET_CENTRE)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 The commands come from the colcon install and the ROS 2 tooling that scripts/ros_tools.sh builds
 (build/ros-env.sh sources both), never from our own Python entry points. Graph queries use
-`--no-daemon` and a long spin time: the daemon's first answers are incomplete on a busy machine.
+`--no-daemon` and a spin time of their own: the daemon's first answers are incomplete on a busy
+machine.
 A test-side rclpy node (Observer) watches the topics a robot would see.
 """
 
@@ -78,13 +79,18 @@ def _check(args: tuple[str, ...], result: subprocess.CompletedProcess) -> None:
 
 
 def graph(*args: str, timeout: float = 90, check: bool = True) -> subprocess.CompletedProcess:
-    """A graph query (node list, lifecycle get/set, param get/set...): no daemon, spin 5 s.
+    """A graph query (node list, lifecycle get/set, param get/set...): no daemon.
 
-    "Node not found" is asked again, up to 3 times, as a user would retype it: on a starved
-    machine the CLI's own discovery can miss a node in its 5 s (seen once under two CPU burners,
-    right after the same node had answered); the CLI sends nothing to a node it did not find."""
-    full = (*args, "--no-daemon", "--spin-time", "5")
-    for _ in range(3):
+    Without a daemon the CLI always waits its whole spin time for discovery before it asks
+    (ros2cli's DirectNode), so the spin time is most of a query's cost: 5 s for `node list`,
+    whose answer is whatever was discovered by then, and 2 s for a query to one node, which says
+    "Node not found" when discovery missed it. That is asked again, up to 4 times, as a user would
+    retype it: on a starved machine the CLI's own discovery can miss a node (seen once under two
+    CPU burners, right after the same node had answered); the CLI sends nothing to a node it did
+    not find."""
+    spin = "5" if args[:2] == ("node", "list") else "2"
+    full = (*args, "--no-daemon", "--spin-time", spin)
+    for _ in range(4):
         result = ros2(*full, timeout=timeout, check=False)
         if "Node not found" not in result.stdout + result.stderr:
             break
