@@ -38,6 +38,7 @@ from gr1_core.train.options import TrainingInterrupted, TrainOptions, check_opti
 from gr1_core.train.precision import autocast, grad_scaler, resolve
 from gr1_core.train.start import set_trainable, start_config, start_model
 from gr1_core.train.state_norm import describe, refit_state_embedding
+from gr1_core.train.text_memo import remember_text
 
 
 def _lr_factor(step: int, warmup: int, total: int) -> float:
@@ -107,6 +108,8 @@ def train(opts: TrainOptions) -> Path:
 
     # --- optimiser -----------------------------------------------------------------------
     params = set_trainable(model, opts)
+    if remember_text(model) and rank == 0:
+        print("text tower frozen: its token states are computed once per wording", flush=True)
     optim = torch.optim.AdamW(params, lr=opts.lr, weight_decay=opts.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: _lr_factor(s, opts.warmup, opts.steps))
