@@ -237,9 +237,8 @@ class WindowDataset(Dataset):
         out[INSTRUCTION_TOKENS] = torch.from_numpy(self._tokens[text])
         if self.mode == "finetune":
             out[GRIPPER_LABELLED] = torch.tensor(float(ep["gripper_labelled"]))
-            if self.config.target_head:  # every window has the keys, so batches collate
-                known = keys.TARGET_POSITION in win
-                out[keys.TARGET_LABELLED] = torch.tensor(float(known))
-                if not known:
-                    out[keys.TARGET_POSITION] = torch.zeros(self.config.window, 3)
+            if self.config.target_head and keys.TARGET_POSITION not in win:
+                # every window has the keys, so batches collate; these slots weigh nothing
+                out[keys.TARGET_POSITION] = torch.zeros(self.config.window, 3)
+                out[keys.TARGET_LABELLED] = torch.zeros(self.config.window)
         return out

@@ -64,7 +64,7 @@ def gr1_losses(
     batch: ATTENTION_MASK (B, T); for fine-tuning ARM_ACTION (B, T, 6) in [-1, 1] and
     GRIPPER_ACTION (B, T) as +1 open / -1 close; RGB_STATIC / RGB_WRIST (B, T, 3, S, S), the
     model's normalised inputs, whose frame t + future_steps is the target of the prediction at t;
-    with a target head, TARGET_POSITION (B, T, 3) m and TARGET_LABELLED (B,).
+    with a target head, TARGET_POSITION (B, T, 3) m and TARGET_LABELLED (B, T), 1 where learnt.
     """
     w = {**DEFAULT_WEIGHTS, **(weights or {})}
     unknown = sorted(set(w) - set(DEFAULT_WEIGHTS))
@@ -85,8 +85,7 @@ def gr1_losses(
             centre = torch.tensor(TARGET_CENTRE, dtype=mask.dtype, device=mask.device)
             goal = (batch[keys.TARGET_POSITION].to(mask.dtype) - centre) / TARGET_SCALE
             err = F.smooth_l1_loss(outputs[keys.PRED_TARGET], goal, reduction="none").mean(-1)
-            known = mask * batch[keys.TARGET_LABELLED][:, None].to(mask.dtype)
-            terms["target"] = masked_mean(err, known)
+            terms["target"] = masked_mean(err, mask * batch[keys.TARGET_LABELLED].to(mask.dtype))
     k = config.future_steps
     video_mask = mask[:, k:]  # the future frame must be real
     if VIDEO_LABELLED in batch:
