@@ -111,17 +111,15 @@ def target_estimate(runner) -> np.ndarray:
     """Where the runner's torch model puts the named block (x, y, z, m) at its newest step."""
     import torch
 
-    from gr1_core import keys
     from gr1_core.model.losses import TARGET_CENTRE, TARGET_SCALE
 
     h = runner.history
     n = h.window_inputs()
-    arrays = (runner._lang, h.arm_state, h.gripper_state, h.static_tokens, h.wrist_tokens,
-              h.attention_mask)
+    arrays = (runner._lang, h.static_tokens, h.wrist_tokens)
     with torch.inference_mode():
-        out = runner.backend.model.forward_policy(
-            *(torch.from_numpy(np.asarray(a, np.float32)) for a in arrays), predict_target=True)
-    return out[keys.PRED_TARGET][0, n - 1].numpy() * TARGET_SCALE + np.asarray(TARGET_CENTRE)
+        where = runner.backend.model.locate_target(
+            *(torch.from_numpy(np.asarray(a, np.float32)) for a in arrays))
+    return where[0, n - 1].numpy() * TARGET_SCALE + np.asarray(TARGET_CENTRE)
 
 
 if __name__ == "__main__":

@@ -100,12 +100,13 @@ class GR1Config:
     # state is still given.
     arm_state_input: bool = True
     arm_action_dim: int = 6
-    # Grounding target: a linear head on the action features predicts where the object the
-    # instruction names is (x, y, z, world frame) at every step, trained where bags record it
-    # (/gr1/target_object, gr1-dataset synth). Not GR-1's: with four blocks in view the action
-    # loss alone rewarded one average first move for every colour (docs/RESULTS.md, "Colour
-    # suite: the first runs do not ground the colour"); this gives the binding of the words to
-    # what the cameras see a gradient of its own. Training only: the runtime ignores the head.
+    # Grounding target: a readout (model/target_readout.py) predicts where the object the
+    # instruction names is (x, y, z, world frame) at every step from that step's frame tokens
+    # and the language token alone, trained where bags record it (/gr1/target_object, gr1-dataset
+    # synth). Not GR-1's: with four blocks in view the action loss alone rewarded one average
+    # first move for every colour (docs/RESULTS.md, "Colour suite: the first runs do not ground
+    # the colour"); this gives the binding of the words to what the cameras see a gradient of
+    # its own. Training only: the runtime ignores the readout.
     target_head: bool = False
 
     # Pre-training on videos: no state token, no [ACT] token, no action loss.

@@ -17,8 +17,7 @@ GRIPPER_ACTION = "gripper_action"  # +1 open, -1 close
 GRIPPER_LOGIT = "gripper_logit"  # model logit of "open"
 
 # Training target only (never an input): where the object the instruction names is, x, y, z [m],
-# world frame, per tick; with TARGET_LABELLED (T,) 1 at the steps it is learnt (recorded, and
-# the hand away from it: gr1_core.data.windows.TARGET_FAR).
+# world frame, per tick; with TARGET_LABELLED (T,) 1 at the steps it is learnt (recorded).
 TARGET_POSITION = "target_position"
 TARGET_LABELLED = "target_labelled"
 PRED_TARGET = "pred_target"  # the model's estimate of TARGET_POSITION (GR1Config.target_head)

@@ -20,14 +20,6 @@ from gr1_core import keys
 from gr1_core.processors import ActionProcessor, StateProcessor
 
 
-# The grounding target (GR1Config.target_head) is learnt only at steps where the hand is farther
-# than this (m, horizontally) from the named block. Nearer, the block is where the hand is: the
-# arm state answers, and a run learnt that answer (2.6 cm training error) while its estimate at
-# an episode's first step, where only the cameras and the words can say, was 16 cm off and the
-# nearest block to it the named one 19 times in 81 (docs/RESULTS.md).
-TARGET_FAR = 0.05
-
-
 def wrap_angle(a: np.ndarray) -> np.ndarray:
     return (np.asarray(a) + np.pi) % (2 * np.pi) - np.pi
 
@@ -84,7 +76,7 @@ def build_window(
     GRIPPER_STATE (N,) +1/-1, ARM_ACTION (N, 6), GRIPPER_ACTION (N,), optionally
     TARGET_POSITION (N, 3).
     Returns the same keys cut to `window` ticks plus ATTENTION_MASK (window,) float32, and with
-    a target TARGET_LABELLED (window,): 1 where the hand is farther than TARGET_FAR from it.
+    a target TARGET_LABELLED (window,): 1 at its real ticks.
     `state` processes the real ticks' poses as the runtime does (padding stays zero, as there).
     """
     n = len(arrays[keys.RGB_STATIC])
@@ -104,6 +96,5 @@ def build_window(
         if keys.TARGET_POSITION in arrays:  # optional: simulator bags record it
             target = np.asarray(arrays[keys.TARGET_POSITION][start:stop], dtype=np.float32)
             out[keys.TARGET_POSITION] = _pad(target, window)
-            far = np.linalg.norm(target[:, :2] - pose[:, :2], axis=1) > TARGET_FAR
-            out[keys.TARGET_LABELLED] = _pad(far.astype(np.float32), window)
+            out[keys.TARGET_LABELLED] = mask.copy()
     return out

@@ -26,6 +26,7 @@ from gr1_core.model.gpt import GPT2Model
 from gr1_core.model.instruction_scope import InstructionScope
 from gr1_core.model.minilm_text import MiniLMTextTower, mean_pool
 from gr1_core.model.perceiver import PerceiverResampler
+from gr1_core.model.target_readout import TargetReadout
 from gr1_core.model.text_pool import TokenAttentionPool
 from gr1_core.model.vit import Block, VisionTransformer
 
@@ -103,7 +104,7 @@ class GR1(nn.Module):
         self.pred_arm_act = nn.Linear(h // 2, c.arm_action_dim)
         self.pred_gripper_act = nn.Linear(h // 2, 1)
         if c.target_head:
-            self.pred_target = nn.Linear(h // 2, 3)
+            self.target_readout = TargetReadout(h)
 
         self.decoder_embed = nn.Linear(h, h)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, 1, h))
@@ -206,16 +207,13 @@ class GR1(nn.Module):
         wrist_tokens: torch.Tensor,
         attention_mask: torch.Tensor,
         predict_video: bool = False,
-        predict_target: bool = False,
     ) -> dict[str, torch.Tensor]:
         """Run the policy transformer over a left-aligned history window.
 
         lang (B, D_lang); arm_state (B, T, 6); gripper_state (B, T, 2) one-hot [closed, open];
         static_tokens, wrist_tokens (B, T, K, D_img) from encode_frames; attention_mask (B, T),
         1 = real slot. T <= window. Returns ARM_ACTION (B, T, 6), GRIPPER_LOGIT (B, T, 1) and,
-        with predict_video, PRED_RGB_STATIC / PRED_RGB_WRIST (B, T, P, patch*patch*3), and with
-        predict_target and a target head, PRED_TARGET (B, T, 3) in TARGET_SCALE units about
-        TARGET_CENTRE (gr1_core.model.losses).
+        with predict_video, PRED_RGB_STATIC / PRED_RGB_WRIST (B, T, P, patch*patch*3).
         In video-only pre-training there is no state input and no action output.
         """
         c = self.config
@@ -270,8 +268,6 @@ class GR1(nn.Module):
                 a = mlp(a)
             out[keys.ARM_ACTION] = self.pred_arm_act(a)  # (B, T, 6)
             out[keys.GRIPPER_LOGIT] = self.pred_gripper_act(a)  # (B, T, 1)
-            if predict_target and c.target_head:
-                out[keys.PRED_TARGET] = self.pred_target(a)  # (B, T, 3)
         if video:
             q0 = n_ctx + (1 if act else 0)
             out[keys.PRED_RGB_STATIC] = self._decode(y[:, :, q0 : q0 + self.k])
@@ -306,10 +302,24 @@ class GR1(nn.Module):
         if not self.config.video_only:
             arm = batch[keys.ARM_STATE]
             grip = gripper_one_hot(batch[keys.GRIPPER_STATE])
-        return self.forward_policy(
-            lang, arm, grip, frames[0], frames[1], batch[keys.ATTENTION_MASK], predict_video=True,
-            predict_target=True,
+        out = self.forward_policy(
+            lang, arm, grip, frames[0], frames[1], batch[keys.ATTENTION_MASK], predict_video=True
         )
+        if self.config.target_head:
+            out[keys.PRED_TARGET] = self.locate_target(lang, frames[0], frames[1])
+        return out
+
+    def locate_target(self, lang: torch.Tensor, static_tokens: torch.Tensor,
+                      wrist_tokens: torch.Tensor) -> torch.Tensor:
+        """lang (B, D_lang), static/wrist tokens (B, T, K, D_img) -> the target readout's
+        estimate (B, T, 3) of where the named object is at each step (GR1Config.target_head)."""
+        lat = self.n_latents
+        frames = torch.cat([
+            self.embed_patch(static_tokens[:, :, :lat]), self.embed_img(static_tokens[:, :, lat:]),
+            self.embed_hand_patch(wrist_tokens[:, :, :lat]),
+            self.embed_hand_img(wrist_tokens[:, :, lat:]),
+        ], dim=2)  # (B, T, 2K, h)
+        return self.target_readout(self.embed_lang(lang), frames)
 
 
 def gripper_one_hot(gripper: torch.Tensor) -> torch.Tensor:
