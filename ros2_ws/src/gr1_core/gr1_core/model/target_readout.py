@@ -16,20 +16,26 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
 class TargetReadout(nn.Module):
-    def __init__(self, hidden: int) -> None:
+    def __init__(self, hidden: int, sharpness: float = 10.0) -> None:
         super().__init__()
         self.query = nn.Linear(hidden, hidden)
         self.key = nn.Linear(hidden, hidden)
+        # Cosine scores times a learnt sharpness: with dot products of fresh projections the
+        # attention started flat (the language token's query about 1 long), an average of every
+        # token that no colour can steer (docs/RESULTS.md).
+        self.log_sharpness = nn.Parameter(torch.tensor(math.log(sharpness)))
         self.out = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 3))
 
     def forward(self, lang: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
         """lang (B, h) embedded language token; frames (B, T, N, h) embedded frame tokens of
         both cameras -> (B, T, 3) in TARGET_SCALE units about TARGET_CENTRE (model.losses)."""
-        q = self.query(lang)  # (B, h)
-        score = torch.einsum("bh,btnh->btn", q, self.key(frames)) / math.sqrt(q.shape[-1])
+        q = F.normalize(self.query(lang), dim=-1)  # (B, h)
+        k = F.normalize(self.key(frames), dim=-1)  # (B, T, N, h)
+        score = torch.einsum("bh,btnh->btn", q, k) * self.log_sharpness.exp()
         found = torch.einsum("btn,btnh->bth", score.softmax(dim=-1), frames)  # (B, T, h)
         return self.out(found)
