@@ -9,6 +9,7 @@ accepted and ignored; an option it does not know is refused.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -66,4 +67,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    sys.exit(main())
+    # Ends at once, as the real spawner's short life does: once in a full CI run this stand-in,
+    # its controller already activated and its node destroyed, hung on in the interpreter's
+    # teardown (busy, state R), ignored SIGINT and SIGTERM, and held up launch's shutdown.
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
