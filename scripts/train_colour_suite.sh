@@ -26,9 +26,10 @@
 # weight W, where the named block is at every step, from the simulator's ground truth that the
 # demos record (/gr1/target_object): the action loss alone rewards one average first move for
 # every colour. Off by default: in 500-step probes it did not yet make the estimate depend on
-# the colour (docs/RESULTS.md, "Colour suite: a grounding target"). After training, an instruction scope is fitted into the last checkpoint
-# (scripts/set_instruction_scope.py: it refuses "pick up the red cup"); OUT/shipped is that
-# checkpoint, and it is what the evaluations read.
+# the colour (docs/RESULTS.md, "Colour suite: a grounding target"). After training, an
+# instruction scope is fitted into the last checkpoint (scripts/set_instruction_scope.py: it
+# refuses "pick up the red cup"); OUT/shipped is that checkpoint, and it is what the evaluations
+# read.
 #
 # INIT=CKPT starts from a trained policy instead (scripts/transfer_weights.py: every tensor that
 # fits moves over, with its state processor; the language embedding and the attention queries
@@ -113,7 +114,8 @@ RESUME=()
 compgen -G "$OUT/train/step_*" > /dev/null && RESUME=(--resume auto)
 $N $V/gr1-train --mode finetune "${FROM[@]}" --data "$D" --out "$OUT/train" \
     --steps "$STEPS" --batch-size "$BATCH" --lr "$LR" --warmup 200 --seed 38 --save-every 500 \
-    --keep 0 --loss-weight arm=100 --loss-weight "target=$TARGET" --cache-dir "$D/.gr1_cache" --early 15=0.15 --late 25=0.2 \
+    --keep 0 --loss-weight arm=100 --loss-weight "target=$TARGET" --cache-dir "$D/.gr1_cache" \
+    --early 15=0.15 --late 25=0.2 \
     --paraphrases "$OUT/paraphrases.json" --shift "$SHIFT" --colour-jitter "$JITTER" \
     "${RESUME[@]}" --no-progress
 [ "$EVAL" = 1 ] || exit 0
