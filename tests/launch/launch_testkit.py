@@ -103,6 +103,13 @@ _DIED = re.compile(r"\[ERROR\] \[([A-Za-z0-9_.-]+?)-\d+\]: process has died \[pi
                    r"exit code (-?\d+)")
 
 
+def around_traceback(log: str, before: int = 1500, after: int = 3000) -> str:
+    """The part of a launch log around its first Traceback (the log's tail when it has none):
+    a failure message that shows the tail may miss a traceback printed long before the end."""
+    i = log.find("Traceback")
+    return log[-after:] if i < 0 else log[max(0, i - before):i + after]
+
+
 def deaths(log: str) -> list[tuple[str, str]]:
     """(process, exit code) of each process a launch log reports as died, except the launch
     files' instruction helper (ros2cli's `ros2 topic pub --once --keep-alive 1.0`): a Ctrl-C

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from launch_testkit import ROOT, Launch, Observer, graph, ros2, ros_env
+from launch_testkit import ROOT, Launch, Observer, around_traceback, graph, ros2, ros_env
 
 NODE = "/gr1_policy"
 
@@ -117,7 +117,7 @@ def test_params_and_lifecycle_through_the_cli(tmp_path, checkpoint):
         assert "Transitioning successful" in graph("lifecycle", "set", NODE, "shutdown").stdout
         assert node.proc.wait(timeout=10) == 0, node.log()[-3000:]
         log = node.log()
-        assert "shutting down: zero motion commanded" in log and "Traceback" not in log, log
+        assert "shutting down: zero motion commanded" in log and "Traceback" not in log, around_traceback(log)
         assert "applied at once: safety.max_linear_velocity" in log
     finally:
         node.close()

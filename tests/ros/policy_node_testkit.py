@@ -99,6 +99,7 @@ class RobotStandIn:
         from diagnostic_msgs.msg import DiagnosticArray
         from geometry_msgs.msg import PoseStamped, TwistStamped
         from rcl_interfaces.msg import Log
+        from rclpy.callback_groups import ReentrantCallbackGroup
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
         from rclpy.qos import DurabilityPolicy, QoSProfile
@@ -136,7 +137,10 @@ class RobotStandIn:
 
         self.servo_accepts = True
         self.servo_calls = 0
-        n.create_service(Trigger, "/test_servo/start_servo", self._start_servo)
+        self.servo_lose = 0  # this many next requests get no answer, as DDS can lose one
+        # Reentrant: a request left unanswered must not hold up the next one.
+        n.create_service(Trigger, "/test_servo/start_servo", self._start_servo,
+                         callback_group=ReentrantCallbackGroup())
         self._frame = 0
         n.create_timer(1.0 / 30.0, self._publish)
         self.executor = SingleThreadedExecutor(context=context)
@@ -239,9 +243,14 @@ class RobotStandIn:
         if self.fault_since is None:
             self.fault_since = now
 
-    def _start_servo(self, request, response):
+    async def _start_servo(self, request, response):
         # Stands in for MoveIt Servo (Humble API); only the service contract matters here.
         self.servo_calls += 1
+        if self.servo_lose > 0:
+            self.servo_lose -= 1
+            from rclpy.task import Future
+
+            await Future()  # never done: this request's answer never leaves
         response.success = self.servo_accepts
         response.message = "" if self.servo_accepts else "robot is in reflex mode"
         return response

@@ -173,6 +173,21 @@ def test_servo_humble_start_and_refusal(running):  # noqa: F811
     wait_for(lambda: moving(robot, t), 10, "motion once Servo accepted")
     assert robot.servo_calls == calls + 1
 
+    # A lost answer: the node holds zero motion, asks again after servo_timeout, then moves.
+    reconfigure(policy, servo_timeout=0.5)
+    robot.servo_lose = 1
+    calls = robot.servo_calls
+    assert policy.activate()
+    onset = robot.now()
+    robot.pub_instruction.publish(String(data="pick up the red block"))
+    wait_for(lambda: moving(robot, onset), 10, "motion once Servo answered the second request")
+    assert robot.servo_calls == calls + 2
+    assert any("has not answered in 0.5 s: asking again (request 2)" in m
+               for m in robot.rec.rosout)
+    with robot.lock:
+        early = [v for t_, _, _, v in robot.rec.twists if onset <= t_ < onset + 0.4]
+    assert early and all(np.all(v == 0.0) for v in early), "moved before Servo answered"
+
     robot.servo_accepts = False
     assert policy.deactivate() and policy.activate()
     onset = robot.now()

@@ -66,6 +66,8 @@ class ControlLoop:
             reasons.append("paused by request: call ~/pause with data false to resume")
         if self._instruction is None:
             reasons.append(self._instruction_reason or input_checks.instruction(None, 1))
+        if self._servo is not None:
+            self._servo.poll()
         servo_reason = self._servo.reason if self._servo is not None else "Servo not started"
         if servo_reason:
             reasons.append(servo_reason)

@@ -220,7 +220,8 @@ class PolicyParams:
         "switch_command_type (TWIST, needs moveit_msgs); humble calls <servo_node>/start_servo "
         "(std_srvs/Trigger); none skips it (simulator).", choices=("none", "jazzy", "humble"))
     servo_node: str = _p("/servo_node", "node", "Name of the MoveIt Servo node (service prefix).")
-    servo_timeout: float = _p(2.0, "s", "How long activate waits for the Servo service.",
+    servo_timeout: float = _p(2.0, "s", "How long activate waits for the Servo service to appear, "
+                              "and for its answer before asking again.",
                               min=0.1, max=60.0)
     dry_run: bool = _p(
         False, "-", "Compute and publish PolicyAction only; no twist and no gripper command.")

@@ -7,10 +7,16 @@
 
 The call is asynchronous: activation must not block the executor that delivers the answer. Until
 the answer arrives (and if it is a refusal) the node commands zero motion with the reason.
+
+An answer can be lost: Fast DDS drops a service response when the server has not yet matched the
+client's response reader (it waits about 100 ms for that), which happens on a loaded machine
+right after discovery. So a request left unanswered for `timeout` seconds is sent again (both
+services are idempotent); the node keeps commanding zero motion meanwhile.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 
@@ -25,6 +31,8 @@ class ServoStarter:
         self._timeout = timeout
         self._client = None
         self._future = None
+        self._sent_at = 0.0
+        self.sent = 0
         self.ready = api == "none"
         self.error: str | None = None
         base = servo_node.rstrip("/")
@@ -55,15 +63,33 @@ class ServoStarter:
             self.stop()
             raise ServoError(f"{self.service} did not appear within {self._timeout:g} s: "
                              "is MoveIt Servo running (and servo_node right)?")
+        self.ready = False
+        self.error = None
+        self.sent = 0
+        self._send()
+
+    def _send(self) -> None:
         request = self._srv.Request()
         if self.api == "jazzy":
             request.command_type = self._srv.Request.TWIST
-        self.ready = False
-        self.error = None
         self._future = self._client.call_async(request)
         self._future.add_done_callback(self._done)
+        self._sent_at = time.monotonic()
+        self.sent += 1
+
+    def poll(self) -> None:
+        """Send the request again when its answer has not come within the timeout."""
+        if self._client is None or self.ready or self.error:
+            return
+        if time.monotonic() - self._sent_at >= self._timeout:
+            self._node.get_logger().warning(
+                f"{self.service} has not answered in {self._timeout:g} s: asking again "
+                f"(request {self.sent + 1})")
+            self._send()
 
     def _done(self, future: Any) -> None:
+        if self._client is None:  # stopped meanwhile: an old answer means nothing now
+            return
         try:
             response = future.result()
         except Exception as exc:
@@ -80,7 +106,7 @@ class ServoStarter:
         """Why twists would be ignored right now (None when Servo accepts them)."""
         if self.ready:
             return None
-        return self.error or f"waiting for {self.service} to answer"
+        return self.error or f"waiting for {self.service} to answer (request {self.sent})"
 
     def stop(self) -> None:
         if self._client is not None:

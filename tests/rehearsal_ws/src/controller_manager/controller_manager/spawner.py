@@ -4,6 +4,11 @@ Waits for the controller manager (up to the timeout, as the real spawner), asks 
 NAME (gr1_rehearsal's stand-in protocol: parameter `rehearsal.activate`), prints the outcome and
 exits 0, or 1 with the reason. Options the real spawner has and this one does not use are
 accepted and ignored; an option it does not know is refused.
+
+A request left unanswered is sent again, as the real spawner's service calls are (a few attempts,
+a timeout each): Fast DDS drops a response when the server has not yet matched the client's
+response reader, which a loaded machine shows right after discovery. When a repeated request
+finds the controller already active, the earlier one did its work and only its answer was lost.
 """
 
 from __future__ import annotations
@@ -16,6 +21,21 @@ import time
 import rclpy
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
+
+ATTEMPTS = 5
+CALL_TIMEOUT_S = 5.0
+
+
+def _call(node, client, request):
+    """One SetParameters call: its one result, or None without an answer in CALL_TIMEOUT_S."""
+    future = client.call_async(request)
+    deadline = time.monotonic() + CALL_TIMEOUT_S
+    while not future.done() and time.monotonic() < deadline and rclpy.ok():
+        rclpy.spin_once(node, timeout_sec=0.1)
+    if not future.done():
+        client.remove_pending_request(future)
+        return None
+    return future.result().results[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,15 +65,21 @@ def main(argv: list[str] | None = None) -> int:
             request = SetParameters.Request(parameters=[Parameter(
                 name="rehearsal.activate",
                 value=ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=name))])
-            future = client.call_async(request)
-            deadline = time.monotonic() + 30.0
-            while not future.done() and time.monotonic() < deadline:
-                rclpy.spin_once(node, timeout_sec=0.1)
-            if not future.done():
+            result = None
+            for attempt in range(1, ATTEMPTS + 1):
+                result = _call(node, client, request)
+                if result is not None:
+                    break
+                if not rclpy.ok():
+                    print(f"spawner: interrupted while activating {name}", file=sys.stderr)
+                    return 1
+                node.get_logger().warning(f"no answer from {cm} for {name} in {CALL_TIMEOUT_S} "
+                                          f"s (attempt {attempt} of {ATTEMPTS})")
+            if result is None:
                 node.get_logger().fatal(f"no answer from {cm} for {name}")
                 return 1
-            result = future.result().results[0]
-            if not result.successful:
+            lost_answer = attempt > 1 and "already active" in result.reason
+            if not result.successful and not lost_answer:
                 node.get_logger().fatal(f"failed to activate controller {name}: {result.reason}")
                 return 1
             node.get_logger().info(f"Configured and activated {name}")
