@@ -16,6 +16,7 @@ runs it against a franka_gripper stand-in with the real franka_msgs.
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 from gr1_core.franka_gripper import (
@@ -82,7 +83,10 @@ def make_node(move_type: Any, grasp_type: Any, homing_type: Any = None):
             home = bool(other["home_on_start"]) and homing_type is not None
             self.homing_client = (action_client(self, homing_type, f"{ns}/homing") if home
                                   else None)
-            self._homing = "pending" if home else "done"  # pending -> sent -> done
+            # pending -> sent -> accepted -> done; sent goes back to pending without an answer
+            self._homing = "pending" if home else "done"
+            self._homing_sent_at = 0.0
+            self._homing_timeout = float(other["homing_answer_timeout"])
             self._active = None  # goal handle of the running Move/Grasp, cancelled on a new goal
             self.create_subscription(
                 GripperCommand, other["gripper_command_topic"], self._on_command, 10
@@ -110,8 +114,15 @@ def make_node(move_type: Any, grasp_type: Any, homing_type: Any = None):
                 self._send(goal)
 
         def _on_timer(self) -> None:
+            if (self._homing == "sent"
+                    and time.monotonic() - self._homing_sent_at > self._homing_timeout):
+                self.get_logger().warn(
+                    f"franka_gripper has not answered the homing goal in "
+                    f"{self._homing_timeout:g} s: sending it again")
+                self._homing = "pending"
             if self._homing == "pending" and self.homing_client.server_is_ready():
                 self._homing = "sent"
+                self._homing_sent_at = time.monotonic()
                 self.get_logger().info("gripper homing")
                 self.homing_client.send_goal_async(homing_type.Goal()).add_done_callback(
                     self._on_homing_accepted)
@@ -155,10 +166,13 @@ def make_node(move_type: Any, grasp_type: Any, homing_type: Any = None):
 
         def _on_homing_accepted(self, future) -> None:
             handle = future.result()
+            if self._homing == "done":
+                return  # the answer to an earlier, repeated request: already homed
             if not handle.accepted:
                 self.get_logger().warn("gripper homing rejected by franka_gripper")
                 self._homing = "done"
                 return
+            self._homing = "accepted"
             handle.get_result_async().add_done_callback(self._on_homing_result)
 
         def _on_homing_result(self, future) -> None:

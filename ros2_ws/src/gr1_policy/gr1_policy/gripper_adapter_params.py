@@ -51,6 +51,10 @@ PARAMETERS: dict[str, tuple[Any, str, str, float | None, float | None]] = {
     "home_on_start": (True, "-", "Home the gripper once when its homing action appears (the "
                       "Franka Hand calibrates its width); Move/Grasp goals wait until then.",
                       None, None),
+    "homing_answer_timeout": (5.0, "s", "How long the homing goal may go without franka_gripper "
+                              "accepting or rejecting it before it is sent again (Fast DDS can "
+                              "lose the answer to a first request right after discovery).",
+                              0.5, 60.0),
 }
 GRIPPER_FIELDS = tuple(n for n in PARAMETERS if hasattr(_D, n))
 READ_ONLY_NOTE = "read at start (read_only): restart the node to change it"

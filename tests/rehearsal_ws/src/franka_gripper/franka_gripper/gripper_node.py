@@ -10,12 +10,17 @@ negative epsilons), as libfranka's gripper commands fail on the robot.
 Inside: the simulator's gripper (gr1_msgs/GripperCommand on the private topic), and its finger
 joints for the width. Every goal and its outcome also goes out, as JSON, on
 gr1_rehearsal.GRIPPER_GOALS_TOPIC (latched): what the test checks.
+
+Fault: with GR1_REHEARSAL_LOSE_HOMING_ANSWERS=N in the environment the first N homing goals are
+never answered (neither accepted nor rejected), as when Fast DDS drops the response to a request
+sent right after discovery.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import time
 
 from franka_msgs.action import Grasp, Homing, Move
@@ -28,6 +33,7 @@ from gr1_rehearsal import (
     unknown_overrides,
 )
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
@@ -66,12 +72,17 @@ class Gripper(Node):
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self._record = self.create_publisher(String, GRIPPER_GOALS_TOPIC, latched)
         self.create_subscription(JointState, SIM_TOPICS["joint_states"], self._on_joints, 10)
+        self._lose_homing = int(os.environ.get("GR1_REHEARSAL_LOSE_HOMING_ANSWERS", "0"))
         for kind, action, execute in (("homing", Homing, self._execute_homing),
                                       ("move", Move, self._execute_move),
                                       ("grasp", Grasp, self._execute_grasp)):
+            homing = kind == "homing"
             ActionServer(self, action, f"~/{kind}", execute_callback=execute,
-                         goal_callback=lambda goal, k=kind: self._on_goal(k, goal),
-                         cancel_callback=lambda _h: CancelResponse.ACCEPT)
+                         goal_callback=(self._on_homing_goal if homing else
+                                        lambda goal, k=kind: self._on_goal(k, goal)),
+                         cancel_callback=lambda _h: CancelResponse.ACCEPT,
+                         # reentrant: an unanswered homing goal must not hold up the next one
+                         callback_group=ReentrantCallbackGroup() if homing else None)
         self.create_service(Trigger, "~/stop", self._on_stop)
         self.create_timer(0.02, self._on_timer)
         self.get_logger().info("simulated Franka Hand ready: ~/homing, ~/move, ~/grasp, ~/stop")
@@ -87,6 +98,14 @@ class Gripper(Node):
             if self.width is None or abs(width - self.width) > 2e-4:
                 self._width_changed = time.monotonic()
             self.width = width
+
+    async def _on_homing_goal(self, goal) -> GoalResponse:
+        if self._lose_homing > 0:
+            self._lose_homing -= 1
+            self.get_logger().warn("homing goal left unanswered (GR1_REHEARSAL_LOSE_HOMING_"
+                                   "ANSWERS)")
+            await Future()  # never done
+        return self._on_goal("homing", goal)
 
     def _on_goal(self, kind: str, goal) -> GoalResponse:
         event = {"goal": kind}
