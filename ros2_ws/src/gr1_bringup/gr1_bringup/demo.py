@@ -334,13 +334,15 @@ def start_task(node, client, log: EpisodeLog, task: str, seed: int, deadline: fl
 
     if not client.wait_for_service(timeout_sec=max(1.0, deadline - time.monotonic())):
         return "the bridge's ~/start_task service did not appear"
+    from gr1_bringup.service_call import call_again_until_answered
+
     requested = node.get_clock().now().nanoseconds
-    future = client.call_async(StartTask.Request(task=task, seed=seed, held_out=False))
-    while not future.done():  # the spinner thread completes it
-        if time.monotonic() > deadline + 10.0:
-            return "the bridge did not answer ~/start_task"
-        time.sleep(0.02)
-    res = future.result()
+    # (the spinner thread completes the call; repeating a start restarts the same episode)
+    res = call_again_until_answered(
+        client, StartTask.Request(task=task, seed=seed, held_out=False),
+        max(1.0, deadline + 10.0 - time.monotonic()), 5.0, node.get_logger().warning)
+    if res is None:
+        return "the bridge did not answer ~/start_task"
     if not res.success:
         return f"the bridge refused task {task!r} seed {seed}: {res.message}"
     while True:

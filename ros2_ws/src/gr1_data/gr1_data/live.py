@@ -24,6 +24,7 @@ import numpy as np
 STATIC_TOPIC = "/camera/static/color/image_raw"
 PREDICTED_PREFIX = "/gr1/predicted"
 VIDEO_FPS = 10.0
+RESEND_AFTER_S = 5.0  # a repeatable request left unanswered this long is sent again
 
 
 class LiveError(RuntimeError):
@@ -175,16 +176,30 @@ class LiveSession:
                 if not n.alive():
                     raise LiveError(f"{n.name} exited while waiting for {what}:\n{n.log_tail()}")
             if time.monotonic() > deadline:
-                logs = "\n".join(f"--- {n.name} ({n.log_path})\n{n.log_tail(10)}" for n in self.nodes)
-                raise LiveError(f"timed out after {timeout:g} s waiting for {what}\n{logs}")
+                raise self._timed_out(timeout, what)
             time.sleep(0.02)
 
-    def _call(self, client, request, timeout: float = 10.0):
+    def _timed_out(self, timeout: float, what: str) -> LiveError:
+        logs = "\n".join(f"--- {n.name} ({n.log_path})\n{n.log_tail(10)}" for n in self.nodes)
+        return LiveError(f"timed out after {timeout:g} s waiting for {what}\n{logs}")
+
+    def _call(self, client, request, timeout: float = 10.0, repeatable: bool = True):
+        """The answer; a repeatable request unanswered for RESEND_AFTER_S is sent again."""
+        from gr1_bringup.service_call import call_again_until_answered
+
         # DDS drops a request sent before discovery has matched the server, so wait for it first
         self._wait(client.service_is_ready, timeout, f"the service {client.srv_name}")
-        future = client.call_async(request)
-        self._wait(future.done, timeout, f"an answer from {client.srv_name}")
-        return future.result()
+        resend_after = RESEND_AFTER_S if repeatable else timeout
+        response = call_again_until_answered(client, request, timeout, resend_after,
+                                             self.node.get_logger().warning, self._check_alive)
+        if response is None:
+            raise self._timed_out(timeout, f"an answer from {client.srv_name}")
+        return response
+
+    def _check_alive(self) -> None:
+        for n in self.nodes:
+            if not n.alive():
+                raise LiveError(f"{n.name} exited while waiting for an answer:\n{n.log_tail()}")
 
     # --- subscriptions -------------------------------------------------------------------
     def _on_episode(self, msg) -> None:
@@ -282,7 +297,8 @@ class LiveSession:
         out.update(scene_seed=int(res.scene_seed), instruction=res.instruction,
                    success=success, seconds=round(seconds, 2), frames=frames)
         if bag is not None:
-            r = self._call(self.stop_client, SetBool.Request(data=success))
+            # (not repeatable: a second stop finds nothing recording)
+            r = self._call(self.stop_client, SetBool.Request(data=success), repeatable=False)
             if not r.success:
                 raise LiveError(f"the recorder did not stop {bag}: {r.message}")
             out["bag"] = str(bag)
