@@ -115,7 +115,7 @@ def target_estimate(runner) -> np.ndarray:
 
     h = runner.history
     n = h.window_inputs()
-    arrays = (runner._lang, h.static_tokens, h.wrist_tokens)
+    arrays = (runner._lang, h.static_tokens)
     with torch.inference_mode():
         where = runner.backend.model.locate_target(
             *(torch.from_numpy(np.asarray(a, np.float32)) for a in arrays))

@@ -26,8 +26,9 @@
 # weight W, where the named block is at every step, from the simulator's ground truth that the
 # demos record (/gr1/target_object): the action loss alone rewards one average first move for
 # every colour. Off by default: in 500-step probes it did not yet make the estimate depend on
-# the colour (docs/RESULTS.md, "Colour suite: a grounding target"). After training, an
-# instruction scope is fitted into the last checkpoint (scripts/set_instruction_scope.py: it
+# the colour (docs/RESULTS.md, "Colour suite: a grounding target"). TOKEN=1 (with TARGET)
+# also feeds the readout's estimate to the policy as a token (GR1Config.target_token). After
+# training, an instruction scope is fitted into the last checkpoint (scripts/set_instruction_scope.py: it
 # refuses "pick up the red cup"); OUT/shipped is that checkpoint, and it is what the evaluations
 # read.
 #
@@ -47,7 +48,8 @@
 # is kept, and training continues from its newest checkpoint (gr1-train --resume auto).
 # Everything runs under `nice -n 19`. Environment overrides:
 #   OUT=out/colour  EPISODES=30  NEAR_EPISODES=10  STEPS=12000  BATCH=32  LR=3e-4  SHIFT=5
-#   JITTER=0.2  TARGET=0  EVAL_EPISODES=40  WORKERS=2  EVAL=1 (0: stop after training)  INIT=
+#   JITTER=0.2  TARGET=0  TOKEN=0  EVAL_EPISODES=40  WORKERS=2  INIT=
+#   EVAL=1 (0: stop after training)
 #   DEMOS=OUT/demos
 source "$(dirname "$0")/../scripts/recipe_args.sh"  # --help: the comment above
 recipe_args "$0" "$@"
@@ -63,6 +65,7 @@ LR=${LR:-3e-4}
 SHIFT=${SHIFT:-5}
 JITTER=${JITTER:-0.2}
 TARGET=${TARGET:-0}
+TOKEN=${TOKEN:-0}
 EVAL_EPISODES=${EVAL_EPISODES:-40}
 WORKERS=${WORKERS:-2}
 EVAL=${EVAL:-1}
@@ -102,6 +105,10 @@ wait
 # 2. train from scratch or from INIT (continuing an interrupted run)
 HEAD=(--set target_head=false)
 [ "$TARGET" = 0 ] || HEAD=(--set target_head=true)
+if [ "$TOKEN" = 1 ]; then
+    [ "$TARGET" != 0 ] || { echo "train_colour_suite.sh: TOKEN=1 needs TARGET=W > 0" >&2; exit 2; }
+    HEAD+=(--set target_token=true)
+fi
 if [ -n "$INIT" ]; then
     [ -f "$OUT/init/config.json" ] || $N $V/python scripts/transfer_weights.py "$INIT" "$OUT/init" \
         --preset sim-minilm-attn --set window=4 --set dropout=0.0 --set freeze_text=true "${HEAD[@]}"

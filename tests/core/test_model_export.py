@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnxruntime as ort
+import pytest
 import torch
 
 from gr1_core import keys
@@ -34,9 +35,11 @@ def inputs(c: GR1Config, n_real: int, seed: int):
             torch.randn(1, t, k, d, generator=g), torch.randn(1, t, k, d, generator=g), mask)
 
 
-def test_policy_exports_to_onnx(tmp_path):
+@pytest.mark.parametrize("extra", [{}, {"target_head": True, "target_token": True}],
+                         ids=["gr1", "target-token"])
+def test_policy_exports_to_onnx(tmp_path, extra):
     torch.manual_seed(0)
-    model = GR1(GR1Config.preset("test").replace(dropout=0.1)).eval()
+    model = GR1(GR1Config.preset("test").replace(dropout=0.1, **extra)).eval()
     policy = Policy(model).eval()
     names = ["lang", "arm_state", "gripper_state", "static_tokens", "wrist_tokens", "attention_mask"]
     torch.onnx.export(policy, inputs(model.config, 2, 0), str(tmp_path / "policy.onnx"),

@@ -89,5 +89,37 @@ def test_the_target_term_trains_the_binding_and_export_is_unchanged(blue_lift, t
         policy = model.forward_policy(lang, batch[keys.ARM_STATE][:1, :1],
                                       torch.tensor([[[0.0, 1.0]]]), tokens, tokens,
                                       torch.ones(1, 1))
-        assert model.locate_target(lang, tokens, tokens).shape == (1, 1, 3)
+        assert model.locate_target(lang, tokens).shape == (1, 1, 3)
     assert set(policy) == {keys.ARM_ACTION, keys.GRIPPER_LOGIT}
+
+
+def test_the_target_token_feeds_the_estimate_to_the_policy(blue_lift):
+    from gr1_core import keys
+    from gr1_core.config import ConfigError, GR1Config
+    from gr1_core.data.dataset import WindowDataset
+    from gr1_core.model.gr1 import GR1
+    from gr1_core.model.losses import gr1_losses
+
+    with pytest.raises(ConfigError, match="target_token True needs target_head"):
+        GR1Config.preset("test").replace(target_token=True).validate()
+    config = GR1Config.preset("test").replace(target_head=True, target_token=True)
+    torch.manual_seed(0)
+    model = GR1(config)
+    ds = WindowDataset(blue_lift, config, progress=False)
+    batch = torch.utils.data.default_collate([ds[i] for i in (0, len(ds) // 2)])
+    out = model(batch)
+    # The policy itself returns the estimate that it read as a token.
+    frames = model.encode_frames(batch[keys.RGB_STATIC].flatten(0, 1)).unflatten(0, (2, -1))
+    lang = model.encode_text(batch["instruction_tokens"])
+    torch.testing.assert_close(out[keys.PRED_TARGET], model.locate_target(lang, frames))
+    # The action loss trains the readout too (the policy reads it) ...
+    gr1_losses(out, batch, config)["arm"].backward()
+    assert model.target_readout.mlp[0].weight.grad.abs().sum() > 0
+    assert model.embed_target.weight.grad.abs().sum() > 0
+    # ... and what the readout says changes what the policy does.
+    model.eval()
+    with torch.no_grad():
+        before = model(batch)[keys.ARM_ACTION]
+        model.target_readout.mlp[2].bias.add_(1.0)
+        after = model(batch)[keys.ARM_ACTION]
+    assert (after - before).abs().max() > 1e-4

@@ -106,8 +106,12 @@ class GR1Config:
     # synth). Not GR-1's: with four blocks in view the action loss alone rewarded one average
     # first move for every colour (docs/RESULTS.md, "Colour suite: the first runs do not ground
     # the colour"); this gives the binding of the words to what the cameras see a gradient of
-    # its own. Training only: the runtime ignores the readout.
+    # its own. Training only, unless target_token: the runtime ignores the readout.
     target_head: bool = False
+    # The readout's estimate also goes into the policy, as one more context token a step (after
+    # the state token): the policy reads where the named block is instead of having to find it.
+    # Computed inside the policy graph from its own inputs: the exported interface is the same.
+    target_token: bool = False
 
     # Pre-training on videos: no state token, no [ACT] token, no action loss.
     video_only: bool = False
@@ -229,6 +233,10 @@ class GR1Config:
             raise ConfigError(
                 f"text_context must hold at least SOT, one token and EOT (>= 3), got {self.text_context!r}"
             )
+        if self.target_token and (not self.target_head or self.video_only):
+            raise ConfigError(
+                f"target_token {self.target_token!r} needs target_head (got "
+                f"{self.target_head!r}) and a policy (video_only is {self.video_only!r})")
         if self.future_steps >= self.window:
             raise ConfigError(
                 f"future_steps {self.future_steps!r} must be smaller than window {self.window!r}, "

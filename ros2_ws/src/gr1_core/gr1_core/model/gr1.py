@@ -104,7 +104,9 @@ class GR1(nn.Module):
         self.pred_arm_act = nn.Linear(h // 2, c.arm_action_dim)
         self.pred_gripper_act = nn.Linear(h // 2, 1)
         if c.target_head:
-            self.target_readout = TargetReadout(h)
+            self.target_readout = TargetReadout(self.k, c.img_feat_dim, h)
+        if c.target_token:
+            self.embed_target = nn.Linear(3, h)
 
         self.decoder_embed = nn.Linear(h, h)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, 1, h))
@@ -196,7 +198,7 @@ class GR1(nn.Module):
     # ------------------------------------------------------------------ policy
     def _n_context_tokens(self) -> int:
         state = 0 if self.config.video_only else 1
-        return 1 + state + 2 * self.k
+        return 1 + state + int(self.config.target_token) + 2 * self.k
 
     def forward_policy(
         self,
@@ -237,6 +239,10 @@ class GR1(nn.Module):
                 (self.embed_arm_state(arm_state), self.embed_gripper_state(gripper_state)), dim=-1
             )  # (B, T, 2h)
             tokens.append((self.embed_state(state) + time).unsqueeze(2))  # (B, T, 1, h)
+        target = None
+        if c.target_token:
+            target = self.target_readout(self.embed_lang(lang), static_tokens)  # (B, T, 3)
+            tokens.append((self.embed_target(target) + time).unsqueeze(2))  # (B, T, 1, h)
         cams = ((static_tokens, self.embed_patch, self.embed_img),
                 (wrist_tokens, self.embed_hand_patch, self.embed_hand_img))
         for frame, embed_patch, embed_cls in cams:
@@ -268,6 +274,8 @@ class GR1(nn.Module):
                 a = mlp(a)
             out[keys.ARM_ACTION] = self.pred_arm_act(a)  # (B, T, 6)
             out[keys.GRIPPER_LOGIT] = self.pred_gripper_act(a)  # (B, T, 1)
+        if target is not None:
+            out[keys.PRED_TARGET] = target
         if video:
             q0 = n_ctx + (1 if act else 0)
             out[keys.PRED_RGB_STATIC] = self._decode(y[:, :, q0 : q0 + self.k])
@@ -305,21 +313,14 @@ class GR1(nn.Module):
         out = self.forward_policy(
             lang, arm, grip, frames[0], frames[1], batch[keys.ATTENTION_MASK], predict_video=True
         )
-        if self.config.target_head:
-            out[keys.PRED_TARGET] = self.locate_target(lang, frames[0], frames[1])
+        if self.config.target_head and keys.PRED_TARGET not in out:
+            out[keys.PRED_TARGET] = self.locate_target(lang, frames[0])
         return out
 
-    def locate_target(self, lang: torch.Tensor, static_tokens: torch.Tensor,
-                      wrist_tokens: torch.Tensor) -> torch.Tensor:
-        """lang (B, D_lang), static/wrist tokens (B, T, K, D_img) -> the target readout's
-        estimate (B, T, 3) of where the named object is at each step (GR1Config.target_head)."""
-        lat = self.n_latents
-        frames = torch.cat([
-            self.embed_patch(static_tokens[:, :, :lat]), self.embed_img(static_tokens[:, :, lat:]),
-            self.embed_hand_patch(wrist_tokens[:, :, :lat]),
-            self.embed_hand_img(wrist_tokens[:, :, lat:]),
-        ], dim=2)  # (B, T, 2K, h)
-        return self.target_readout(self.embed_lang(lang), frames)
+    def locate_target(self, lang: torch.Tensor, static_tokens: torch.Tensor) -> torch.Tensor:
+        """lang (B, D_lang), static tokens (B, T, K, D_img) -> the target readout's estimate
+        (B, T, 3) of where the named object is at each step (GR1Config.target_head)."""
+        return self.target_readout(self.embed_lang(lang), static_tokens)
 
 
 def gripper_one_hot(gripper: torch.Tensor) -> torch.Tensor:
