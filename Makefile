@@ -21,9 +21,8 @@ ros-tools: setup  ## ROS 2 CLI tools + robot interfaces from ../shared/vendor, c
 demo: setup  ## closed loop in MuJoCo: bridge + policy on real DDS, frames saved under out/demo
 	@$(VENV)/bin/gr1-demo $(DEMO_ARGS)
 
-test: setup ros-tools  ## lint + the whole test suite (tiny models, loopback-only DDS, real ros2 launch)
-	@$(VENV)/bin/ruff check .
-	@$(PY) -m pytest $(PYTEST_ARGS)
+test: setup  ## lint + the whole test suite (tiny models, loopback-only DDS, real ros2 launch)
+	@VENV=$(VENV) PYTEST_ARGS="$(PYTEST_ARGS)" scripts/test.sh
 
 test-fast: setup  ## unit tests of the ROS-free core only
 	@$(PY) -m pytest tests/core $(PYTEST_ARGS)

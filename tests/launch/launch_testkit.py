@@ -83,14 +83,13 @@ def graph(*args: str, timeout: float = 90, check: bool = True) -> subprocess.Com
 
     Without a daemon the CLI always waits its whole spin time for discovery before it asks
     (ros2cli's DirectNode), so the spin time is most of a query's cost: 5 s for `node list`,
-    whose answer is whatever was discovered by then, and 2 s for a query to one node, which says
-    "Node not found" when discovery missed it. That is asked again, up to 4 times, as a user would
-    retype it: on a starved machine the CLI's own discovery can miss a node (seen once under two
-    CPU burners, right after the same node had answered); the CLI sends nothing to a node it did
-    not find."""
-    spin = "5" if args[:2] == ("node", "list") else "2"
-    full = (*args, "--no-daemon", "--spin-time", spin)
-    for _ in range(4):
+    whose answer is whatever was discovered by then. A query to one node says "Node not found"
+    when discovery missed it, and the CLI sends nothing to a node it did not find: it starts with
+    1 s and is asked again, as a user would retype it, with 2, 4 and 8 s. (On a starved machine
+    the CLI's own discovery can miss a node for longer than four 2 s tries, seen in a CI run.)"""
+    spins = ("5",) if args[:2] == ("node", "list") else ("1", "2", "4", "8")
+    for spin in spins:
+        full = (*args, "--no-daemon", "--spin-time", spin)
         result = ros2(*full, timeout=timeout, check=False)
         if "Node not found" not in result.stdout + result.stderr:
             break

@@ -50,10 +50,13 @@ class Managed:
 
 
 @pytest.fixture
-def pair(ros_context):
+def pair(ros_context, monkeypatch):
     from rclpy.node import Node
 
+    from gr1_bringup import lifecycle
     from gr1_bringup.lifecycle import LifecycleClient
+
+    monkeypatch.setattr(lifecycle, "CHECK_EVERY_S", 0.3)  # (2 s in use)
 
     managed = Managed(ros_context)
     node = Node("lifecycle_client_test", context=ros_context)
@@ -81,6 +84,6 @@ def test_lost_answers_are_read_from_the_state(pair) -> None:
 def test_a_transition_that_neither_answers_nor_happens_times_out(pair) -> None:
     managed, client = pair
     managed.stuck = True
-    with pytest.raises(TimeoutError, match=r"no answer from .*change_state \(configure\) in 3"):
-        client.change_state("configure", timeout=3.0)
+    with pytest.raises(TimeoutError, match=r"no answer from .*change_state \(configure\) in 1.5"):
+        client.change_state("configure", timeout=1.5)
     assert managed.label == "unconfigured"
