@@ -8,8 +8,10 @@ each cached colour-suite episode, regress the named block's (x, y) from a checkp
 frame tokens (GR1.encode_frames: perceiver latents and CLS), with and without the colour given
 as a one-hot input next to the tokens, or the instruction's sentence feature from the
 checkpoint's text tower in its place. A colour-blind read-out can only learn where blocks tend
-to be; if the one with the colour does much better, the tokens carry each colour's place and the
-language path is what loses it. Errors are held-out MSE / variance per axis (1.0: the mean).
+to be; if the one with the colour does much better, the tokens carry each colour's place. Held
+out by block layout (a demo's seed places the blocks alike for every task): a split by episode
+lets the MLP remember where each colour is in each of a few scenes (docs/RESULTS.md, "Colour
+suite: the demos have few layouts"). Errors are held-out MSE / variance per axis (1.0: the mean).
 
   .venv/bin/python research/probe_colour_grounding.py out/colour_tgt/demos/.gr1_cache \
       --checkpoint models/gr1-sim
@@ -38,22 +40,23 @@ def named_colour(task: str) -> int:
 
 
 def load(cache: Path, camera: str, ticks: int) -> tuple[np.ndarray, ...]:
-    """(frames (N, S, S, 3) uint8, named block xy (N, 2), colour (N,), episode (N,),
-    instruction (N,))."""
-    frames, xy, colour, episode, text = [], [], [], [], []
+    """(frames (N, S, S, 3) uint8, named block xy (N, 2), colour (N,), layout (N,),
+    instruction (N,)). The layout is the demo's seed: the suite places the blocks from it, and
+    every task's demo of one seed has the same blocks in the same places."""
+    frames, xy, colour, layout, text = [], [], [], [], []
     entries = sorted(d for d in cache.iterdir() if (d / "target_position.npy").is_file())
     if not entries:
         raise SystemExit(f"no cached episodes with target_position.npy in {cache}")
-    for i, entry in enumerate(entries):
+    for entry in entries:
         meta = json.loads((entry / "meta.json").read_text())
         n = min(ticks, int(meta["ticks"]))
         frames.append(np.load(entry / f"{camera}.npy", mmap_mode="r")[:n])
         xy.append(np.load(entry / "target_position.npy")[:n, :2])
         colour += [named_colour(meta["task"])] * n
-        episode += [i] * n
+        layout += [int(meta["seed"]) // 1000] * n  # gr1_sim.tasks.start_seed: seed * 1000 + k
         text += [meta["instruction"]] * n
     return (np.concatenate(frames), np.concatenate(xy).astype(np.float32), np.array(colour),
-            np.array(episode), np.array(text))
+            np.array(layout), np.array(text))
 
 
 def features(checkpoint: Path, frames: np.ndarray,
@@ -103,18 +106,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", type=Path, required=True, help="policy whose encoder is read")
     p.add_argument("--camera", choices=("rgb_static", "rgb_wrist"), default="rgb_static")
     p.add_argument("--ticks", type=int, default=10, help="first ticks of each episode used")
-    p.add_argument("--test", type=int, default=60, help="episodes held out (the last ones)")
+    p.add_argument("--test", type=int, default=3, help="block layouts (demo seeds) held out")
     p.add_argument("--seconds", type=float, default=60.0, help="training time per read-out, s")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    frames, xy, colour, episode, text = load(a.cache, a.camera, a.ticks)
-    n_ep = int(episode.max()) + 1
-    if not 0 < a.test < n_ep:
-        raise SystemExit(f"--test {a.test} must be between 1 and {n_ep - 1} (episodes cached)")
-    # Interleaved split: the cache's order groups tasks, so the last episodes would be one family
-    held = np.isin(episode, np.arange(n_ep)[np.arange(n_ep) % max(1, n_ep // a.test) == 0][:a.test])
+    frames, xy, colour, layout, text = load(a.cache, a.camera, a.ticks)
+    layouts = np.unique(layout)
+    if not 0 < a.test < len(layouts):
+        raise SystemExit(f"--test {a.test} must be between 1 and {len(layouts) - 1} (block "
+                         "layouts in the cache)")
+    # Held out by layout: a layout seen with another task would be remembered, not read
+    held = np.isin(layout, np.random.default_rng(a.seed).choice(layouts, a.test, replace=False))
     train, test = np.flatnonzero(~held), np.flatnonzero(held)
     y = torch.from_numpy((xy - xy[train].mean(0)) / xy[train].std(0))
     f, lang = features(a.checkpoint, frames, text)

@@ -52,3 +52,16 @@ def test_unknown_task_is_explained(tmp_path, capsys):
 
     assert main(["synth", "--out", str(tmp_path), "--tasks", "fly_away"]) == 2
     assert "unknown task 'fly_away'" in capsys.readouterr().err
+
+
+def test_synth_seed_stride_gives_each_task_its_own_layouts(tmp_path, capsys):
+    from gr1_data.dataset_cli import main
+
+    assert main(["synth", "--out", str(tmp_path), "--tasks", "lift_red,lift_blue",
+                 "--episodes", "1", "--seed", "2", "--seed-stride", "5", "--static-px", "16",
+                 "--wrist-px", "16", "--no-progress"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == [
+        "lift_blue_seed0007", "lift_red_seed0002"]
+    # The scene seeds (which place the blocks) follow: task 0 from seed 2, task 1 from 2 + 5.
+    assert [load_episode(tmp_path / n).meta["seed"] // 1000
+            for n in ("lift_red_seed0002", "lift_blue_seed0007")] == [2, 7]

@@ -109,7 +109,7 @@ def _synth(args: argparse.Namespace) -> int:
         results = synth(tasks, args.episodes, Path(args.out), args.seed, args.static_px,
                         args.wrist_px, args.held_out, start_offset_m=args.start_offset,
                         start_near_m=args.start_near, push_mps=args.push,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, seed_stride=args.seed_stride)
     except (ValueError, KeyError) as exc:
         return _usage_error(exc)
     ok = sum(bool(r["success"]) for r in results)
@@ -224,6 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     syn.add_argument("--tasks", default="all", help="comma-separated task names, or all")
     syn.add_argument("--episodes", type=positive_int, default=5, help="episodes (seeds) per task")
     syn.add_argument("--seed", type=nonnegative_int, default=0, help="first seed")
+    syn.add_argument("--seed-stride", type=nonnegative_int, default=0, metavar="S",
+                     help="task j of --tasks starts at seed --seed + j*S (a seed places the "
+                     "blocks alike for every task: 0, the default, gives all tasks the same "
+                     "layouts; --episodes/2 gives each layout to two tasks)")
     syn.add_argument("--static-px", type=positive_int, default=200, help="static camera size (CALVIN 200)")
     syn.add_argument("--wrist-px", type=positive_int, default=84, help="wrist camera size (CALVIN 84)")
     syn.add_argument("--held-out", action="store_true",

@@ -74,7 +74,12 @@ def record_demo(scene, task, seed: int, out: Path, static_px: int = 200, wrist_p
 def synth(tasks: list[str], episodes: int, out: Path, seed0: int = 0, static_px: int = 200,
           wrist_px: int = 84, held_out: bool = False, progress: bool = True,
           start_offset_m: float = 0.0, start_near_m: float = 0.0,
-          push_mps: float = 0.0) -> list[dict]:
+          push_mps: float = 0.0, seed_stride: int = 0) -> list[dict]:
+    """Expert demos of each task for seeds seed0 + j * seed_stride + k (k < episodes, task j in
+    the order given). A seed places the blocks the same way for every task (gr1_sim.tasks.
+    start_seed), so with stride 0 all tasks share `episodes` layouts; a policy can then learn the
+    layouts by heart instead of reading the scene (docs/RESULTS.md, "Colour suite: the demos
+    have few layouts"). A stride of episodes / 2 gives each layout to two neighbouring tasks."""
     from gr1_sim.disturbance import push_schedule
     from gr1_sim.scene import PandaScene
     from gr1_sim.start_pose import near_block_target, start_offset
@@ -92,7 +97,10 @@ def synth(tasks: list[str], episodes: int, out: Path, seed0: int = 0, static_px:
     scene = PandaScene(seed0)
     results = []
     try:
-        jobs = [(t, seed0 + k) for t in chosen for k in range(episodes)]
+        if seed_stride < 0:
+            raise ValueError(f"--seed-stride must be >= 0, got {seed_stride}")
+        jobs = [(t, seed0 + j * seed_stride + k) for j, t in enumerate(chosen)
+                for k in range(episodes)]
         for task, seed in tqdm(jobs, desc="expert demos", unit="episode", disable=not progress):
             path = out / f"{task.name}_seed{seed:04d}"
             if path.exists():

@@ -5,13 +5,12 @@ An MLP over the step's frame tokens (perceiver latents and CLS of the static cam
 next to the embedded language token gives (x, y, z). Nothing else is read: no arm state, no
 earlier step, so the only way to the answer is to see the object the words name.
 
-Why this form (docs/RESULTS.md, "Colour suite: a grounding target"): read from the [ACT] output,
-a run learnt the answer from the hand's position on its way to the block and never from the
-cameras; an attention from the language token over the frame tokens gave one estimate for every
-colour. Yet a probe on a trained policy's frozen static tokens (research/probe_colour_grounding.py)
-finds every colour's block there: an MLP given the tokens and the colour explains 97-98 % of the
-named block's (x, y) variance, the tokens alone 66-80 %. The colour's place is spread over the
-tokens, not held by one of them, which a weighted average of tokens cannot pick out.
+Why this form (docs/RESULTS.md, "Colour suite: a grounding target" and "the demos have few
+layouts"): read from the [ACT] output, a run learnt the answer from the hand's position on its
+way to the block and never from the cameras; an attention from the language token over the frame
+tokens gave one estimate for every colour, a weighted average of tokens that no colour steered.
+An MLP over all of a step's tokens with the words beside them can multiply the two. (What no
+readout can do is generalise from the 14 block layouts the first colour-suite demos had.)
 """
 
 from __future__ import annotations
