@@ -159,17 +159,23 @@ def test_dry_run_publishes_actions_only(running):  # noqa: F811
     reconfigure(policy, dry_run=False)
 
 
-def test_servo_humble_start_and_refusal(running):  # noqa: F811
+def activate_and_instruct(policy, robot) -> float:
+    """Activate, then send an instruction; the robot's clock when activation returned."""
     from std_msgs.msg import String
 
+    assert policy.activate()
+    onset = robot.now()
+    robot.pub_instruction.publish(String(data="pick up the red block"))
+    return onset
+
+
+def test_servo_humble_start_and_refusal(running):  # noqa: F811
     from gr1_msgs.msg import PolicyStatus
 
     policy, robot, _ = running
     reconfigure(policy, servo_api="humble", servo_node="/test_servo")
     calls = robot.servo_calls
-    assert policy.activate()
-    t = robot.now()
-    robot.pub_instruction.publish(String(data="pick up the red block"))
+    t = activate_and_instruct(policy, robot)
     wait_for(lambda: moving(robot, t), 10, "motion once Servo accepted")
     assert robot.servo_calls == calls + 1
 
@@ -177,9 +183,7 @@ def test_servo_humble_start_and_refusal(running):  # noqa: F811
     reconfigure(policy, servo_timeout=0.5)
     robot.servo_lose = 1
     calls = robot.servo_calls
-    assert policy.activate()
-    onset = robot.now()
-    robot.pub_instruction.publish(String(data="pick up the red block"))
+    onset = activate_and_instruct(policy, robot)
     wait_for(lambda: moving(robot, onset), 10, "motion once Servo answered the second request")
     assert robot.servo_calls == calls + 2
     assert any("has not answered in 0.5 s: asking again (request 2)" in m
