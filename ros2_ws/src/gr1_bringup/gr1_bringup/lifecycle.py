@@ -9,6 +9,7 @@ success. A refusal whose answer is lost still ends in the timeout.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
@@ -40,38 +41,40 @@ class LifecycleClient:
             timeout_sec=timeout
         )
 
-    def _call(self, client, request, timeout: float):
+    def _call(self, client, request, timeout: float, what: str = "",
+              settled: Callable[[], bool] | None = None):
+        """The answer, or None once `settled()` (asked every CHECK_EVERY_S) says the request
+        took effect without one; TimeoutError after `timeout` s."""
         future = client.call_async(request)
-        deadline = time.monotonic() + timeout
+        start = time.monotonic()
+        next_check = start + CHECK_EVERY_S
         while not future.done():
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > start + timeout:
                 client.remove_pending_request(future)
-                raise TimeoutError(f"{self._target}: no answer from {client.srv_name} in {timeout} s")
+                raise TimeoutError(f"{self._target}: no answer from {client.srv_name}{what} in "
+                                   f"{timeout} s")
+            if settled is not None and now >= next_check:
+                if settled():
+                    client.remove_pending_request(future)
+                    return None
+                next_check = time.monotonic() + CHECK_EVERY_S
             time.sleep(0.01)
         return future.result()
 
     def change_state(self, transition: str, timeout: float = 30.0) -> bool:
         request = ChangeState.Request()
         request.transition.id = TRANSITIONS[transition]
-        future = self._change.call_async(request)
+        goal = GOAL_STATES[transition]
         start = time.monotonic()
-        next_check = start + CHECK_EVERY_S
-        while not future.done():
-            now = time.monotonic()
-            if now > start + timeout:
-                self._change.remove_pending_request(future)
-                raise TimeoutError(f"{self._target}: no answer from {self._change.srv_name} "
-                                   f"({transition}) in {timeout} s")
-            if now >= next_check:
-                if self._state_or_none() == GOAL_STATES[transition]:
-                    self._change.remove_pending_request(future)
-                    self._node.get_logger().warning(
-                        f"{self._target}: {transition} unanswered after {now - start:.1f} s, "
-                        f"but the node is {GOAL_STATES[transition]}: going on")
-                    return True
-                next_check = time.monotonic() + CHECK_EVERY_S
-            time.sleep(0.01)
-        return bool(future.result().success)
+        answer = self._call(self._change, request, timeout, f" ({transition})",
+                            lambda: self._state_or_none() == goal)
+        if answer is None:
+            self._node.get_logger().warning(
+                f"{self._target}: {transition} unanswered after {time.monotonic() - start:.1f} "
+                f"s, but the node is {goal}: going on")
+            return True
+        return bool(answer.success)
 
     def _state_or_none(self) -> str | None:
         try:

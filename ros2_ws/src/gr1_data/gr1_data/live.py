@@ -172,9 +172,7 @@ class LiveSession:
     def _wait(self, predicate, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while not predicate():
-            for n in self.nodes:
-                if not n.alive():
-                    raise LiveError(f"{n.name} exited while waiting for {what}:\n{n.log_tail()}")
+            self._check_alive(what)
             if time.monotonic() > deadline:
                 raise self._timed_out(timeout, what)
             time.sleep(0.02)
@@ -190,16 +188,18 @@ class LiveSession:
         # DDS drops a request sent before discovery has matched the server, so wait for it first
         self._wait(client.service_is_ready, timeout, f"the service {client.srv_name}")
         resend_after = RESEND_AFTER_S if repeatable else timeout
+        what = f"an answer from {client.srv_name}"
         response = call_again_until_answered(client, request, timeout, resend_after,
-                                             self.node.get_logger().warning, self._check_alive)
+                                             self.node.get_logger().warning,
+                                             lambda: self._check_alive(what))
         if response is None:
-            raise self._timed_out(timeout, f"an answer from {client.srv_name}")
+            raise self._timed_out(timeout, what)
         return response
 
-    def _check_alive(self) -> None:
+    def _check_alive(self, what: str) -> None:
         for n in self.nodes:
             if not n.alive():
-                raise LiveError(f"{n.name} exited while waiting for an answer:\n{n.log_tail()}")
+                raise LiveError(f"{n.name} exited while waiting for {what}:\n{n.log_tail()}")
 
     # --- subscriptions -------------------------------------------------------------------
     def _on_episode(self, msg) -> None:

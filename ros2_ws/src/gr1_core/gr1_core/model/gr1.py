@@ -228,7 +228,8 @@ class GR1(nn.Module):
         lat = self.n_latents
 
         time = self.embed_timestep.weight[:t]  # (T, h)
-        tokens = [(self.embed_lang(lang).unsqueeze(1) + time).unsqueeze(2)]  # (B, T, 1, h)
+        lang_h = self.embed_lang(lang)  # (B, h)
+        tokens = [(lang_h.unsqueeze(1) + time).unsqueeze(2)]  # (B, T, 1, h)
         if act:
             if arm_state is None or gripper_state is None:
                 raise ValueError("arm_state and gripper_state are required unless video_only")
@@ -241,7 +242,7 @@ class GR1(nn.Module):
             tokens.append((self.embed_state(state) + time).unsqueeze(2))  # (B, T, 1, h)
         target = None
         if c.target_token:
-            target = self.target_readout(self.embed_lang(lang), static_tokens)  # (B, T, 3)
+            target = self.target_readout(lang_h, static_tokens)  # (B, T, 3)
             tokens.append((self.embed_target(target) + time).unsqueeze(2))  # (B, T, 1, h)
         cams = ((static_tokens, self.embed_patch, self.embed_img),
                 (wrist_tokens, self.embed_hand_patch, self.embed_hand_img))
