@@ -24,6 +24,7 @@ from fault_corpus_kit import (
     corpus,  # noqa: F401  (the fixture)
     first_motion,
     grippers_between,
+    stamp_of,
     zero_with_reason,
 )
 from policy_node_testkit import wait_for
@@ -120,8 +121,12 @@ def test_legal_instructions(corpus, text):  # noqa: F811
     t = robot.now()
     say(robot, text)
     first_motion(robot, t)
-    with robot.lock:
-        assert robot.rec.status[-1][2].instruction == text
+
+    def named() -> bool:  # the status is periodic: one sent before the change may be the last
+        with robot.lock:
+            return any(s[2].instruction == text for s in robot.rec.status
+                       if stamp_of(s[2]) >= t)
+    wait_for(named, 5, f"a status naming the instruction {text[:20]!r}")
     refused = [d[2] for d in robot.diags_since(t) if "instruction refused" in d[2]]
     assert not refused, refused[0]
     say(robot, GOOD)

@@ -198,8 +198,8 @@ def test_servo_humble_start_and_refusal(running):  # noqa: F811
     diags = wait_for(lambda: [d for d in robot.diags_since(onset) if "refused" in d[2]], 10,
                      "a diagnostic about Servo's refusal")
     assert "reflex mode" in diags[0][2] and diags[0][1] == 2
-    with robot.lock:
-        assert robot.rec.status[-1][0] == PolicyStatus.STATE_FAULT
+    wait_for(lambda: robot.rec.status[-1][0] == PolicyStatus.STATE_FAULT, 2,
+             "a periodic status saying fault")
     time.sleep(0.2)
     assert all(np.all(v == 0.0) for *_, v in robot.twists_since(onset))
     robot.servo_accepts = True

@@ -135,8 +135,8 @@ def test_pause_and_resume(running):  # noqa: F811
     future = client.call_async(SetBool.Request(data=True))
     assert wait_for(lambda: future.done() and future.result(), 5, "pause answer").success
     assert_zero_with_reason(robot, onset, "paused by request")
-    with robot.lock:
-        assert robot.rec.status[-1][0] == PolicyStatus.STATE_PAUSED
+    wait_for(lambda: robot.rec.status[-1][0] == PolicyStatus.STATE_PAUSED, 2,
+             "a periodic status saying paused")
     t = robot.now()
     future = client.call_async(SetBool.Request(data=False))
     assert wait_for(lambda: future.done() and future.result(), 5, "resume answer").success
