@@ -38,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test", type=int, default=3, help="block layouts (demo seeds) held out")
     p.add_argument("--seconds", type=float, default=300.0, help="training time, s")
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--projection", type=Path, default=None,
+                   help="with a target locator: the static camera's projection file (python -m "
+                        "gr1_sim.camera_projection); its map learns the named block's pixel")
+    p.add_argument("--shift", type=int, default=0, metavar="PX",
+                   help="with a target locator: random shift of the frames by up to PX, the "
+                        "pixel label moved alike (as gr1-train --shift)")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     if a.out.exists():
@@ -63,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     sentences = sorted(set(text.tolist()))
     ids = torch.from_numpy(tokenizer_for(model.config)(sentences, model.config.text_context))
     which = torch.tensor([sentences.index(t) for t in text.tolist()])
+    if model.config.target_locator:
+        return fit_locator(a, model, processors, meta, frames, xy, colour, ids, which,
+                           train, test, rng)
     model.eval()
     with torch.no_grad():
         tokens = torch.cat([model.encode_frames(image(torch.from_numpy(np.ascontiguousarray(
@@ -106,6 +115,83 @@ def main(argv: list[str] | None = None) -> int:
         m = torch.from_numpy(colour[test] == c)
         if m.any():
             print(f"  {name:6s} median error {err[m].norm(dim=-1).median() * 100:.1f} cm")
+    save_pretrained(model, processors, a.out, meta)
+    print(f"wrote {a.out}")
+    return 0
+
+
+def fit_locator(a, model, processors, meta, frames, xy, colour, ids, which, train, test,
+                rng) -> int:
+    """The locator (GR1Config.target_locator) from the static frames themselves: its keypoint
+    maps, the language's choice among them and the readout, with the map's cross-entropy at
+    the block's pixel and the position loss."""
+    from gr1_core.checkpoint import save_pretrained
+    from gr1_core.data.augment import shift_by
+    from gr1_core.data.target_pixel import read_projection, target_pixels
+    from gr1_core.model.losses import TARGET_CENTRE, TARGET_SCALE
+    from gr1_core.model.target_locator import mixture_log_prob
+    from gr1_core.processors import ImageProcessor
+
+    if a.projection is None:
+        raise SystemExit("a target locator learns from the block's pixel: give --projection")
+    s = model.config.image_size
+    image = ImageProcessor(size=s)
+    points = np.c_[xy, np.full(len(xy), 0.0225)]  # on the table: the first ticks
+    proj = read_projection(a.projection)
+    goal = ((torch.from_numpy(points) - torch.tensor(TARGET_CENTRE)) / TARGET_SCALE).float()
+    states = model.model_minilm.token_states(ids) if model.config.text_pool_queries else None
+    params = [*model.keypoints.parameters(), *model.target_readout.parameters(),
+              *model.embed_lang.parameters()]
+    if states is not None:
+        params += list(model.text_pool.parameters())
+    opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=1e-2)
+
+    def batch(idx: np.ndarray, shift: int) -> tuple[torch.Tensor, torch.Tensor]:
+        out, pix = [], []
+        for i in idx:
+            y, x = rng.integers(0, 2 * shift + 1, size=2) if shift else (0, 0)
+            out.append(shift_by(frames[i:i + 1], shift, int(y), int(x)) if shift else frames[i:i + 1])
+            pix.append(target_pixels(points[i:i + 1], np.ones(1), proj, s,
+                                     (shift - int(y), shift - int(x)))[0])
+        return image(torch.from_numpy(np.concatenate(out))), torch.tensor(pix)
+
+    def run(idx: np.ndarray, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if states is not None:
+            feat = model.text_pool(*states)
+            lang = feat / (feat.norm(dim=-1, keepdim=True) + 1e-6)
+        else:
+            lang = model.encode_text(ids)
+        lang_h = model.embed_lang(lang[which[idx]])
+        est = model.target_readout(lang_h, model.keypoints(rgb))  # (n, 1, 3)
+        log_map = mixture_log_prob(model.keypoints.score_maps(rgb).unsqueeze(1),
+                                   model.target_readout.weights(lang_h))[:, 0]  # (n, S*S)
+        return est[:, 0, :2], log_map
+
+    print(f"{len(train)} training frames, {len(test)} held out; {a.seconds:g} s", flush=True)
+    start, step = time.time(), 0
+    model.train()
+    while time.time() - start < a.seconds:
+        idx = rng.choice(train, 64)
+        rgb, pix = batch(idx, a.shift)
+        est, log_map = run(idx, rgb)
+        seen = pix >= 0
+        loss = torch.nn.functional.smooth_l1_loss(est, goal[idx, :2]) \
+            - log_map[seen].gather(-1, pix[seen, None]).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+    model.eval()
+    for shift in (0, 5):
+        with torch.no_grad():
+            rgb, _ = batch(test, 0) if not shift else (image(torch.from_numpy(
+                shift_by(frames[test], shift, 0, 0))), None)  # every frame 5 px down-right
+            est, _ = run(test, rgb)
+            err = (est - goal[test, :2]) * TARGET_SCALE
+            var = ((goal[test, :2] - goal[train, :2].mean(0)) * TARGET_SCALE).pow(2).mean(0)
+        r = err.pow(2).mean(0) / var
+        print(f"{step} steps; camera moved {shift} px: held-out MSE/var x {r[0]:.3f} y "
+              f"{r[1]:.3f}; median error {err.norm(dim=-1).median() * 100:.1f} cm")
     save_pretrained(model, processors, a.out, meta)
     print(f"wrote {a.out}")
     return 0

@@ -27,7 +27,10 @@
 # demos record (/gr1/target_object): the action loss alone rewards one average first move for
 # every colour. Off by default: in 500-step probes it did not yet make the estimate depend on
 # the colour (docs/RESULTS.md, "Colour suite: a grounding target"). TOKEN=1 (with TARGET)
-# also feeds the readout's estimate to the policy as a token (GR1Config.target_token). After
+# also feeds the readout's estimate to the policy as a token (GR1Config.target_token). LOCATOR=M
+# (with TARGET) makes the readout a pixel-level locator with M keypoint maps of the static image
+# (GR1Config.target_locator), whose map learns the named block's pixel through the simulator's
+# camera projection (python -m gr1_sim.camera_projection, gr1-train --target-projection). After
 # training, an instruction scope is fitted into the last checkpoint
 # (scripts/set_instruction_scope.py: it refuses "pick up the red cup"); OUT/shipped is that
 # checkpoint, and it is what the evaluations read.
@@ -50,7 +53,7 @@
 # is kept, and training continues from its newest checkpoint (gr1-train --resume auto).
 # Everything runs under `nice -n 19`. Environment overrides:
 #   OUT=out/colour  EPISODES=30  NEAR_EPISODES=10  STEPS=12000  BATCH=32  LR=3e-4  SHIFT=5
-#   JITTER=0.2  TARGET=0  TOKEN=0  EVAL_EPISODES=40  WORKERS=2  INIT=
+#   JITTER=0.2  TARGET=0  TOKEN=0  LOCATOR=0  EVAL_EPISODES=40  WORKERS=2  INIT=
 #   EVAL=1 (0: stop after training)
 #   DEMOS=OUT/demos
 source "$(dirname "$0")/../scripts/recipe_args.sh"  # --help: the comment above
@@ -68,6 +71,7 @@ SHIFT=${SHIFT:-5}
 JITTER=${JITTER:-0.2}
 TARGET=${TARGET:-0}
 TOKEN=${TOKEN:-0}
+LOCATOR=${LOCATOR:-0}
 EVAL_EPISODES=${EVAL_EPISODES:-40}
 WORKERS=${WORKERS:-2}
 EVAL=${EVAL:-1}
@@ -116,6 +120,14 @@ if [ "$TOKEN" = 1 ]; then
     [ "$TARGET" != 0 ] || { echo "train_colour_suite.sh: TOKEN=1 needs TARGET=W > 0" >&2; exit 2; }
     HEAD+=(--set target_token=true)
 fi
+MAP=()
+if [ "$LOCATOR" != 0 ]; then
+    [ "$TARGET" != 0 ] || { echo "train_colour_suite.sh: LOCATOR=M needs TARGET=W > 0" >&2; exit 2; }
+    HEAD+=(--set "target_locator=$LOCATOR")
+    [ -f "$OUT/static_projection.yaml" ] || $V/python -m gr1_sim.camera_projection \
+        "$OUT/static_projection.yaml"
+    MAP=(--target-projection "$OUT/static_projection.yaml")
+fi
 if [ -n "$INIT" ]; then
     [ -f "$OUT/init/config.json" ] || $N $V/python scripts/transfer_weights.py "$INIT" "$OUT/init" \
         --preset sim-minilm-attn --set window=4 --set dropout=0.0 --set freeze_text=true "${HEAD[@]}"
@@ -131,7 +143,7 @@ $N $V/gr1-train --mode finetune "${FROM[@]}" --data "$D" --out "$OUT/train" \
     --keep 0 --loss-weight arm=100 --loss-weight "target=$TARGET" --cache-dir "$D/.gr1_cache" \
     --early 15=0.15 --late 25=0.2 \
     --paraphrases "$OUT/paraphrases.json" --shift "$SHIFT" --colour-jitter "$JITTER" \
-    "${RESUME[@]}" --no-progress
+    "${MAP[@]}" "${RESUME[@]}" --no-progress
 [ "$EVAL" = 1 ] || exit 0
 CKPT=$(ls -d "$OUT"/train/step_* | tail -n 1)
 SHIPPED="$OUT/shipped"

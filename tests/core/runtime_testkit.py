@@ -19,9 +19,10 @@ from gr1_core.processors import Processors
 from gr1_core.types import Observation
 
 
-def sensitive_model(seed: int = 0, preset: str = "test") -> tuple[GR1, GR1Config, Processors]:
+def sensitive_model(seed: int = 0, preset: str = "test",
+                    **overrides) -> tuple[GR1, GR1Config, Processors]:
     torch.manual_seed(seed)
-    config = GR1Config.preset(preset)
+    config = GR1Config.preset(preset).replace(**overrides).validate()
     model = GR1(config).eval()
     with torch.no_grad():
         for m in model.modules():

@@ -35,8 +35,11 @@ def inputs(c: GR1Config, n_real: int, seed: int):
             torch.randn(1, t, k, d, generator=g), torch.randn(1, t, k, d, generator=g), mask)
 
 
-@pytest.mark.parametrize("extra", [{}, {"target_head": True, "target_token": True}],
-                         ids=["gr1", "target-token"])
+LOCATOR = {"target_head": True, "target_token": True, "target_locator": 4}
+
+
+@pytest.mark.parametrize("extra", [{}, {"target_head": True, "target_token": True}, LOCATOR],
+                         ids=["gr1", "target-token", "target-locator"])
 def test_policy_exports_to_onnx(tmp_path, extra):
     torch.manual_seed(0)
     model = GR1(GR1Config.preset("test").replace(dropout=0.1, **extra)).eval()
@@ -56,9 +59,10 @@ def test_policy_exports_to_onnx(tmp_path, extra):
         np.testing.assert_allclose(grip, ref_grip.numpy(), atol=1e-5)
 
 
-def test_encoders_export_to_onnx(tmp_path):
+@pytest.mark.parametrize("extra", [{}, LOCATOR], ids=["gr1", "target-locator"])
+def test_encoders_export_to_onnx(tmp_path, extra):
     torch.manual_seed(0)
-    model = GR1(GR1Config.preset("test")).eval()
+    model = GR1(GR1Config.preset("test").replace(**extra)).eval()
     c = model.config
 
     class Frames(torch.nn.Module):

@@ -12,9 +12,12 @@ A = "open the drawer"
 B = "push the blue block to the left"
 
 
-@pytest.fixture(scope="module")
-def parts():
-    model, config, processors = sensitive_model()
+@pytest.fixture(scope="module", params=[{}, {"target_head": True, "target_token": True,
+                                             "target_locator": 3}],
+                ids=["gr1", "target-locator"])
+def parts(request):
+    """The plain model, and one whose frame tokens carry the locator's keypoints."""
+    model, config, processors = sensitive_model(**request.param)
     return make_backend("torch", model=model), config, processors
 
 

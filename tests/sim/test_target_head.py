@@ -123,3 +123,81 @@ def test_the_target_token_feeds_the_estimate_to_the_policy(blue_lift):
         model.target_readout.mlp[2].bias.add_(1.0)
         after = model(batch)[keys.ARM_ACTION]
     assert (after - before).abs().max() > 1e-4
+
+
+# ------------------------------------------------------------------ the pixel-level locator
+@pytest.fixture(scope="module")
+def projection(tmp_path_factory):
+    """The simulator's static camera projection, written the way a user writes it."""
+    import subprocess
+    import sys
+
+    path = tmp_path_factory.mktemp("projection") / "static.yaml"
+    run = subprocess.run([sys.executable, "-m", "gr1_sim.camera_projection", str(path)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert f"wrote {path}" in run.stdout
+    return path
+
+
+def test_camera_projection_help():
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "gr1_sim.camera_projection", "--help"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "--target-projection" in run.stdout and "--width" in run.stdout
+
+
+@pytest.mark.parametrize("seed", [0, 7, 5003])
+def test_the_projection_lands_on_every_block_in_the_rendered_image(projection, seed):
+    from gr1_core.data.target_pixel import read_projection, target_pixels
+    from gr1_sim.model import BLOCK_COLOURS
+    from gr1_sim.scene import PandaScene
+
+    scene = PandaScene(seed)
+    size = 200
+    image = scene.render(width=size, height=size).astype(float) / 255
+    p = read_projection(projection)
+    palette = {name: np.array(rgba[:3]) for name, rgba in BLOCK_COLOURS.items()}
+    for name, (position, _) in scene.block_poses().items():
+        px = int(target_pixels(position[None], np.ones(1), p, size)[0])
+        assert px >= 0, f"{name} block at {position} projects outside the image"
+        seen = image[px // size, px % size]
+        # the rendered pixel is nearer (in hue) to this block's colour than to any other block's
+        hue = {n: np.dot(seen / np.linalg.norm(seen), c / np.linalg.norm(c))
+               for n, c in palette.items()}
+        assert max(hue, key=hue.get) == name, (name, seen, hue)
+
+
+def test_windows_label_the_pixel_and_a_shift_moves_it_with_the_frames(blue_lift, projection):
+    from gr1_core import keys
+    from gr1_core.config import GR1Config
+    from gr1_core.data.augment import shift_by
+    from gr1_core.data.dataset import WindowDataset
+    from gr1_core.data.target_pixel import read_projection, target_pixels
+
+    config = GR1Config.preset("test").replace(target_head=True, target_locator=2)
+    p = read_projection(projection)
+    plain = WindowDataset(blue_lift, config, progress=False, projection=p)
+    w = plain[3]
+    expected = target_pixels(w[keys.TARGET_POSITION].numpy(), w[keys.TARGET_LABELLED].numpy(), p,
+                             config.image_size)
+    assert w[keys.TARGET_PIXEL].tolist() == expected.tolist() and min(expected) >= 0
+    with pytest.raises(ValueError, match="target locator's map: the model has none"):
+        WindowDataset(blue_lift, GR1Config.preset("test").replace(target_head=True),
+                      progress=False, projection=p)
+
+    pad, s = 4, config.image_size
+    shifted = WindowDataset(blue_lift, config, progress=False, projection=p, shift=pad)
+    torch.manual_seed(1)
+    for _ in range(5):
+        v = shifted[3]
+        d_row = int(v[keys.TARGET_PIXEL][0]) // s - int(expected[0]) // s
+        d_col = int(v[keys.TARGET_PIXEL][0]) % s - int(expected[0]) % s
+        assert abs(d_row) <= pad and abs(d_col) <= pad
+        # the frames moved by the same rows and columns as the label
+        frames = w[keys.RGB_STATIC].permute(0, 2, 3, 1).numpy()
+        moved = shift_by(frames, pad, pad - d_row, pad - d_col)
+        np.testing.assert_allclose(v[keys.RGB_STATIC].permute(0, 2, 3, 1).numpy(), moved,
+                                   atol=1e-6)

@@ -112,6 +112,11 @@ class GR1Config:
     # the state token): the policy reads where the named block is instead of having to find it.
     # Computed inside the policy graph from its own inputs: the exported interface is the same.
     target_token: bool = False
+    # M > 0: the readout is a pixel-level locator instead (model/target_locator.py): M keypoint
+    # maps of the static image at full resolution, carried in one extra frame token, and the
+    # language's choice among them. Trained with the named object's pixel (TrainOptions
+    # target_projection); the frame tokens' readout found no block at unseen layouts.
+    target_locator: int = 0
 
     # Pre-training on videos: no state token, no [ACT] token, no action loss.
     video_only: bool = False
@@ -126,8 +131,8 @@ class GR1Config:
 
     @property
     def tokens_per_frame(self) -> int:
-        """K: perceiver latents then the CLS token."""
-        return self.num_latents + 1
+        """K: perceiver latents, the CLS token, and the keypoint token with target_locator."""
+        return self.num_latents + 1 + int(self.target_locator > 0)
 
     @property
     def num_patches(self) -> int:
@@ -237,6 +242,11 @@ class GR1Config:
             raise ConfigError(
                 f"target_token {self.target_token!r} needs target_head (got "
                 f"{self.target_head!r}) and a policy (video_only is {self.video_only!r})")
+        if self.target_locator and (not self.target_head or not
+                                    0 < 2 * self.target_locator <= self.img_feat_dim):
+            raise ConfigError(
+                f"target_locator {self.target_locator!r} needs target_head (got "
+                f"{self.target_head!r}) and 2 * maps <= img_feat_dim {self.img_feat_dim!r}")
         if self.future_steps >= self.window:
             raise ConfigError(
                 f"future_steps {self.future_steps!r} must be smaller than window {self.window!r}, "

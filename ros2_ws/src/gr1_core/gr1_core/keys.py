@@ -21,6 +21,10 @@ GRIPPER_LOGIT = "gripper_logit"  # model logit of "open"
 TARGET_POSITION = "target_position"
 TARGET_LABELLED = "target_labelled"
 PRED_TARGET = "pred_target"  # the model's estimate of TARGET_POSITION (GR1Config.target_head)
+# With GR1Config.target_locator: the pixel (row * S + column, model image size S) of the named
+# object in the static image per tick, -1 where unknown; the model's (B, T, S*S) log-map of it.
+TARGET_PIXEL = "target_pixel"
+PRED_TARGET_MAP = "pred_target_map"
 
 # Model outputs for video prediction
 PRED_RGB_STATIC = "pred_rgb_static"

@@ -23,9 +23,15 @@ def random_shift(frames: np.ndarray, pad: int, rng: np.random.Generator) -> np.n
         return frames
     if frames.ndim != 4:
         raise ValueError(f"frames must be (T, H, W, C), got shape {frames.shape}")
+    y, x = rng.integers(0, 2 * pad + 1, size=2)
+    return shift_by(frames, pad, int(y), int(x))
+
+
+def shift_by(frames: np.ndarray, pad: int, y: int, x: int) -> np.ndarray:
+    """random_shift with its draw given: the window of the edge-padded frames at (y, x) in
+    0..2*pad. Content moves by (pad - y) rows and (pad - x) columns."""
     _, h, w, _ = frames.shape
     padded = np.pad(frames, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge")
-    y, x = rng.integers(0, 2 * pad + 1, size=2)
     return padded[:, y:y + h, x:x + w]
 
 

@@ -22,9 +22,10 @@ from tqdm import tqdm
 
 from gr1_core import keys
 from gr1_core.config import GR1Config
-from gr1_core.data.augment import colour_jitter, random_shift
+from gr1_core.data.augment import colour_jitter, shift_by
 from gr1_core.data.clips import CLIP_FILE, is_clip, load_clip
 from gr1_core.data.episode import load_episode
+from gr1_core.data.target_pixel import target_pixels
 from gr1_core.data.topics import TopicMap
 from gr1_core.data.windows import build_window, relative_actions, teacher_actions, window_starts
 from gr1_core.model.gr1 import INSTRUCTION_TOKENS
@@ -154,7 +155,8 @@ class WindowDataset(Dataset):
                  rate: float = 30.0, stride: int = 1, keep_failures: bool = False,
                  progress: bool = True, shift: int = 0, colour: float = 0.0,
                  state: StateProcessor | None = None,
-                 paraphrases: dict[str, list[str]] | None = None) -> None:
+                 paraphrases: dict[str, list[str]] | None = None,
+                 projection: np.ndarray | None = None) -> None:
         if mode not in ("finetune", "pretrain"):
             raise ValueError(f"mode must be 'finetune' or 'pretrain', got {mode!r}")
         bags = data if isinstance(data, list) else find_bags(data)
@@ -171,6 +173,10 @@ class WindowDataset(Dataset):
         if not 0.0 <= colour < 1.0:
             raise ValueError(f"colour jitter {colour!r} must be in [0, 1)")
         self.colour = float(colour)
+        if projection is not None and not config.target_locator:
+            raise ValueError("a target projection labels the target locator's map: the model "
+                             f"has none (target_locator {config.target_locator!r})")
+        self.projection = projection
         self.image = ImageProcessor(size=config.image_size)
         self.state = state or StateProcessor()
         self.episodes: list[dict] = []
@@ -224,14 +230,25 @@ class WindowDataset(Dataset):
         win = build_window(self._arrays(ep), start, self.config.window,
                            video_only=self.mode == "pretrain", state=self.state)
         out = {k: torch.from_numpy(np.array(v)) for k, v in win.items()}  # copy: mmaps are read-only
+        moved = (0, 0)  # rows, columns the static frames moved
         for cam in keys.CAMERAS:  # (T, S, S, 3) uint8 -> (T, 3, S, S) normalised
             if self.shift or self.colour:
                 # torch's RNG, which DataLoader seeds per worker and the trainer per run
                 rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ())))
-                frames = random_shift(out[cam].numpy(), self.shift, rng)
+                y, x = (int(v) for v in rng.integers(0, 2 * self.shift + 1, size=2)) \
+                    if self.shift else (0, 0)
+                frames = shift_by(out[cam].numpy(), self.shift, y, x) if self.shift \
+                    else out[cam].numpy()
                 frames = colour_jitter(frames, self.colour, rng)
                 out[cam] = torch.from_numpy(np.ascontiguousarray(frames))
+                if cam == keys.RGB_STATIC:
+                    moved = (self.shift - y, self.shift - x)
             out[cam] = self.image(out[cam])
+        if self.projection is not None and self.mode == "finetune":
+            out[keys.TARGET_PIXEL] = torch.from_numpy(target_pixels(
+                win[keys.TARGET_POSITION], win[keys.TARGET_LABELLED], self.projection,
+                self.config.image_size, moved) if keys.TARGET_POSITION in win
+                else np.full(self.config.window, -1, np.int64))
         group = self._groups[ep["meta"]["instruction"]]
         text = group[int(torch.randint(len(group), ()))] if len(group) > 1 else group[0]
         out[INSTRUCTION_TOKENS] = torch.from_numpy(self._tokens[text])

@@ -26,6 +26,7 @@ from gr1_core.model.gpt import GPT2Model
 from gr1_core.model.instruction_scope import InstructionScope
 from gr1_core.model.minilm_text import MiniLMTextTower, mean_pool
 from gr1_core.model.perceiver import PerceiverResampler
+from gr1_core.model.target_locator import KeypointEncoder, LocatorReadout, mixture_log_prob
 from gr1_core.model.target_readout import TargetReadout
 from gr1_core.model.text_pool import TokenAttentionPool
 from gr1_core.model.vit import Block, VisionTransformer
@@ -51,7 +52,7 @@ class GR1(nn.Module):
         c = config
         h = c.hidden_size
         self.n_latents = c.num_latents
-        self.k = c.tokens_per_frame
+        self.k = c.num_latents + 1  # frame tokens the policy reads; a keypoint token may follow
 
         self.transformer = GPT2Model(h, c.n_layer, c.n_head, c.n_inner, c.activation, c.dropout)
         self.perceiver_resampler = PerceiverResampler(
@@ -103,7 +104,10 @@ class GR1(nn.Module):
         self.pred_act_mlps = nn.ModuleList([nn.Linear(h, h // 2), nn.Linear(h // 2, h // 2)])
         self.pred_arm_act = nn.Linear(h // 2, c.arm_action_dim)
         self.pred_gripper_act = nn.Linear(h // 2, 1)
-        if c.target_head:
+        if c.target_locator:
+            self.keypoints = KeypointEncoder(c.target_locator, c.img_feat_dim)
+            self.target_readout = LocatorReadout(c.target_locator, h)
+        elif c.target_head:
             self.target_readout = TargetReadout(self.k, c.img_feat_dim, h)
         if c.target_token:
             self.embed_target = nn.Linear(3, h)
@@ -145,7 +149,10 @@ class GR1(nn.Module):
             )
         cls, patches = self.model_mae(rgb)  # (N, D), (N, P, D)
         latents = self.perceiver_resampler(patches)  # (N, L, D)
-        return torch.cat((latents, cls.unsqueeze(1)), dim=1)  # (N, K, D)
+        tokens = [latents, cls.unsqueeze(1)]
+        if self.config.target_locator:
+            tokens.append(self.keypoints(rgb))  # (N, 1, D)
+        return torch.cat(tokens, dim=1)  # (N, K, D)
 
     def encode_text(self, token_ids: torch.Tensor) -> torch.Tensor:
         """token_ids (B, ctx) int64 -> lang (B, D_lang), L2-normalised as GR-1 does (+1e-6), or
@@ -242,7 +249,7 @@ class GR1(nn.Module):
             tokens.append((self.embed_state(state) + time).unsqueeze(2))  # (B, T, 1, h)
         target = None
         if c.target_token:
-            target = self.target_readout(lang_h, static_tokens)  # (B, T, 3)
+            target = self._locate(lang_h, static_tokens)  # (B, T, 3)
             tokens.append((self.embed_target(target) + time).unsqueeze(2))  # (B, T, 1, h)
         cams = ((static_tokens, self.embed_patch, self.embed_img),
                 (wrist_tokens, self.embed_hand_patch, self.embed_hand_img))
@@ -305,7 +312,7 @@ class GR1(nn.Module):
         static, wrist = batch[keys.RGB_STATIC], batch[keys.RGB_WRIST]
         b, t = static.shape[:2]
         frames = self.encode_frames(torch.cat((static.flatten(0, 1), wrist.flatten(0, 1))))
-        frames = frames.reshape(2, b, t, self.k, -1)  # (2, B, T, K, D)
+        frames = frames.reshape(2, b, t, frames.shape[1], -1)  # (2, B, T, K, D)
         lang = self.encode_text(batch[INSTRUCTION_TOKENS])
         arm = grip = None
         if not self.config.video_only:
@@ -316,12 +323,22 @@ class GR1(nn.Module):
         )
         if self.config.target_head and keys.PRED_TARGET not in out:
             out[keys.PRED_TARGET] = self.locate_target(lang, frames[0])
+        if self.config.target_locator:
+            log_maps = self.keypoints.score_maps(static.flatten(0, 1))  # (B*T, M, P)
+            weights = self.target_readout.weights(self.embed_lang(lang))  # (B, M)
+            out[keys.PRED_TARGET_MAP] = mixture_log_prob(
+                log_maps.reshape(b, t, *log_maps.shape[1:]), weights)  # (B, T, P)
         return out
 
     def locate_target(self, lang: torch.Tensor, static_tokens: torch.Tensor) -> torch.Tensor:
         """lang (B, D_lang), static tokens (B, T, K, D_img) -> the target readout's estimate
         (B, T, 3) of where the named object is at each step (GR1Config.target_head)."""
-        return self.target_readout(self.embed_lang(lang), static_tokens)
+        return self._locate(self.embed_lang(lang), static_tokens)
+
+    def _locate(self, lang_h: torch.Tensor, static_tokens: torch.Tensor) -> torch.Tensor:
+        if self.config.target_locator:
+            return self.target_readout(lang_h, static_tokens[:, :, self.k])
+        return self.target_readout(lang_h, static_tokens[:, :, : self.k])
 
 
 def gripper_one_hot(gripper: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,7 @@ VIDEO_LABELLED = "video_labelled"
 
 # The paper does not publish the weights of the terms; equal weights are our default.
 DEFAULT_WEIGHTS = {"arm": 1.0, "gripper": 1.0, "video_static": 1.0, "video_wrist": 1.0,
-                   "target": 1.0}
+                   "target": 1.0, "target_map": 1.0}
 # The target head (GR1Config.target_head) predicts (position - TARGET_CENTRE) / TARGET_SCALE: the
 # table in front of the arm, in units of 10 cm, so its loss starts near 1 like the others.
 TARGET_CENTRE = (0.5, 0.0, 0.05)  # m, world frame
@@ -64,7 +64,8 @@ def gr1_losses(
     batch: ATTENTION_MASK (B, T); for fine-tuning ARM_ACTION (B, T, 6) in [-1, 1] and
     GRIPPER_ACTION (B, T) as +1 open / -1 close; RGB_STATIC / RGB_WRIST (B, T, 3, S, S), the
     model's normalised inputs, whose frame t + future_steps is the target of the prediction at t;
-    with a target head, TARGET_POSITION (B, T, 3) m and TARGET_LABELLED (B, T), 1 where learnt.
+    with a target head, TARGET_POSITION (B, T, 3) m and TARGET_LABELLED (B, T), 1 where learnt;
+    with a target locator, TARGET_PIXEL (B, T), -1 where unknown (the "target_map" term).
     """
     w = {**DEFAULT_WEIGHTS, **(weights or {})}
     unknown = sorted(set(w) - set(DEFAULT_WEIGHTS))
@@ -86,6 +87,10 @@ def gr1_losses(
             goal = (batch[keys.TARGET_POSITION].to(mask.dtype) - centre) / TARGET_SCALE
             err = F.smooth_l1_loss(outputs[keys.PRED_TARGET], goal, reduction="none").mean(-1)
             terms["target"] = masked_mean(err, mask * batch[keys.TARGET_LABELLED].to(mask.dtype))
+        if keys.PRED_TARGET_MAP in outputs and keys.TARGET_PIXEL in batch:
+            pixel = batch[keys.TARGET_PIXEL].long()  # (B, T), -1 where unknown
+            log_p = outputs[keys.PRED_TARGET_MAP].gather(-1, pixel.clamp_min(0).unsqueeze(-1))
+            terms["target_map"] = masked_mean(-log_p.squeeze(-1), mask * (pixel >= 0).to(mask.dtype))
     k = config.future_steps
     video_mask = mask[:, k:]  # the future frame must be real
     if VIDEO_LABELLED in batch:

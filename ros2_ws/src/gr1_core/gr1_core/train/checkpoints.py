@@ -99,7 +99,8 @@ def save_checkpoint(model: GR1, processors: Processors, out: Path, step: int, op
             "arm_only": list(opts.arm_only), "state_norm": opts.state_norm,
             "init_modules": list(opts.init_modules), "camera_dropout": opts.camera_dropout,
             "instruction_noise": opts.instruction_noise, "early": list(opts.early),
-            "paraphrases": opts.paraphrases or "", "train_modules": list(opts.train_modules),
+            "paraphrases": opts.paraphrases or "",
+            "target_projection": opts.target_projection or "", "train_modules": list(opts.train_modules),
             "late": list(opts.late), "token_noise": opts.token_noise,
             "freeze_modules": list(opts.freeze_modules), "precision": opts.precision,
             "recipe": opts.recipe}

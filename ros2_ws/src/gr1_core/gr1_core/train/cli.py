@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                         "fraction ablations")
     p.add_argument("--loss-weight", action="append", default=[], metavar="TERM=W",
                    help="weight of a loss term: arm, gripper, video_static, video_wrist, "
-                        "target (with --set target_head=true; default 1 each)")
+                        "target (with --set target_head=true), target_map (with --set "
+                        "target_locator=M; default 1 each)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="overrides",
                    help="change a config field of a fresh model, e.g. dropout=0.0")
     p.add_argument("--val-data", default=None,
@@ -167,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
                         "same); each training window draws its instruction from its episode's "
                         "group. Keep held-out wordings out of it. scripts/sim_paraphrases.py "
                         "writes the simulator's (default: the recorded instruction)")
+    p.add_argument("--target-projection", default=None, metavar="FILE",
+                   help="YAML projection of the static camera (width, height, 3 x 4 world -> "
+                        "pixel matrix); labels the target locator's map (--set target_locator=M) "
+                        "with the named object's pixel. `python -m gr1_sim.camera_projection` "
+                        "writes the simulator's")
     p.add_argument("--early", default=None, metavar="TICKS=SHARE",
                    help="the windows that start in an episode's first TICKS ticks make SHARE "
                         "(0..1) of the draws, on top of any --mix: there only the instruction "
@@ -217,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         init_modules=tuple(m.strip() for m in a.init_modules.split(",") if m.strip()),
         camera_dropout=a.camera_dropout, instruction_noise=a.instruction_noise,
         token_noise=a.token_noise, early=early, late=late, paraphrases=a.paraphrases,
+        target_projection=a.target_projection,
         train_modules=tuple(m.strip() for m in a.train_modules.split(",") if m.strip()),
         freeze_modules=tuple(m.strip() for m in a.freeze_modules.split(",") if m.strip()),
         force=a.force, precision=a.precision, recipe=a.recipe or "")

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 
 from gr1_core.config import GR1Config
 from gr1_core.data.dataset import WindowDataset, find_bags
+from gr1_core.data.target_pixel import read_projection
 from gr1_core.data.topics import TopicMap
 from gr1_core.train.options import TrainOptions
 from gr1_core.train.sampler import EpochSampler, boost_share, mix_weights
@@ -45,6 +46,11 @@ def read_windows(opts: TrainOptions, config: GR1Config, groups: dict | None,
     common = dict(config=config, mode=opts.mode, cache_dir=cache_dir,
                   topics=TopicMap().remapped(list(opts.remap)), rate=opts.rate,
                   progress=opts.progress and rank == 0)
+    if config.target_locator and not opts.target_projection and rank == 0:
+        print("warning: the model's target locator learns only from the named object's pixel; "
+              "without --target-projection its map is not trained")
+    projection = read_projection(opts.target_projection) if opts.target_projection else None
+    common["projection"] = projection
     dataset = WindowDataset(train_bags, stride=opts.stride, shift=opts.shift,
                             colour=opts.colour_jitter, paraphrases=groups,
                             **common)

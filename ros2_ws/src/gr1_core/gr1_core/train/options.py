@@ -72,6 +72,9 @@ class TrainOptions:
     # JSON file of paraphrase groups (data.paraphrases): each training window draws its
     # instruction from its episode's group; None: the recorded instruction
     paraphrases: str | None = None
+    # YAML projection of the static camera (data.target_pixel): labels the target locator's
+    # map (GR1Config.target_locator) with the named object's pixel; None: no map term
+    target_projection: str | None = None
     # top-level modules that train (e.g. embed_lang); the others keep their weights. Empty: all
     train_modules: tuple[str, ...] = ()
     # top-level modules that keep their weights (e.g. embed_lang); applied after train_modules
