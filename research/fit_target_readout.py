@@ -126,17 +126,18 @@ def fit_locator(a, model, processors, meta, frames, xy, colour, ids, which, trai
     maps, the language's choice among them and the readout, with the map's cross-entropy at
     the block's pixel and the position loss."""
     from gr1_core.checkpoint import save_pretrained
-    from gr1_core.data.augment import shift_by
+    from gr1_core.data.augment import draw_shift, shift_by
     from gr1_core.data.target_pixel import read_projection, target_pixels
     from gr1_core.model.losses import TARGET_CENTRE, TARGET_SCALE
     from gr1_core.model.target_locator import mixture_log_prob
     from gr1_core.processors import ImageProcessor
+    from gr1_sim.model import BLOCK_HALF_SIZE
 
     if a.projection is None:
         raise SystemExit("a target locator learns from the block's pixel: give --projection")
     s = model.config.image_size
     image = ImageProcessor(size=s)
-    points = np.c_[xy, np.full(len(xy), 0.0225)]  # on the table: the first ticks
+    points = np.c_[xy, np.full(len(xy), BLOCK_HALF_SIZE)]  # on the table: the first ticks
     proj = read_projection(a.projection)
     goal = ((torch.from_numpy(points) - torch.tensor(TARGET_CENTRE)) / TARGET_SCALE).float()
     states = model.model_minilm.token_states(ids) if model.config.text_pool_queries else None
@@ -149,10 +150,10 @@ def fit_locator(a, model, processors, meta, frames, xy, colour, ids, which, trai
     def batch(idx: np.ndarray, shift: int) -> tuple[torch.Tensor, torch.Tensor]:
         out, pix = [], []
         for i in idx:
-            y, x = rng.integers(0, 2 * shift + 1, size=2) if shift else (0, 0)
-            out.append(shift_by(frames[i:i + 1], shift, int(y), int(x)) if shift else frames[i:i + 1])
+            y, x = draw_shift(shift, rng) if shift else (0, 0)
+            out.append(shift_by(frames[i:i + 1], shift, y, x))
             pix.append(target_pixels(points[i:i + 1], np.ones(1), proj, s,
-                                     (shift - int(y), shift - int(x)))[0])
+                                     (shift - y, shift - x))[0])
         return image(torch.from_numpy(np.concatenate(out))), torch.tensor(pix)
 
     def run(idx: np.ndarray, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -162,8 +163,9 @@ def fit_locator(a, model, processors, meta, frames, xy, colour, ids, which, trai
         else:
             lang = model.encode_text(ids)
         lang_h = model.embed_lang(lang[which[idx]])
-        est = model.target_readout(lang_h, model.keypoints(rgb))  # (n, 1, 3)
-        log_map = mixture_log_prob(model.keypoints.score_maps(rgb).unsqueeze(1),
+        log_maps = model.keypoints.score_maps(rgb)  # (n, M, S*S)
+        est = model.target_readout(lang_h, model.keypoints.token(log_maps, s))  # (n, 1, 3)
+        log_map = mixture_log_prob(log_maps.unsqueeze(1),
                                    model.target_readout.weights(lang_h))[:, 0]  # (n, S*S)
         return est[:, 0, :2], log_map
 
@@ -184,8 +186,8 @@ def fit_locator(a, model, processors, meta, frames, xy, colour, ids, which, trai
     model.eval()
     for shift in (0, 5):
         with torch.no_grad():
-            rgb, _ = batch(test, 0) if not shift else (image(torch.from_numpy(
-                shift_by(frames[test], shift, 0, 0))), None)  # every frame 5 px down-right
+            # every frame moved `shift` px down and right
+            rgb = image(torch.from_numpy(shift_by(frames[test], shift, 0, 0)))
             est, _ = run(test, rgb)
             err = (est - goal[test, :2]) * TARGET_SCALE
             var = ((goal[test, :2] - goal[train, :2].mean(0)) * TARGET_SCALE).pow(2).mean(0)

@@ -23,8 +23,13 @@ def random_shift(frames: np.ndarray, pad: int, rng: np.random.Generator) -> np.n
         return frames
     if frames.ndim != 4:
         raise ValueError(f"frames must be (T, H, W, C), got shape {frames.shape}")
+    return shift_by(frames, pad, *draw_shift(pad, rng))
+
+
+def draw_shift(pad: int, rng: np.random.Generator) -> tuple[int, int]:
+    """random_shift's draw: the (y, x) of shift_by, each in 0..2*pad."""
     y, x = rng.integers(0, 2 * pad + 1, size=2)
-    return shift_by(frames, pad, int(y), int(x))
+    return int(y), int(x)
 
 
 def shift_by(frames: np.ndarray, pad: int, y: int, x: int) -> np.ndarray:

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from gr1_core import keys
 from gr1_core.config import GR1Config
-from gr1_core.data.augment import colour_jitter, shift_by
+from gr1_core.data.augment import colour_jitter, draw_shift, shift_by
 from gr1_core.data.clips import CLIP_FILE, is_clip, load_clip
 from gr1_core.data.episode import load_episode
 from gr1_core.data.target_pixel import target_pixels
@@ -235,10 +235,8 @@ class WindowDataset(Dataset):
             if self.shift or self.colour:
                 # torch's RNG, which DataLoader seeds per worker and the trainer per run
                 rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ())))
-                y, x = (int(v) for v in rng.integers(0, 2 * self.shift + 1, size=2)) \
-                    if self.shift else (0, 0)
-                frames = shift_by(out[cam].numpy(), self.shift, y, x) if self.shift \
-                    else out[cam].numpy()
+                y, x = draw_shift(self.shift, rng) if self.shift else (0, 0)
+                frames = shift_by(out[cam].numpy(), self.shift, y, x)
                 frames = colour_jitter(frames, self.colour, rng)
                 out[cam] = torch.from_numpy(np.ascontiguousarray(frames))
                 if cam == keys.RGB_STATIC:

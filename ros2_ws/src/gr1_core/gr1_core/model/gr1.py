@@ -140,7 +140,12 @@ class GR1(nn.Module):
         return self.model_minilm if self.config.text_encoder == "minilm" else self.model_clip
 
     def encode_frames(self, rgb: torch.Tensor) -> torch.Tensor:
-        """rgb (N, 3, S, S) ImageNet-normalised -> tokens (N, K, D_img): latents, then CLS."""
+        """rgb (N, 3, S, S) ImageNet-normalised -> tokens (N, K, D_img): latents, then CLS (and
+        the keypoint token with target_locator)."""
+        return self._encode_frames(rgb)[0]
+
+    def _encode_frames(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """encode_frames, and the locator's log score maps (N, M, S*S) it read (None without)."""
         s = self.config.image_size
         if not torch.jit.is_tracing() and tuple(rgb.shape[1:]) != (3, s, s):
             raise ValueError(
@@ -150,9 +155,11 @@ class GR1(nn.Module):
         cls, patches = self.model_mae(rgb)  # (N, D), (N, P, D)
         latents = self.perceiver_resampler(patches)  # (N, L, D)
         tokens = [latents, cls.unsqueeze(1)]
+        log_maps = None
         if self.config.target_locator:
-            tokens.append(self.keypoints(rgb))  # (N, 1, D)
-        return torch.cat(tokens, dim=1)  # (N, K, D)
+            log_maps = self.keypoints.score_maps(rgb)  # (N, M, S*S)
+            tokens.append(self.keypoints.token(log_maps, s))  # (N, 1, D)
+        return torch.cat(tokens, dim=1), log_maps  # (N, K, D)
 
     def encode_text(self, token_ids: torch.Tensor) -> torch.Tensor:
         """token_ids (B, ctx) int64 -> lang (B, D_lang), L2-normalised as GR-1 does (+1e-6), or
@@ -311,7 +318,8 @@ class GR1(nn.Module):
         """
         static, wrist = batch[keys.RGB_STATIC], batch[keys.RGB_WRIST]
         b, t = static.shape[:2]
-        frames = self.encode_frames(torch.cat((static.flatten(0, 1), wrist.flatten(0, 1))))
+        frames, log_maps = self._encode_frames(
+            torch.cat((static.flatten(0, 1), wrist.flatten(0, 1))))
         frames = frames.reshape(2, b, t, frames.shape[1], -1)  # (2, B, T, K, D)
         lang = self.encode_text(batch[INSTRUCTION_TOKENS])
         arm = grip = None
@@ -323,11 +331,10 @@ class GR1(nn.Module):
         )
         if self.config.target_head and keys.PRED_TARGET not in out:
             out[keys.PRED_TARGET] = self.locate_target(lang, frames[0])
-        if self.config.target_locator:
-            log_maps = self.keypoints.score_maps(static.flatten(0, 1))  # (B*T, M, P)
+        if log_maps is not None:  # the static frames' maps come first
             weights = self.target_readout.weights(self.embed_lang(lang))  # (B, M)
             out[keys.PRED_TARGET_MAP] = mixture_log_prob(
-                log_maps.reshape(b, t, *log_maps.shape[1:]), weights)  # (B, T, P)
+                log_maps[: b * t].reshape(b, t, *log_maps.shape[1:]), weights)  # (B, T, P)
         return out
 
     def locate_target(self, lang: torch.Tensor, static_tokens: torch.Tensor) -> torch.Tensor:

@@ -44,9 +44,14 @@ class KeypointEncoder(nn.Module):
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         """rgb (N, 3, S, S) -> one token (N, 1, D): (u_1, v_1, ..., u_M, v_M, 0, ...)."""
-        n, _, s, _ = rgb.shape
-        p = self.score_maps(rgb).exp()  # (N, M, S*S)
-        ax = (torch.arange(s, dtype=rgb.dtype, device=rgb.device) + 0.5) / s * 2 - 1
+        return self.token(self.score_maps(rgb), rgb.shape[-1])
+
+    def token(self, log_maps: torch.Tensor, s: int) -> torch.Tensor:
+        """The token of score_maps' output (N, M, S*S) for S x S images: training needs the
+        maps too, and computes them once."""
+        n = log_maps.shape[0]
+        p = log_maps.exp()
+        ax = (torch.arange(s, dtype=p.dtype, device=p.device) + 0.5) / s * 2 - 1
         grid = p.reshape(n, self.maps, s, s)
         u = (grid.sum(2) * ax).sum(-1)  # (N, M): across, marginal over rows
         v = (grid.sum(3) * ax).sum(-1)  # (N, M): down

@@ -49,8 +49,8 @@ def read_windows(opts: TrainOptions, config: GR1Config, groups: dict | None,
     if config.target_locator and not opts.target_projection and rank == 0:
         print("warning: the model's target locator learns only from the named object's pixel; "
               "without --target-projection its map is not trained")
-    projection = read_projection(opts.target_projection) if opts.target_projection else None
-    common["projection"] = projection
+    common["projection"] = read_projection(opts.target_projection) if opts.target_projection \
+        else None
     dataset = WindowDataset(train_bags, stride=opts.stride, shift=opts.shift,
                             colour=opts.colour_jitter, paraphrases=groups,
                             **common)
